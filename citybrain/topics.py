@@ -1,0 +1,48 @@
+"""Create the project's topics on a broker (idempotent)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError
+
+from citybrain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Logical topic names the project creates; Faust creates its own changelog topics.
+TOPICS = (
+    "events.camera",
+    "events.sensor",
+    "events.hotline",
+    "events.deadletter",
+    "events.unlocated",
+    "cells.ingest",
+    "cells.state",
+    "alerts",
+)
+
+
+async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
+    """Create missing topics with ``kafka.partitions`` partitions; returns those created."""
+    k = settings.kafka
+    admin = AIOKafkaAdminClient(bootstrap_servers=k.bootstrap_servers())
+    for attempt in range(attempts):
+        try:
+            await admin.start()
+            break
+        except KafkaConnectionError:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [k.topic(t) for t in TOPICS if k.topic(t) not in existing]
+        if wanted:
+            await admin.create_topics([NewTopic(t, k.partitions, k.replication) for t in wanted])
+            log.info("created topics %s", ", ".join(wanted))
+        return wanted
+    finally:
+        await admin.close()

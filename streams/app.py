@@ -1,0 +1,187 @@
+"""The Faust app factory: topics, tables and agents.
+
+Agents only decode, call pure code and emit:
+
+* ``ingest`` reads ``events.camera|sensor|hotline``, validates with
+  :mod:`streams.decode`, dead-letters bad input and forwards normalised events
+  to ``cells.ingest`` keyed by their coarse H3 parent, one record per parent
+  and input record;
+* ``cells`` folds each ``cells.ingest`` record (or a tick) into the
+  changelog-backed tables with :func:`streams.pipeline.process_batch` and
+  publishes changed cells to ``cells.state`` and alerts to ``alerts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+from alerts.detect import Track
+from citybrain.settings import Settings
+from geo.cells import parent
+from streams import metrics
+from streams.cellfold import CellState, Windows
+from streams.clock import EventClock
+from streams.decode import Limits, dead_letter, decode_record
+from streams.events import KINDS, Event, Kind, from_wire, to_wire
+from streams.faust_store import FaustStore
+from streams.pipeline import PipelineConfig, process_batch
+
+log = logging.getLogger(__name__)
+TICK = b'{"tick":true}'
+
+
+def _wall_ms() -> float:
+    return time.time() * 1000.0
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build a fresh Faust app for ``settings`` (no module-level singletons)."""
+    k, p = settings.kafka, settings.pipeline
+    app = faust.App(
+        f"{k.topic_prefix}citybrain",
+        broker=k.brokers,
+        store="memory://",
+        datadir=str(Path(settings.embedded.data_dir) / "faust" / settings.worker_id),
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication,
+        broker_rebalance_timeout=k.rebalance_timeout_s,
+        broker_session_timeout=k.session_timeout_s,
+        broker_heartbeat_interval=k.heartbeat_interval_s,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        producer_linger=0.005,
+    )
+    raw = {"key_type": bytes, "value_type": bytes}
+    sources = app.topic(*(k.topic(f"events.{kind}") for kind in KINDS), allow_empty=True, **raw)
+    kind_of_topic: dict[str, Kind] = {k.topic(f"events.{kind}"): kind for kind in KINDS}
+    cells_ingest = app.topic(k.topic("cells.ingest"), partitions=k.partitions, internal=True, **raw)
+    deadletter = app.topic(k.topic("events.deadletter"), **raw)
+    unlocated = app.topic(k.topic("events.unlocated"), **raw)
+    cells_state = app.topic(k.topic("cells.state"), **raw)
+    alerts_topic = app.topic(k.topic("alerts"), **raw)
+
+    cells_table = app.Table("cells", default=None, partitions=k.partitions, **raw)
+    tracks_table = app.Table("tracks", default=None, partitions=k.partitions, **raw)
+    cell_store = FaustStore[CellState](cells_table, CellState.from_dict, _identity)
+    track_store = FaustStore[Track](tracks_table, lambda d: Track(**d), asdict)
+
+    limits = Limits(
+        resolution=p.h3_resolution,
+        max_record_bytes=p.max_record_bytes,
+        max_future_ms=p.max_future_skew_s * 1000,
+        max_age_ms=p.max_age_s * 1000,
+    )
+    config = PipelineConfig(
+        windows=Windows(
+            crowd_ms=p.crowd_window_s * 1000,
+            sensor_ms=p.sensor_window_s * 1000,
+            hotline_ms=p.hotline_window_s * 1000,
+        )
+    )
+    clock = EventClock()
+
+    @app.agent(sources, name="ingest")
+    async def ingest(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            kind = kind_of_topic[msg.topic]
+            now = int(_wall_ms())
+            metrics.RECORDS_IN.labels(kind).inc()
+            decoded = decode_record(kind, event.value, now, limits)
+            for rejection in decoded.rejections:
+                metrics.DEADLETTERED.labels(kind, rejection.error).inc()
+                letter = dead_letter(
+                    rejection,
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    at_ms=now,
+                )
+                log.warning(
+                    "dead-lettered %s %s[%s]@%s: %s",
+                    rejection.error,
+                    msg.topic,
+                    rejection.index,
+                    msg.offset,
+                    rejection.reason[:200],
+                )
+                await deadletter.send(value=orjson.dumps(letter))
+            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for ev in decoded.events:
+                if ev.cell is None:
+                    metrics.UNLOCATED.inc()
+                    await unlocated.send(value=orjson.dumps(to_wire(ev)))
+                    continue
+                groups[parent(ev.cell, p.partition_resolution)].append(to_wire(ev))
+            metrics.EVENTS_IN.labels(kind).inc(len(decoded.events))
+            for key, group in groups.items():
+                await cells_ingest.send(key=key.encode(), value=orjson.dumps(group))
+
+    @app.agent(cells_ingest, name="cells")
+    async def cells(stream: Any) -> None:
+        async for event in stream.events():
+            started = time.perf_counter()
+            partition = event.message.partition
+            payload = event.value
+            wall = _wall_ms()
+            sweep = payload == TICK
+            batch: list[Event] = []
+            if not sweep:
+                batch = [from_wire(d) for d in orjson.loads(payload)]
+                if batch:
+                    clock.observe(partition, max(e.ts for e in batch), wall)
+            elif not clock.knows(partition):
+                continue  # nothing seen on this partition since start: no clock to sweep with
+            out = process_batch(
+                batch,
+                cells=cell_store,
+                tracks=track_store,
+                partition=partition,
+                now_ms=clock.now(partition, wall),
+                config=config,
+                sweep=sweep,
+            )
+            if out.cells or out.removed:
+                metrics.CELL_UPDATES.inc(len(out.cells))
+                body = {"cells": list(out.cells.values()), "removed": out.removed}
+                await cells_state.send(key=event.message.key, value=orjson.dumps(body))
+            for alert in out.alerts:
+                metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
+                log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
+                await alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.timer(interval=1.0)
+    async def tick() -> None:
+        """Sweep each partition this worker owns once a second, through Kafka, so that
+        table writes happen inside the partition's own stream (changelog stays aligned)."""
+        try:
+            for tp in app.assignor.assigned_actives():
+                if tp.topic == cells_ingest.get_topic_name():
+                    await cells_ingest.send(value=TICK, partition=tp.partition)
+        except Exception:  # a failed tick must not stop the worker; the next one retries
+            log.exception("tick failed")
+
+    app.citybrain_topics = {  # type: ignore[attr-defined]
+        "sources": sources,
+        "cells_ingest": cells_ingest,
+        "deadletter": deadletter,
+        "cells_state": cells_state,
+        "alerts": alerts_topic,
+        "unlocated": unlocated,
+    }
+    return app
+
+
+def _identity(value: Any) -> Any:
+    return value  # orjson serialises frozen dataclasses itself

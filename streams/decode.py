@@ -1,0 +1,320 @@
+"""Decode and validate raw Kafka records into normalised events (pure).
+
+A record holds one event object or a JSON array of them (see docs/protocol.md).
+Every problem becomes a :class:`Rejection` with a plain reason; one bad event
+never spoils the others in its batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+
+from geo.cells import cell_of
+from geo.crs import to_wgs84
+from streams.events import CameraReading, Event, Kind, SensorReading, Ticket
+
+ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time"]
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Ident = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+ShortText = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+def parse_ts(value: object) -> int:
+    """Epoch milliseconds from an int/float in ms or an ISO-8601 string with offset."""
+    if isinstance(value, bool):
+        raise ValueError("ts must be epoch milliseconds or ISO-8601, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("ts must be finite")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"ts {value[:40]!r} is not ISO-8601") from exc
+        if parsed.tzinfo is None:
+            raise ValueError("ts in ISO-8601 needs a UTC offset, e.g. +08:00")
+        return int(parsed.timestamp() * 1000)
+    raise ValueError("ts must be epoch milliseconds or an ISO-8601 string")
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Ident
+    ts: int
+    crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts(cls, v: object) -> int:
+        return parse_ts(v)
+
+
+class CameraIn(_Common):
+    lat: Latitude
+    lon: Longitude
+    people: Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+    area_m2: Annotated[Finite, Field(gt=0, le=1_000_000)]
+    camera: Ident | None = None
+    flow_in: Annotated[Finite, Field(ge=0)] | None = None
+    flow_out: Annotated[Finite, Field(ge=0)] | None = None
+
+
+class SensorIn(_Common):
+    lat: Latitude
+    lon: Longitude
+    type: ShortText
+    value: Finite
+    unit: Annotated[StrictStr, Field(max_length=32)] | None = None
+    alarm: StrictBool | None = None
+    sensor: Ident | None = None
+
+
+class HotlineIn(_Common):
+    channel: Literal["12345", "110"]
+    category: ShortText
+    text: Annotated[StrictStr, Field(max_length=4000)]
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    address: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = None
+    caller: Annotated[StrictStr, Field(max_length=32)] | None = None
+
+    @field_validator("lon")
+    @classmethod
+    def _pair(cls, v: float | None, info: Any) -> float | None:
+        if (v is None) != (info.data.get("lat") is None):
+            raise ValueError("lat and lon come together")
+        return v
+
+
+_MODELS: dict[Kind, type[_Common]] = {"camera": CameraIn, "sensor": SensorIn, "hotline": HotlineIn}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds applied while decoding."""
+
+    resolution: int = 9  # H3 resolution of the fine cells
+    max_record_bytes: int = 8 * 1024 * 1024
+    max_future_ms: int = 300_000  # events stamped further ahead of now are rejected
+    max_age_ms: int = 86_400_000  # events older than this are rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One bad event (``index`` ≥ 0) or a whole bad record (``index`` is None)."""
+
+    error: ErrorKind
+    reason: str
+    index: int | None
+    original: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    events: list[Event] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def mask_phone(phone: str) -> str:
+    """Mask a phone number, keeping the first 3 and last 4 digits: 13812341234 -> 138****1234."""
+    digits = _DIGITS.findall(phone)
+    if len(digits) < 8:
+        return "*" * len(digits)
+    return "".join(digits[:3]) + "****" + "".join(digits[-4:])
+
+
+def _reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or "event"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _normalise(kind: Kind, model: _Common, resolution: int) -> Event:
+    if isinstance(model, CameraIn):
+        lat, lon = to_wgs84(model.lat, model.lon, model.crs)
+        return CameraReading(
+            id=model.id,
+            ts=model.ts,
+            lat=lat,
+            lon=lon,
+            cell=cell_of(lat, lon, resolution),
+            camera=model.camera or model.id,
+            people=model.people,
+            area_m2=model.area_m2,
+            flow_in=model.flow_in,
+            flow_out=model.flow_out,
+        )
+    if isinstance(model, SensorIn):
+        lat, lon = to_wgs84(model.lat, model.lon, model.crs)
+        return SensorReading(
+            id=model.id,
+            ts=model.ts,
+            lat=lat,
+            lon=lon,
+            cell=cell_of(lat, lon, resolution),
+            sensor=model.sensor or model.id,
+            type=model.type,
+            value=model.value,
+            alarm=model.alarm,
+            unit=model.unit,
+        )
+    assert isinstance(model, HotlineIn), kind
+    located = model.lat is not None and model.lon is not None
+    if located:
+        lat, lon = to_wgs84(model.lat, model.lon, model.crs)  # type: ignore[arg-type]
+    return Ticket(
+        id=model.id,
+        ts=model.ts,
+        channel=model.channel,
+        category=model.category,
+        text=model.text,
+        lat=lat if located else None,
+        lon=lon if located else None,
+        cell=cell_of(lat, lon, resolution) if located else None,
+        address=model.address,
+        caller=mask_phone(model.caller) if model.caller else None,
+    )
+
+
+def decode_event(
+    kind: Kind, item: object, index: int, now_ms: int, limits: Limits
+) -> Event | Rejection:
+    """Validate one event object; returns the normalised event or why not."""
+    if not isinstance(item, dict):
+        return Rejection(
+            "shape",
+            f"event must be a JSON object, got {type(item).__name__}",
+            index,
+            orjson.dumps(item),
+        )
+    try:
+        model = _MODELS[kind].model_validate(item)
+    except ValidationError as exc:
+        return Rejection("validation", _reason(exc), index, orjson.dumps(item))
+    if kind == "hotline" and model.lat is None and model.address is None:  # type: ignore[attr-defined]
+        return Rejection(
+            "validation", "hotline ticket needs lat/lon or address", index, orjson.dumps(item)
+        )
+    if model.ts > now_ms + limits.max_future_ms:
+        return Rejection(
+            "time",
+            f"ts {model.ts} is {(model.ts - now_ms) // 1000} s in the future",
+            index,
+            orjson.dumps(item),
+        )
+    if model.ts < now_ms - limits.max_age_ms:
+        return Rejection(
+            "time",
+            f"ts {model.ts} is {(now_ms - model.ts) // 1000} s old",
+            index,
+            orjson.dumps(item),
+        )
+    try:
+        return _normalise(kind, model, limits.resolution)
+    except ValueError as exc:  # e.g. a coordinate H3 or the CRS maths cannot place
+        return Rejection("validation", f"cannot place event: {exc}", index, orjson.dumps(item))
+
+
+def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
+    """Decode one Kafka record value (an event or a JSON array of events)."""
+    if raw is None:
+        return Decoded(rejections=[Rejection("shape", "empty record (null value)", None, b"")])
+    if len(raw) > limits.max_record_bytes:
+        return Decoded(
+            rejections=[
+                Rejection(
+                    "size",
+                    f"record of {len(raw)} bytes exceeds {limits.max_record_bytes}",
+                    None,
+                    raw[:1024],
+                )
+            ]
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Decoded(
+            rejections=[
+                Rejection("encoding", f"not UTF-8: {exc.reason} at byte {exc.start}", None, raw)
+            ]
+        )
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Decoded(rejections=[Rejection("json", f"invalid JSON: {exc}", None, raw)])
+    items: list[object]
+    if isinstance(doc, dict):
+        items = [doc]
+    elif isinstance(doc, list):
+        items = doc
+        if not items:
+            return Decoded(rejections=[Rejection("shape", "empty batch", None, raw)])
+    else:
+        return Decoded(
+            rejections=[
+                Rejection(
+                    "shape",
+                    f"record must be an event object or an array, got {type(doc).__name__}",
+                    None,
+                    raw,
+                )
+            ]
+        )
+    out = Decoded()
+    for i, item in enumerate(items):
+        result = decode_event(kind, item, i, now_ms, limits)
+        if isinstance(result, Rejection):
+            out.rejections.append(result)
+        else:
+            out.events.append(result)
+    return out
+
+
+def dead_letter(
+    rejection: Rejection, *, topic: str, partition: int | None, offset: int | None, at_ms: int
+) -> dict[str, Any]:
+    """The dead-letter record for a rejection (see docs/protocol.md)."""
+    try:
+        original: str | None = rejection.original.decode("utf-8")
+        original_b64 = None
+    except UnicodeDecodeError:
+        original, original_b64 = None, base64.b64encode(rejection.original).decode("ascii")
+    return {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "index": rejection.index,
+        "error": rejection.error,
+        "reason": rejection.reason,
+        "original": original,
+        "original_b64": original_b64,
+        "at": at_ms,
+    }

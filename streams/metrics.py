@@ -1,0 +1,21 @@
+"""Prometheus metrics of the worker."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_IN = Counter("citybrain_events_in_total", "Valid events ingested", ["kind"])
+RECORDS_IN = Counter("citybrain_records_in_total", "Kafka records read from input topics", ["kind"])
+DEADLETTERED = Counter(
+    "citybrain_deadlettered_total",
+    "Bad events or records sent to the dead-letter topic",
+    ["kind", "error"],
+)
+UNLOCATED = Counter("citybrain_unlocated_tickets_total", "Hotline tickets without coordinates")
+ALERTS_OUT = Counter("citybrain_alerts_total", "Alert messages published", ["rule", "state"])
+CELL_UPDATES = Counter("citybrain_cell_updates_total", "Cell views published")
+BATCH_SECONDS = Histogram(
+    "citybrain_batch_seconds",
+    "Time to process one cells.ingest record",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+)

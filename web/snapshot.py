@@ -1,0 +1,43 @@
+"""The live snapshot in Redis: cell views and alerts as JSON in two hashes.
+
+Keys: ``<prefix>cells`` (field = cell id) and ``<prefix>alerts`` (field = alert id).
+Several web servers may write the same values; the writes are idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+
+class Snapshot:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.cells_key = f"{prefix}cells"
+        self.alerts_key = f"{prefix}alerts"
+
+    async def apply_cells(self, body: dict[str, Any]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        cells = body.get("cells", [])
+        if cells:
+            pipe.hset(self.cells_key, mapping={v["cell"]: orjson.dumps(v) for v in cells})
+        if body.get("removed"):
+            pipe.hdel(self.cells_key, *body["removed"])
+        await pipe.execute()
+
+    async def put_alert(self, alert: dict[str, Any]) -> None:
+        await self.redis.hset(self.alerts_key, alert["id"], orjson.dumps(alert))
+
+    async def cells(self) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.cells_key)
+        return [orjson.loads(v) for v in raw.values()]
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.alerts_key)
+        alerts = [orjson.loads(v) for v in raw.values()]
+        return sorted(alerts, key=lambda a: a.get("opened_at", 0), reverse=True)
+
+    async def clear(self) -> None:
+        await self.redis.delete(self.cells_key, self.alerts_key)
