@@ -42,8 +42,12 @@ def _wall_ms() -> float:
     return time.time() * 1000.0
 
 
-def create_app(settings: Settings) -> faust.App:
-    """Build a fresh Faust app for ``settings`` (no module-level singletons)."""
+def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
+    """Build a fresh Faust app for ``settings`` (no module-level singletons).
+
+    ``memory_sinks=True`` makes the output topics Faust in-memory channels, for agent
+    tests under ``agent.test_context()`` (no broker needed).
+    """
     k, p = settings.kafka, settings.pipeline
     app = faust.App(
         f"{k.topic_prefix}citybrain",
@@ -62,13 +66,16 @@ def create_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
     )
     raw = {"key_type": bytes, "value_type": bytes}
-    sources = app.topic(*(k.topic(f"events.{kind}") for kind in KINDS), allow_empty=True, **raw)
-    kind_of_topic: dict[str, Kind] = {k.topic(f"events.{kind}"): kind for kind in KINDS}
     cells_ingest = app.topic(k.topic("cells.ingest"), partitions=k.partitions, internal=True, **raw)
-    deadletter = app.topic(k.topic("events.deadletter"), **raw)
-    unlocated = app.topic(k.topic("events.unlocated"), **raw)
-    cells_state = app.topic(k.topic("cells.state"), **raw)
-    alerts_topic = app.topic(k.topic("alerts"), **raw)
+
+    def sink(name: str) -> Any:
+        return (
+            app.channel(maxsize=100_000, **raw) if memory_sinks else app.topic(k.topic(name), **raw)
+        )
+
+    ingest_sink = sink("cells.ingest") if memory_sinks else cells_ingest
+    deadletter, unlocated = sink("events.deadletter"), sink("events.unlocated")
+    cells_state, alerts_topic = sink("cells.state"), sink("alerts")
 
     cells_table = app.Table("cells", default=None, partitions=k.partitions, **raw)
     tracks_table = app.Table("tracks", default=None, partitions=k.partitions, **raw)
@@ -90,42 +97,51 @@ def create_app(settings: Settings) -> faust.App:
     )
     clock = EventClock()
 
-    @app.agent(sources, name="ingest")
-    async def ingest(stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            kind = kind_of_topic[msg.topic]
-            now = int(_wall_ms())
-            metrics.RECORDS_IN.labels(kind).inc()
-            decoded = decode_record(kind, event.value, now, limits)
-            for rejection in decoded.rejections:
-                metrics.DEADLETTERED.labels(kind, rejection.error).inc()
-                letter = dead_letter(
-                    rejection,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    at_ms=now,
-                )
-                log.warning(
-                    "dead-lettered %s %s[%s]@%s: %s",
-                    rejection.error,
-                    msg.topic,
-                    rejection.index,
-                    msg.offset,
-                    rejection.reason[:200],
-                )
-                await deadletter.send(value=orjson.dumps(letter))
-            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for ev in decoded.events:
-                if ev.cell is None:
-                    metrics.UNLOCATED.inc()
-                    await unlocated.send(value=orjson.dumps(to_wire(ev)))
-                    continue
-                groups[parent(ev.cell, p.partition_resolution)].append(to_wire(ev))
-            metrics.EVENTS_IN.labels(kind).inc(len(decoded.events))
-            for key, group in groups.items():
-                await cells_ingest.send(key=key.encode(), value=orjson.dumps(group))
+    async def ingest_record(kind: Kind, event: Any) -> None:
+        """Decode one input record, dead-letter what is bad, forward what is good."""
+        msg = event.message
+        now = int(_wall_ms())
+        metrics.RECORDS_IN.labels(kind).inc()
+        decoded = decode_record(kind, event.value, now, limits)
+        for rejection in decoded.rejections:
+            metrics.DEADLETTERED.labels(kind, rejection.error).inc()
+            letter = dead_letter(
+                rejection,
+                topic=k.topic(f"events.{kind}"),
+                partition=msg.partition,
+                offset=msg.offset,
+                at_ms=now,
+            )
+            log.warning(
+                "dead-lettered %s events.%s[%s]@%s: %s",
+                rejection.error,
+                kind,
+                rejection.index,
+                msg.offset,
+                rejection.reason[:200],
+            )
+            await deadletter.send(value=orjson.dumps(letter))
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for ev in decoded.events:
+            if ev.cell is None:
+                metrics.UNLOCATED.inc()
+                await unlocated.send(value=orjson.dumps(to_wire(ev)))
+                continue
+            groups[parent(ev.cell, p.partition_resolution)].append(to_wire(ev))
+        metrics.EVENTS_IN.labels(kind).inc(len(decoded.events))
+        for key, group in groups.items():
+            await ingest_sink.send(key=key.encode(), value=orjson.dumps(group))
+
+    def ingest_agent(kind: Kind) -> None:
+        topic = app.topic(k.topic(f"events.{kind}"), allow_empty=True, **raw)
+
+        @app.agent(topic, name=f"ingest_{kind}")
+        async def ingest(stream: Any) -> None:
+            async for event in stream.events():
+                await ingest_record(kind, event)
+
+    for kind in KINDS:
+        ingest_agent(kind)
 
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
@@ -173,8 +189,7 @@ def create_app(settings: Settings) -> faust.App:
             log.exception("tick failed")
 
     app.citybrain_topics = {  # type: ignore[attr-defined]
-        "sources": sources,
-        "cells_ingest": cells_ingest,
+        "cells_ingest": ingest_sink,
         "deadletter": deadletter,
         "cells_state": cells_state,
         "alerts": alerts_topic,

@@ -1,0 +1,102 @@
+"""The Faust agents under Faust's own test context (no broker): decode, route, emit."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import faust
+import orjson
+import pytest
+import pytest_asyncio
+
+from citybrain.settings import Settings
+from geo.cells import cell_of, parent
+from streams.app import create_app
+
+pytestmark = [
+    pytest.mark.asyncio,
+]
+NOW = int(time.time() * 1000)
+CAM = {"id": "r1", "ts": NOW, "lat": 23.0262, "lon": 113.1158, "people": 1800, "area_m2": 400.0}
+
+
+@pytest_asyncio.fixture
+async def app(tmp_path) -> AsyncIterator[faust.App]:
+    settings = Settings().with_overrides(embedded={"data_dir": str(tmp_path)})
+    app = create_app(settings, memory_sinks=True)
+    app.finalize()
+    app.flow_control.resume()
+    # Subscribe to every in-memory sink before the agents emit into it.
+    app.readers = {name: channel.__aiter__() for name, channel in app.citybrain_topics.items()}
+    yield app
+    # Faust's consumer makes a thread event loop when the app is built; nothing started it,
+    # so nothing closes it.
+    thread_loop = app.consumer._thread.thread_loop
+    if not thread_loop.is_closed():
+        thread_loop.close()
+
+
+async def drain(channel, n: int) -> list:
+    return [await asyncio.wait_for(channel.get(), 5) for _ in range(n)]
+
+
+async def test_ingest_routes_good_events_by_parent_and_dead_letters_bad_ones(app) -> None:
+    sinks = app.readers
+    batch = [CAM, {**CAM, "id": "r2", "people": -1}, {**CAM, "id": "r3", "lat": 23.10}]
+    async with app.agents["ingest_camera"].test_context() as agent:
+        await agent.put(orjson.dumps(batch))
+        await agent.put(b"\xff not json")
+    letters = [orjson.loads(e.value) for e in await drain(sinks["deadletter"], 2)]
+    assert [(d["error"], d["index"]) for d in letters] == [("validation", 1), ("encoding", None)]
+    assert "people" in letters[0]["reason"] and letters[0]["topic"] == "events.camera"
+    near, far = parent(cell_of(23.0262, 113.1158, 9), 6), parent(cell_of(23.10, 113.1158, 9), 6)
+    assert near != far  # 8 km apart: two res-6 parents, so two records
+    forwarded = await drain(sinks["cells_ingest"], 2)
+    keys = {e.key.decode(): [x["id"] for x in orjson.loads(e.value)] for e in forwarded}
+    assert keys == {near: ["r1"], far: ["r3"]}
+
+
+async def test_hotline_without_coordinates_goes_to_unlocated(app) -> None:
+    ticket = {
+        "id": "t1",
+        "ts": NOW,
+        "channel": "12345",
+        "category": "noise",
+        "text": "噪音扰民",
+        "address": "佛山市禅城区祖庙街道",
+        "caller": "13900001111",
+    }
+    async with app.agents["ingest_hotline"].test_context() as agent:
+        await agent.put(orjson.dumps(ticket))
+    (event,) = await drain(app.readers["unlocated"], 1)
+    body = orjson.loads(event.value)
+    assert body["address"] == "佛山市禅城区祖庙街道" and body["caller"] == "139****1111"
+
+
+async def test_cells_agent_publishes_views_and_one_cluster_alert(app) -> None:
+    sinks = app.readers
+    cell = cell_of(23.029, 113.1185, 9)
+    tickets = [
+        {
+            "kind": "hotline",
+            "id": f"t{i}",
+            "ts": NOW + i,
+            "channel": "12345",
+            "category": "traffic",
+            "text": "停车场车辆被困",
+            "lat": 23.029,
+            "lon": 113.1185,
+            "cell": cell,
+            "address": None,
+            "caller": "138****0000",
+        }
+        for i in range(7)
+    ]
+    async with app.agents["cells"].test_context() as agent:
+        for t in tickets:
+            await agent.put(orjson.dumps([t]), key=parent(cell, 6).encode())
+    views = [orjson.loads(e.value) for e in await drain(sinks["cells_state"], 7)]
+    assert views[-1]["cells"][0]["tickets"] == {"traffic": 7}
+    alerts = [orjson.loads(e.value) for e in await drain(sinks["alerts"], 3)]  # open, 6, 7
+    assert len({a["id"] for a in alerts}) == 1
+    assert [a["evidence"]["count"] for a in alerts] == [5, 6, 7]
