@@ -94,9 +94,15 @@ def sim(
     overrides = {"speed": speed, "seed": seed, "incident_at_s": incident_at}
     settings = settings.with_overrides(sim={k: v for k, v in overrides.items() if v is not None})
 
+    # Faster than real time, simulated clocks would run into the future (and be rejected as
+    # such); with a duration, start that far in the past so the run ends at "now".
+    start_ms = None
+    if duration is not None and settings.sim.speed > 1:
+        start_ms = int(time.time() * 1000 - duration * 1000)
+
     async def main() -> None:
         stop = await _until_signal()
-        stats = await run_simulator(settings, duration_s=duration, stop=stop)
+        stats = await run_simulator(settings, duration_s=duration, start_ms=start_ms, stop=stop)
         console.print(f"simulator sent {stats}")
 
     asyncio.run(main())

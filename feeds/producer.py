@@ -1,0 +1,125 @@
+"""Kafka edge of the simulator: batch events into JSON-array records and send them.
+
+:func:`encode_batches` is pure (events in, record values out).
+:class:`KafkaEventProducer` wraps ``aiokafka.AIOKafkaProducer``; it is the only
+place in ``feeds/`` that talks to a broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from citybrain.settings import Settings
+
+KIND_TOPICS: Final[dict[str, str]] = {
+    "camera": "events.camera",
+    "sensor": "events.sensor",
+    "hotline": "events.hotline",
+}
+"""Event kind to logical topic name (``Settings.kafka.topic`` adds the prefix)."""
+
+LINGER_MS: Final = 5
+MAX_BATCH_BYTES: Final = 1024 * 1024
+MAX_REQUEST_BYTES: Final = 8 * 1024 * 1024
+
+
+def encode_batches(events: Sequence[Mapping[str, Any]], batch_max: int) -> list[bytes]:
+    """Chunk ``events`` into JSON arrays of at most ``batch_max`` events (UTF-8 bytes).
+
+    Order is kept; an empty input gives no record. ``batch_max`` must be >= 1.
+    """
+    if batch_max < 1:
+        raise ValueError(f"batch_max must be >= 1, got {batch_max}")
+    return [orjson.dumps(list(events[i : i + batch_max])) for i in range(0, len(events), batch_max)]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What one :meth:`Publisher.send_events` call put on the wire."""
+
+    events: int
+    records: int
+    bytes: int
+
+
+class Publisher(Protocol):
+    """Where the runner sends events; Kafka in production, a fake in tests."""
+
+    async def send_events(self, kind: str, events: Sequence[Mapping[str, Any]]) -> Sent:
+        """Send ``events`` of ``kind`` (``camera``/``sensor``/``hotline``); wait for acks."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until everything sent so far is acknowledged."""
+        ...
+
+
+class KafkaEventProducer:
+    """Sends event batches to ``settings.kafka.topic("events.<kind>")``, key None.
+
+    Use as ``async with KafkaEventProducer(settings) as producer: ...``; leaving
+    the block flushes and stops the client.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._batch_max = settings.sim.batch_max
+        self._topics = {kind: settings.kafka.topic(name) for kind, name in KIND_TOPICS.items()}
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> KafkaEventProducer:
+        # Created here, inside the running event loop the client binds to.
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka.bootstrap_servers(),
+            client_id=f"citybrain-sim-{self._settings.worker_id}",
+            linger_ms=LINGER_MS,
+            enable_idempotence=False,
+            max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=MAX_REQUEST_BYTES,
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._producer = producer
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        producer = self._running()
+        self._producer = None
+        try:
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    def _running(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("KafkaEventProducer used outside 'async with'")
+        return self._producer
+
+    def topic_for(self, kind: str) -> str:
+        """Full topic name for ``kind``; KeyError for an unknown kind."""
+        return self._topics[kind]
+
+    async def send_events(self, kind: str, events: Sequence[Mapping[str, Any]]) -> Sent:
+        """Send ``events`` as JSON-array records of at most ``sim.batch_max`` events each.
+
+        Waits for every record's delivery; a delivery failure raises.
+        """
+        topic = self.topic_for(kind)
+        records = encode_batches(events, self._batch_max)
+        producer = self._running()
+        futures = [await producer.send(topic, value=value, key=None) for value in records]
+        for future in futures:
+            await future
+        return Sent(events=len(events), records=len(records), bytes=sum(map(len, records)))
+
+    async def flush(self) -> None:
+        """Wait for all pending records."""
+        await self._running().flush()

@@ -1,0 +1,135 @@
+"""The city simulator: every input event of a time interval, as plain dicts.
+
+Pure and deterministic. Each device reports on a fixed schedule of epoch time,
+``ts = phase + k * period`` with a per-device phase drawn from the seed; each
+reading's randomness is a hash of ``(seed, device, k)``; hotline tickets come
+from fixed one-second slots. Hence::
+
+    sim.events_between(a, c) == merge(sim.events_between(a, b), sim.events_between(b, c))
+
+for any ``a <= b <= c``, and the same call always returns the same events.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+from citybrain.settings import SimSettings
+from feeds.city import City
+from feeds.randomness import rng_for
+from feeds.readings import CrowdState, alarm_probability, camera_event, sensor_event
+from feeds.scenario import Incident, build_incident
+from feeds.tickets import SLOT_MS, background_tickets, scripted_ticket
+
+KINDS: Final = ("camera", "sensor", "hotline")
+
+Event = dict[str, Any]
+
+
+def _period_ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000.0))
+
+
+def _ticks(phase_ms: int, period_ms: int, t0_ms: int, t1_ms: int) -> range:
+    """Tick indices k with ``t0 <= phase + k * period < t1``."""
+    first = -((phase_ms - t0_ms) // period_ms)  # ceil((t0 - phase) / period)
+    last = -((phase_ms - t1_ms) // period_ms)  # first k at or after t1
+    return range(first, last)
+
+
+def _sort(events: list[Event]) -> list[Event]:
+    return sorted(events, key=lambda e: (e["ts"], e["id"]))
+
+
+class Simulator:
+    """Events of the simulated ``city`` from ``start_ms`` (epoch ms) on.
+
+    The scripted incident starts at ``start_ms + settings.incident_at_s * 1000``.
+    Cameras report every ``settings.camera_period_s``, sensors every
+    ``settings.sensor_period_s``; background hotline tickets arrive at
+    ``settings.hotline_per_min``. Events before ``start_ms`` can be asked for too
+    (the background then simply runs earlier).
+    """
+
+    __slots__ = (
+        "_alarm_p",
+        "_cam_phase",
+        "_camera_period_ms",
+        "_crowd",
+        "_sen_phase",
+        "_sensor_period_ms",
+        "city",
+        "incident",
+        "incident_start_ms",
+        "seed",
+        "settings",
+        "start_ms",
+    )
+
+    def __init__(self, city: City, settings: SimSettings, start_ms: int) -> None:
+        self.city = city
+        self.settings = settings
+        self.seed = settings.seed
+        self.start_ms = int(start_ms)
+        self.incident_start_ms = self.start_ms + round(settings.incident_at_s * 1000.0)
+        self.incident: Incident = build_incident(self.seed, city.bridge, city.car_park)
+        self._crowd = CrowdState(self.incident_start_ms, self.incident.crowd)
+        self._camera_period_ms = _period_ms(settings.camera_period_s)
+        self._sensor_period_ms = _period_ms(settings.sensor_period_s)
+        self._cam_phase = {
+            c.id: rng_for("phase", self.seed, c.id).randrange(self._camera_period_ms)
+            for c in city.cameras
+        }
+        self._sen_phase = {
+            s.id: rng_for("phase", self.seed, s.id).randrange(self._sensor_period_ms)
+            for s in city.sensors
+        }
+        self._alarm_p = alarm_probability(len(city.sensors), settings.sensor_period_s)
+
+    def events_between(self, t0_ms: int, t1_ms: int) -> dict[str, list[Event]]:
+        """Events with ``t0_ms <= ts < t1_ms`` by kind (``camera``, ``sensor``,
+        ``hotline``), each list sorted by ``(ts, id)``. Empty lists if ``t1 <= t0``."""
+        return {
+            "camera": self.camera_events(t0_ms, t1_ms),
+            "sensor": self.sensor_events(t0_ms, t1_ms),
+            "hotline": self.hotline_events(t0_ms, t1_ms),
+        }
+
+    def camera_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
+        """Camera readings with ``t0_ms <= ts < t1_ms``."""
+        out: list[Event] = []
+        period = self._camera_period_ms
+        for cam in self.city.cameras:
+            phase = self._cam_phase[cam.id]
+            for k in _ticks(phase, period, t0_ms, t1_ms):
+                out.append(camera_event(self.seed, cam, k, phase + k * period, self._crowd))
+        return _sort(out)
+
+    def sensor_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
+        """Sensor readings with ``t0_ms <= ts < t1_ms``."""
+        out: list[Event] = []
+        period = self._sensor_period_ms
+        for sen in self.city.sensors:
+            phase = self._sen_phase[sen.id]
+            for k in _ticks(phase, period, t0_ms, t1_ms):
+                ts = phase + k * period
+                out.append(sensor_event(self.seed, sen, k, ts, self._crowd, self._alarm_p))
+        return _sort(out)
+
+    def hotline_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
+        """Background and scripted hotline tickets with ``t0_ms <= ts < t1_ms``."""
+        out: list[Event] = []
+        if t1_ms <= t0_ms:
+            return out
+        rate = self.settings.hotline_per_min
+        if rate > 0:
+            for slot in range(t0_ms // SLOT_MS, math.ceil(t1_ms / SLOT_MS)):
+                for ticket in background_tickets(self.seed, self.city, rate, slot):
+                    if t0_ms <= ticket.ts < t1_ms:
+                        out.append(ticket.to_event())
+        for scripted in self.incident.tickets:
+            ticket = scripted_ticket(scripted, self.incident_start_ms)
+            if t0_ms <= ticket.ts < t1_ms:
+                out.append(ticket.to_event())
+        return _sort(out)

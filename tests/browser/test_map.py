@@ -1,0 +1,93 @@
+"""Headless Chromium (Debian's) loads the command map from the real stack and shows cells."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+from playwright.sync_api import sync_playwright
+
+from citybrain.stack import EmbeddedStack
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def send_events(stack: EmbeddedStack) -> None:
+    settings = stack.live
+    now = int(time.time() * 1000)
+    cameras = [
+        {
+            "id": f"b-{i}-{now}",
+            "camera": f"b-cam-{i}",
+            "ts": now,
+            "lat": 23.01 + i * 0.004,
+            "lon": 113.09 + i * 0.004,
+            "people": 50 * (i + 1),
+            "area_m2": 250.0,
+        }
+        for i in range(8)
+    ]
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                settings.kafka.topic("events.camera"), orjson.dumps(cameras)
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def test_map_loads_and_draws_heatmap_cells(stack: EmbeddedStack, artifacts: Path) -> None:
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(stack.url())
+            page.wait_for_selector("#status[data-connected='true']", timeout=20_000)
+            with ThreadPoolExecutor(1) as pool:  # playwright's sync API owns this thread's loop
+                pool.submit(send_events, stack).result()
+            page.wait_for_function(
+                "Number(document.querySelector('#cell-count').textContent) >= 8", timeout=30_000
+            )
+            held = page.evaluate("window.citybrain.cells.size")
+            assert held >= 8
+            page.wait_for_timeout(1500)  # let deck.gl draw the frame before the picture
+            page.screenshot(path=str(artifacts / "map-smoke.png"))
+            # The canvas really carries coloured hexagons, not just the background.
+            colours = page.evaluate("""() => {
+                const c = document.querySelector('canvas');
+                const off = document.createElement('canvas');
+                off.width = c.width; off.height = c.height;
+                const ctx = off.getContext('2d'); ctx.drawImage(c, 0, 0);
+                const d = ctx.getImageData(0, 0, off.width, off.height).data;
+                const seen = new Set();
+                for (let i = 0; i < d.length; i += 4 * 97)
+                    seen.add(d[i] >> 4 << 8 | d[i+1] >> 4 << 4 | d[i+2] >> 4);
+                return seen.size;
+            }""")
+            assert colours > 3
+        finally:
+            browser.close()
+    assert errors == [], errors

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real embedded stack (Tansu broker, redis-server, worker, web)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from citybrain.settings import Settings
+from citybrain.stack import EmbeddedStack
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[EmbeddedStack]:
+    """One embedded stack for the session's end-to-end and browser tests, stopped at the end;
+    its logs are kept in test-artifacts/stack-logs."""
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (Debian package redis-server)")
+    run_dir = tmp_path_factory.mktemp("stack")
+    settings = Settings().with_overrides(web={"port": 0}, log_level="info")
+    embedded = EmbeddedStack(settings, run_dir, simulate=False)
+    try:
+        embedded.start()
+        yield embedded
+    finally:
+        embedded.stop()
+        logs = artifacts / "stack-logs"
+        shutil.rmtree(logs, ignore_errors=True)
+        if (run_dir / "logs").exists():
+            shutil.copytree(run_dir / "logs", logs)
