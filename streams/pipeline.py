@@ -8,7 +8,7 @@ publish: changed cell views, removed cells and alerts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import h3
@@ -184,10 +184,19 @@ class _SensorAlert:
         severity = "critical" if self.type in SENSOR_CRITICAL else "warning"
         desks = tuple(dict.fromkeys(SENSOR_DESKS.get(self.type, rule.desks)))
         title = f"传感器告警 {self.type} · Sensor alarm: {self.type}"
-        alert = _alert(
-            rule, track, transition, self.cell, lat, lon, desks, title, evidence, self.s.now
+        return _alert(
+            rule,
+            track,
+            transition,
+            self.cell,
+            lat,
+            lon,
+            desks,
+            title,
+            evidence,
+            self.s.now,
+            severity=severity,
         )
-        return _with_severity(alert, severity)
 
 
 class _ClusterAlert:
@@ -249,13 +258,15 @@ def _alert(
     title: str,
     evidence: dict[str, Any],
     now: int,
+    severity: str | None = None,
 ) -> Alert:
+    """The alert for ``track``; ``severity`` overrides the track's (sensor types set their own)."""
     closed = transition == "closed"
     assert track.alert_id is not None and track.opened_at is not None
     return Alert(
         id=track.alert_id,
         rule=rule.id,
-        severity=track.severity or "warning",
+        severity=severity or track.severity or "warning",
         state="closed" if closed else "open",
         cell=cell,
         lat=lat,
@@ -267,10 +278,6 @@ def _alert(
         closed_at=now if closed else None,
         evidence=evidence,
     )
-
-
-def _with_severity(alert: Alert, severity: str) -> Alert:
-    return replace(alert, severity=severity)
 
 
 def process_batch(
