@@ -31,6 +31,7 @@ class Track:
     opened_at: int | None = None
     severity: str | None = None
     peak: float = 0.0  # highest metric while open
+    incident: str | None = None  # id of the incident this track's signal belongs to
 
 
 def alert_id(rule: str, subject: str, opened_at: int) -> str:

@@ -29,6 +29,8 @@ class Rule:
     exit_dwell_ms: int
     critical_at: float  # metric ≥ this makes the alert critical, else warning
     desks: tuple[str, ...]
+    metric: str = "density"  # name in alerts/metric_catalog.py
+    shadow: bool = False  # evaluated and recorded, never routed to desks
 
     def __post_init__(self) -> None:
         if self.exit > self.enter:
@@ -43,8 +45,8 @@ class Rule:
         return "critical" if metric >= self.critical_at else "warning"
 
 
-#: Crowd density (persons/m²): opens at walkway LOS F (> 2.15), critical at Still's 4/m²,
-#: closes once back at LOS D (≤ 1.08) for 30 s.
+#: Crowd density (persons/m²): opens at the walkway LOS E/F limit (≥ 2.15), critical at
+#: Still's 4/m², closes once back at LOS D (≤ 1.08) for 30 s.
 CROWD_DENSITY = Rule(
     id="crowd.density",
     enter=FRUIN_WALKWAY.limits[4],
@@ -53,6 +55,19 @@ CROWD_DENSITY = Rule(
     exit_dwell_ms=30_000,
     critical_at=STILL_CRITICAL_MOVING,
     desks=("110", "chengguan"),
+)
+
+#: Rate of rise (persons/m² per minute) while the density is still below the crowd rule's
+#: enter threshold: a fast rise is itself a warning (Still). Never critical on its own.
+CROWD_RISE = Rule(
+    id="crowd.rise",
+    enter=0.5,
+    exit=0.25,
+    enter_dwell_ms=20_000,
+    exit_dwell_ms=60_000,
+    critical_at=float("inf"),
+    desks=("110", "chengguan"),
+    metric="trend",
 )
 
 #: Sensor alarm: metric is 1 while the sensor is in alarm, 0 otherwise.
@@ -64,6 +79,7 @@ SENSOR_ALARM = Rule(
     exit_dwell_ms=60_000,
     critical_at=2.0,  # set per sensor type through SENSOR_CRITICAL
     desks=("chengguan",),
+    metric="sensor_alarm",
 )
 
 #: Hotline cluster: metric is the number of tickets of one category within the
@@ -76,6 +92,7 @@ HOTLINE_CLUSTER = Rule(
     exit_dwell_ms=0,
     critical_at=10.0,
     desks=("12345",),
+    metric="hotline_count",
 )
 
 #: Cluster radius in H3 grid steps at the fine resolution (k-ring; ~0.35 km per step at res 9).

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from alerts.los import LosConfig
+
 
 class KafkaSettings(BaseModel):
     """Where the broker is and how topics are named."""
@@ -74,7 +76,12 @@ class PipelineSettings(BaseModel):
     partition_resolution: int = Field(
         6, ge=0, le=15, description="coarse parent resolution used as Kafka key for cell state"
     )
-    crowd_window_s: int = Field(120, gt=0, description="a camera reading counts this long, s")
+    crowd_window_s: int = Field(
+        300, gt=0, description="a camera reading is kept (and shown, stale) this long, s"
+    )
+    camera_stale_s: int = Field(
+        60, gt=0, description="a camera silent this long is stale: flagged, left out of density"
+    )
     sensor_window_s: int = Field(300, gt=0, description="a sensor reading counts this long, s")
     hotline_window_s: int = Field(
         600, gt=0, description="hotline tickets cluster within this window, s"
@@ -86,6 +93,32 @@ class PipelineSettings(BaseModel):
     max_record_bytes: int = Field(
         8 * 1024 * 1024, gt=0, description="larger records are dead-lettered"
     )
+    zone_layers: list[Path] = Field(
+        default_factory=list,
+        description="walkable-area/zone layers (GeoJSON, GeoPackage, Shapefile), added to the "
+        "packaged one",
+    )
+    default_zones: bool = Field(True, description="load the packaged Chancheng zone layer")
+    los: dict[str, Any] = Field(
+        default_factory=dict,
+        description="LOS bands overriding the defaults (see docs/risk-model.md), e.g. "
+        "{walkway = {limits = [0.31, 0.43, 0.72, 1.08, 2.15]}}",
+    )
+    incident_radius_k: int = Field(
+        2, ge=0, le=10, description="signals within this many H3 steps fuse into one incident"
+    )
+    incident_reopen_s: int = Field(
+        600, ge=0, description="a closed incident is reused by new signals within this time, s"
+    )
+    geocode_max_uncertainty_m: float = Field(
+        500.0, gt=0, description="geocoded tickets vaguer than this are not clustered, m"
+    )
+
+    @field_validator("los")
+    @classmethod
+    def _los_bands(cls, v: dict[str, Any]) -> dict[str, Any]:
+        LosConfig.from_mapping(v)  # raises with the offending key
+        return v
 
 
 class EmbeddedSettings(BaseModel):

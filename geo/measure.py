@@ -10,6 +10,11 @@ from __future__ import annotations
 import math
 from typing import Final
 
+import shapely
+from pyproj import Geod
+from shapely.geometry import Polygon
+from shapely.geometry.polygon import orient
+
 EARTH_RADIUS_M: Final = 6_371_008.8
 
 
@@ -32,3 +37,19 @@ def offset_m(lat: float, lon: float, east_m: float, north_m: float) -> tuple[flo
     dlat = math.degrees(north_m / EARTH_RADIUS_M)
     dlon = math.degrees(east_m / (EARTH_RADIUS_M * math.cos(math.radians(lat))))
     return lat + dlat, lon + dlon
+
+
+_GEOD: Final = Geod(ellps="WGS84")
+
+
+def polygon_parts(geometry: shapely.Geometry) -> list[Polygon]:
+    """The area-bearing parts of a geometry (overlays can leave lines and points)."""
+    parts = shapely.get_parts(shapely.get_parts(geometry))  # two levels: collections of multis
+    return [p for p in parts if isinstance(p, Polygon) and p.area > 0]
+
+
+def geodesic_area_m2(geometry: shapely.Geometry) -> float:
+    """Area in m² on the WGS-84 ellipsoid of the polygonal parts of a (lon, lat) geometry."""
+    # Geod subtracts holes only when they wind opposite to the shell: orient first.
+    areas = (_GEOD.geometry_area_perimeter(orient(p))[0] for p in polygon_parts(geometry))
+    return sum(abs(float(a)) for a in areas)

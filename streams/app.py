@@ -24,15 +24,20 @@ import faust
 import orjson
 
 from alerts.detect import Track
+from alerts.incident import Incident
+from alerts.metrics import CellBaselines
 from citybrain.settings import Settings
 from geo.cells import parent
+from geo.geocode import load_gazetteer
 from streams import metrics
-from streams.cellfold import CellState, Windows
+from streams.cellfold import CellState
 from streams.clock import EventClock
+from streams.config import pipeline_config, zone_index
 from streams.decode import Limits, dead_letter, decode_record
-from streams.events import KINDS, Event, Kind, from_wire, to_wire
+from streams.events import KINDS, Event, Kind, Ticket, from_wire, to_wire
 from streams.faust_store import FaustStore
-from streams.pipeline import PipelineConfig, process_batch
+from streams.locate import locate_ticket
+from streams.pipeline import Stores, process_batch
 
 log = logging.getLogger(__name__)
 TICK = b'{"tick":true}'
@@ -77,10 +82,17 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
     deadletter, unlocated = sink("events.deadletter"), sink("events.unlocated")
     cells_state, alerts_topic = sink("cells.state"), sink("alerts")
 
-    cells_table = app.Table("cells", default=None, partitions=k.partitions, **raw)
-    tracks_table = app.Table("tracks", default=None, partitions=k.partitions, **raw)
-    cell_store = FaustStore[CellState](cells_table, CellState.from_dict, _identity)
-    track_store = FaustStore[Track](tracks_table, lambda d: Track(**d), asdict)
+    def table(name: str) -> Any:
+        return app.Table(name, default=None, partitions=k.partitions, **raw)
+
+    stores = Stores(
+        cells=FaustStore[CellState](table("cells"), CellState.from_dict, CellState.to_dict),
+        tracks=FaustStore[Track](table("tracks"), lambda d: Track(**d), asdict),
+        incidents=FaustStore[Incident](table("incidents"), Incident.from_dict, asdict),
+        baselines=FaustStore[CellBaselines](
+            table("baselines"), CellBaselines.from_dict, CellBaselines.to_dict
+        ),
+    )
 
     limits = Limits(
         resolution=p.h3_resolution,
@@ -88,13 +100,8 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
         max_future_ms=p.max_future_skew_s * 1000,
         max_age_ms=p.max_age_s * 1000,
     )
-    config = PipelineConfig(
-        windows=Windows(
-            crowd_ms=p.crowd_window_s * 1000,
-            sensor_ms=p.sensor_window_s * 1000,
-            hotline_ms=p.hotline_window_s * 1000,
-        )
-    )
+    config = pipeline_config(settings, zone_index(settings))
+    gazetteer = load_gazetteer()
     clock = EventClock()
 
     async def ingest_record(kind: Kind, event: Any) -> None:
@@ -123,10 +130,15 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
             await deadletter.send(value=orjson.dumps(letter))
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for ev in decoded.events:
-            if ev.cell is None:
-                metrics.UNLOCATED.inc()
-                await unlocated.send(value=orjson.dumps(to_wire(ev)))
-                continue
+            if ev.cell is None and isinstance(ev, Ticket):
+                located = locate_ticket(ev, gazetteer, p.h3_resolution)
+                if located is None:
+                    metrics.UNLOCATED.inc()
+                    await unlocated.send(value=orjson.dumps(to_wire(ev)))
+                    continue
+                metrics.GEOCODED.labels(located.precision).inc()
+                ev = located
+            assert ev.cell is not None
             groups[parent(ev.cell, p.partition_resolution)].append(to_wire(ev))
         metrics.EVENTS_IN.labels(kind).inc(len(decoded.events))
         for key, group in groups.items():
@@ -160,8 +172,7 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
                 continue  # nothing seen on this partition since start: no clock to sweep with
             out = process_batch(
                 batch,
-                cells=cell_store,
-                tracks=track_store,
+                stores=stores,
                 partition=partition,
                 now_ms=clock.now(partition, wall),
                 config=config,
@@ -171,7 +182,7 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
                 metrics.CELL_UPDATES.inc(len(out.cells))
                 body = {"cells": list(out.cells.values()), "removed": out.removed}
                 await cells_state.send(key=event.message.key, value=orjson.dumps(body))
-            for alert in out.alerts:
+            for alert in out.alerts.values():
                 metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
                 log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
                 await alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
@@ -196,7 +207,3 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
         "unlocated": unlocated,
     }
     return app
-
-
-def _identity(value: Any) -> Any:
-    return value  # orjson serialises frozen dataclasses itself

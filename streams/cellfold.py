@@ -1,19 +1,19 @@
-"""Per-cell windowed state as a fold: ``initial``, ``add``, ``expire``, ``view`` (pure).
+"""Per-cell windowed state as a fold: ``initial``, ``add``, ``expire`` (pure).
 
-A cell keeps the latest reading of each camera and sensor in it, and its
-hotline tickets, each only while fresh (event time, windows from settings).
-``view`` turns a state into the cell view of docs/protocol.md.
+A cell keeps the latest reading of each camera and sensor in it, its hotline
+tickets, and a short series of its fused density (for the rate of rise), each
+only while fresh (event time, windows from settings). A camera stays in the
+state for the whole crowd window even after it went stale (``camera_stale_ms``
+in :class:`alerts.metrics.MetricsConfig`), so the map can flag it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from alerts.los import FRUIN_WALKWAY
 from alerts.rules import sensor_in_alarm
-from alerts.scoring import RiskInputs, risk_score
-from geo.cells import cell_center, cell_resolution
+from alerts.trend import Series
 from streams.events import CameraReading, Event, SensorReading, Ticket
 
 
@@ -21,7 +21,7 @@ from streams.events import CameraReading, Event, SensorReading, Ticket
 class Windows:
     """How long a reading stays fresh, ms."""
 
-    crowd_ms: int = 120_000
+    crowd_ms: int = 300_000  # cameras are excluded as stale much sooner, but stay visible
     sensor_ms: int = 300_000
     hotline_ms: int = 600_000
 
@@ -54,6 +54,8 @@ class TicketObs:
     category: str
     text: str
     caller: str | None = None  # masked
+    precision: str = "exact"  # "exact" (coordinates sent) or the geocoder's precision
+    uncertainty_m: float | None = None  # geocoding uncertainty radius, m; None when exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,13 @@ class CellState:
     sensors: tuple[SensorObs, ...] = ()
     tickets: tuple[TicketObs, ...] = ()
     updated_at: int = 0  # newest event ts folded in, ms
+    density: Series = field(
+        default_factory=Series
+    )  # fused density samples, persons/m², for the trend
+    stale: tuple[str, ...] = ()  # cameras flagged stale at the last evaluation
 
     def is_empty(self) -> bool:
+        """Nothing fresh left (the density series alone does not keep a cell alive)."""
         return not (self.cameras or self.sensors or self.tickets)
 
     @classmethod
@@ -78,7 +85,22 @@ class CellState:
             cameras=tuple(CameraObs(**c) for c in d["cameras"]),
             sensors=tuple(SensorObs(**s) for s in d["sensors"]),
             tickets=tuple(TicketObs(**t) for t in d["tickets"]),
+            density=Series.from_list(d.get("density") or []),
+            stale=tuple(d.get("stale") or ()),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (inverse of :meth:`from_dict`)."""
+        return {
+            "cell": self.cell,
+            "partition": self.partition,
+            "updated_at": self.updated_at,
+            "cameras": [asdict(c) for c in self.cameras],
+            "sensors": [asdict(s) for s in self.sensors],
+            "tickets": [asdict(t) for t in self.tickets],
+            "density": self.density.to_list(),
+            "stale": list(self.stale),
+        }
 
 
 def initial(cell: str, partition: int = 0) -> CellState:
@@ -119,7 +141,14 @@ def add(state: CellState, event: Event) -> CellState:
         if any(t.id == event.id for t in state.tickets):
             return state  # the same ticket twice counts once
         ticket = TicketObs(
-            event.id, event.ts, event.channel, event.category, event.text, event.caller
+            event.id,
+            event.ts,
+            event.channel,
+            event.category,
+            event.text,
+            event.caller,
+            event.precision,
+            event.uncertainty_m,
         )
         state = replace(state, tickets=(*state.tickets, ticket))
     return replace(state, updated_at=max(state.updated_at, event.ts))
@@ -137,62 +166,3 @@ def expire(state: CellState, now_ms: int, windows: Windows) -> CellState:
     ):
         return state
     return replace(state, cameras=cameras, sensors=sensors, tickets=tickets)
-
-
-@dataclass(frozen=True, slots=True)
-class CrowdFigures:
-    people: int
-    area_m2: float
-    density: float  # persons/m²
-
-
-def crowd(state: CellState) -> CrowdFigures | None:
-    """Pooled crowd figures of the fresh cameras: Σ people / Σ area (None without cameras).
-
-    Cameras in one cell are assumed to cover disjoint ground; overlap-aware
-    fusion is part of the risk model (docs/risk-model.md).
-    """
-    if not state.cameras:
-        return None
-    people = sum(c.people for c in state.cameras)
-    area = sum(c.area_m2 for c in state.cameras)
-    return CrowdFigures(people, area, people / area)
-
-
-def view(state: CellState) -> dict[str, Any]:
-    """The cell view of docs/protocol.md (call after :func:`expire`)."""
-    lat, lon = cell_center(state.cell)
-    figures = crowd(state)
-    sensors: dict[str, dict[str, Any]] = {}
-    for s in sorted(state.sensors, key=lambda s: s.ts):
-        prev = sensors.get(s.type)
-        sensors[s.type] = {
-            "value": s.value,
-            "unit": s.unit,
-            "ts": s.ts,
-            "alarm": s.alarm or bool(prev and prev["alarm"]),
-        }
-    alarms = sum(1 for s in state.sensors if s.alarm)
-    tickets: dict[str, int] = {}
-    for t in state.tickets:
-        tickets[t.category] = tickets.get(t.category, 0) + 1
-    density = round(figures.density, 3) if figures else None
-    return {
-        "cell": state.cell,
-        "lat": round(lat, 6),
-        "lon": round(lon, 6),
-        "resolution": cell_resolution(state.cell),
-        "people": figures.people if figures else None,
-        "area_m2": round(figures.area_m2, 1) if figures else None,
-        "density": density,
-        "los": FRUIN_WALKWAY.classify(figures.density) if figures else None,
-        "cameras": len(state.cameras),
-        "sensors": sensors,
-        "alarms": alarms,
-        "tickets": tickets,
-        "tickets_total": len(state.tickets),
-        "risk": risk_score(
-            RiskInputs(figures.density if figures else None, alarms, len(state.tickets))
-        ),
-        "updated_at": state.updated_at,
-    }

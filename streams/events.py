@@ -58,6 +58,8 @@ class Ticket:
     cell: str | None
     address: str | None = None
     caller: str | None = None  # already masked, e.g. 138****1234
+    precision: str = "exact"  # "exact" when sent with coordinates, else the geocoder's
+    uncertainty_m: float | None = None  # geocoding uncertainty radius, m
     kind: Literal["hotline"] = "hotline"
 
 

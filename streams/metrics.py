@@ -11,7 +11,14 @@ DEADLETTERED = Counter(
     "Bad events or records sent to the dead-letter topic",
     ["kind", "error"],
 )
-UNLOCATED = Counter("citybrain_unlocated_tickets_total", "Hotline tickets without coordinates")
+UNLOCATED = Counter(
+    "citybrain_unlocated_tickets_total", "Hotline tickets whose address could not be located"
+)
+GEOCODED = Counter(
+    "citybrain_geocoded_tickets_total",
+    "Hotline tickets located from their address text",
+    ["precision"],
+)
 ALERTS_OUT = Counter("citybrain_alerts_total", "Alert messages published", ["rule", "state"])
 CELL_UPDATES = Counter("citybrain_cell_updates_total", "Cell views published")
 BATCH_SECONDS = Histogram(

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
+
+import h3
+
+from alerts.los import FRUIN_WALKWAY
+from alerts.rules import SENSOR_CRITICAL
+from alerts.zone_metrics import ZoneCell, ZoneFigures
+from geo.rollup import CellFigures, rollup
 
 
 @dataclass(slots=True)
@@ -64,3 +72,91 @@ def validate_alert(body: object) -> dict[str, Any]:
         if not isinstance(body.get(name), str):
             raise ValueError(f"alert field {name!r} must be a string")
     return body
+
+
+def cell_figures(view: dict[str, Any]) -> CellFigures:
+    """What a roll-up needs of a cell view (see docs/protocol.md)."""
+    return CellFigures(
+        cell=view["cell"],
+        people=view.get("people"),
+        walkable_m2=view.get("area_m2"),
+        risk=float(view.get("risk") or 0.0),
+        tickets=int(view.get("tickets_total") or 0),
+        alarms=int(view.get("alarms") or 0),
+    )
+
+
+def rollup_views(views: list[dict[str, Any]], resolution: int) -> list[dict[str, Any]]:
+    """Coarse cell views at ``resolution`` from fine cell views (docs/protocol.md)."""
+    out = []
+    for r in rollup((cell_figures(v) for v in views), resolution).values():
+        lat, lon = h3.cell_to_latlng(r.cell)
+        out.append(
+            {
+                "cell": r.cell,
+                "lat": round(lat, 6),
+                "lon": round(lon, 6),
+                "resolution": r.resolution,
+                "people": round(r.people, 1),
+                "area_m2": round(r.walkable_m2, 1),
+                "density": round(r.density, 3) if r.density is not None else None,
+                "los": FRUIN_WALKWAY.classify(r.density) if r.density is not None else None,
+                "risk": round(r.risk, 3),
+                "tickets_total": r.tickets,
+                "alarms": r.alarms,
+                "children": r.children,
+            }
+        )
+    return out
+
+
+def parse_resolution(query: str, fine: int) -> int | None:
+    """``res`` from a query string like ``res=7``: None when absent; ValueError when bad."""
+    params = parse_qs(query, keep_blank_values=True)
+    values = params.get("res")
+    if not values:
+        return None
+    raw = values[-1]
+    if not raw.isdigit() or not 0 <= int(raw) <= fine:
+        raise ValueError(f"res must be an integer from 0 to {fine}, got {raw[:20]!r}")
+    return int(raw)
+
+
+def zone_cell(view: dict[str, Any]) -> ZoneCell:
+    """What zone metrics need of a cell view."""
+    sensors = view.get("sensors") or {}
+    alarmed = [t for t, s in sensors.items() if isinstance(s, dict) and s.get("alarm")]
+    return ZoneCell(
+        density=view.get("density"),
+        trend=view.get("trend"),
+        alarms=len(alarmed),
+        critical_alarms=sum(1 for t in alarmed if t in SENSOR_CRITICAL),
+        tickets=int(view.get("tickets_total") or 0),
+    )
+
+
+def zone_features(layer: dict[str, Any], figures: list[ZoneFigures]) -> dict[str, Any]:
+    """The zone layer's GeoJSON with each zone's live figures in its properties."""
+    live = {f.zone: f for f in figures}
+    features = []
+    for feature in layer["features"]:
+        f = live.get(feature["properties"]["id"])
+        props = dict(feature["properties"])
+        props["live"] = (
+            {
+                "people": round(f.people, 1) if f.people is not None else None,
+                "walkable_m2": round(f.walkable_m2, 1),
+                "density": round(f.density, 3) if f.density is not None else None,
+                "los": f.los,
+                "still": f.still,
+                "trend": f.trend,
+                "alarms": f.alarms,
+                "tickets": f.tickets,
+                "risk": f.risk.score,
+                "factors": f.risk.factors,
+            }
+            if f
+            else None
+        )
+        features.append({**feature, "properties": props})
+    return {"type": "FeatureCollection", "features": features}

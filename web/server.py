@@ -22,10 +22,21 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from alerts.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
+from geo.zones import zones_geojson
+from streams.config import zone_index
 from web import routes
-from web.live import CellDelta, validate_alert, validate_cells_body
+from web.live import (
+    CellDelta,
+    parse_resolution,
+    rollup_views,
+    validate_alert,
+    validate_cells_body,
+    zone_cell,
+    zone_features,
+)
 from web.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -63,8 +74,12 @@ class WebServer:
             "tile_url": settings.web.tile_url,
             "district": "/api/district",
             "district_name": district.name,
+            "zones": "/api/zones",
         }
         self.port: int = settings.web.port
+        self._zones = zone_index(settings)
+        self._zone_areas = zone_cell_areas(self._zones) if self._zones else {}
+        self._zone_layer = zones_geojson(self._zones.zones.values()) if self._zones else None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -180,6 +195,26 @@ class WebServer:
         return {"type": "error", "error": 'unsupported message; send {"type":"ping"}'}
 
     # -- HTTP ------------------------------------------------------------------------------
+    async def _cells(self, query: str) -> Response:
+        """Fine cell views, or roll-ups with ``?res=N`` (N below the fine resolution)."""
+        fine = self.settings.pipeline.h3_resolution
+        try:
+            res = parse_resolution(query, fine)
+        except ValueError as exc:
+            return routes.error(400, str(exc))
+        cells = await self.snapshot.cells()
+        if res is None or res == fine:
+            return routes.json_response({"resolution": fine, "cells": cells})
+        return routes.json_response({"resolution": res, "cells": rollup_views(cells, res)})
+
+    async def _zone_view(self) -> Response:
+        """The zone layer (WGS-84 GeoJSON) with live per-zone crowd and risk figures."""
+        if self._zones is None or self._zone_layer is None:
+            return routes.json_response({"type": "FeatureCollection", "features": []})
+        live = {v["cell"]: zone_cell(v) for v in await self.snapshot.cells()}
+        figures = zone_metrics(self._zones, self._zone_areas, live)
+        return routes.json_response(zone_features(self._zone_layer, figures))
+
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/ws":
@@ -195,7 +230,9 @@ class WebServer:
         if path == "/api/district":
             return routes.response(200, self._district, "application/geo+json")
         if path == "/api/cells":
-            return routes.json_response({"cells": await self.snapshot.cells()})
+            return await self._cells(request.path.partition("?")[2])
+        if path == "/api/zones":
+            return await self._zone_view()
         if path == "/api/alerts":
             return routes.json_response({"alerts": await self.snapshot.alerts()})
         if path.startswith("/api/"):

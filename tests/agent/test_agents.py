@@ -56,21 +56,27 @@ async def test_ingest_routes_good_events_by_parent_and_dead_letters_bad_ones(app
     assert keys == {near: ["r1"], far: ["r3"]}
 
 
-async def test_hotline_without_coordinates_goes_to_unlocated(app) -> None:
+async def test_hotline_address_is_geocoded_or_else_goes_to_unlocated(app) -> None:
     ticket = {
         "id": "t1",
         "ts": NOW,
         "channel": "12345",
-        "category": "noise",
-        "text": "噪音扰民",
-        "address": "佛山市禅城区祖庙街道",
+        "category": "traffic",
+        "text": "车辆被困出不去",
+        "address": "佛山市禅城区普澜二路通济桥停车场",
         "caller": "13900001111",
     }
+    nowhere = {**ticket, "id": "t2", "address": "某某小区门口", "text": "噪音扰民"}
     async with app.agents["ingest_hotline"].test_context() as agent:
-        await agent.put(orjson.dumps(ticket))
+        await agent.put(orjson.dumps([ticket, nowhere]))
+    (forwarded,) = await drain(app.readers["cells_ingest"], 1)
+    (located,) = orjson.loads(forwarded.value)
+    assert located["id"] == "t1" and located["precision"] == "poi"
+    assert located["uncertainty_m"] <= 500 and located["cell"] is not None
+    assert located["caller"] == "139****1111"
     (event,) = await drain(app.readers["unlocated"], 1)
     body = orjson.loads(event.value)
-    assert body["address"] == "佛山市禅城区祖庙街道" and body["caller"] == "139****1111"
+    assert body["id"] == "t2" and body["caller"] == "139****1111"
 
 
 async def test_cells_agent_publishes_views_and_one_cluster_alert(app) -> None:
@@ -99,4 +105,5 @@ async def test_cells_agent_publishes_views_and_one_cluster_alert(app) -> None:
     assert views[-1]["cells"][0]["tickets"] == {"traffic": 7}
     alerts = [orjson.loads(e.value) for e in await drain(sinks["alerts"], 3)]  # open, 6, 7
     assert len({a["id"] for a in alerts}) == 1
-    assert [a["evidence"]["count"] for a in alerts] == [5, 6, 7]
+    assert [a["evidence"]["signals"][0]["count"] for a in alerts] == [5, 6, 7]
+    assert alerts[-1]["evidence"]["rules"] == ["hotline.cluster"]

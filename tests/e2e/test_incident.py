@@ -1,7 +1,7 @@
 """End to end on the real stack: the Tongji Bridge incident played into Kafka reaches a
-websocket client as one crowd alert and one hotline-cluster alert.
+websocket client as ONE incident fusing the crowd reading and the complaint cluster.
 
-Bound: both alerts reach the client within 90 s of the first event being sent (the
+Bound: the fused incident reaches the client within 90 s of the first event being sent (the
 incident is played at 10x: ~4 simulated minutes in ~25 s of wall time; group joins on
 the embedded broker take ~5 s)."""
 
@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 
 from citybrain.stack import EmbeddedStack
 from feeds.runner import run_simulator
+from geo.cells import cell_of
 
 pytestmark = [pytest.mark.e2e]
 BOUND_S = 90.0
@@ -45,23 +46,26 @@ async def collect(url: str, until: Any, within_s: float) -> tuple[list[dict], li
     return messages, [a[-1] for a in alerts.values()]
 
 
-def incident_alerts(alerts: list[dict]) -> tuple[list[dict], list[dict]]:
-    crowd = [a for a in alerts if a["rule"] == "crowd.density"]
-    cluster = [
-        a
-        for a in alerts
-        if a["rule"] == "hotline.cluster" and a["evidence"]["category"] == "traffic"
-    ]
-    return crowd, cluster
+def signals(alert: dict, rule: str) -> list[dict]:
+    return [s for s in alert["evidence"]["signals"] if s["rule"] == rule]
 
 
-def test_incident_reaches_websocket_client_as_two_alerts(stack: EmbeddedStack) -> None:
+def traffic_cluster(alert: dict) -> dict | None:
+    found = [s for s in signals(alert, "hotline.cluster") if s["category"] == "traffic"]
+    return found[0] if found else None
+
+
+def fused(alerts: list[dict]) -> list[dict]:
+    """Incidents holding both the crowd reading and the traffic complaint cluster."""
+    return [a for a in alerts if signals(a, "crowd.density") and traffic_cluster(a)]
+
+
+def test_incident_reaches_websocket_client_as_one_fused_incident(stack: EmbeddedStack) -> None:
     settings = stack.live.with_overrides(sim={"speed": 10.0, "incident_at_s": 20.0})
     ws_url = f"ws://127.0.0.1:{settings.web.port}/ws"
 
     def done(alerts: list[dict]) -> bool:
-        crowd, cluster = incident_alerts(alerts)
-        return bool(crowd) and bool(cluster) and cluster[0]["evidence"]["count"] >= 12
+        return any((traffic_cluster(a) or {}).get("count", 0) >= 12 for a in fused(alerts))
 
     async def scenario() -> tuple[list[dict], list[dict], float]:
         started = time.monotonic()
@@ -73,30 +77,28 @@ def test_incident_reaches_websocket_client_as_two_alerts(stack: EmbeddedStack) -
         return messages, alerts, time.monotonic() - started
 
     messages, alerts, elapsed = asyncio.run(scenario())
-    crowd, cluster = incident_alerts(alerts)
-    assert crowd, f"no crowd alert within {BOUND_S} s; got {[a['rule'] for a in alerts]}"
-    assert len(cluster) == 1, f"expected one hotline cluster alert, got {len(cluster)}"
+    incidents = fused(alerts)
+    seen = [(a["rule"], a["evidence"]["rules"]) for a in alerts]
+    assert len(incidents) == 1, f"expected one fused incident within {BOUND_S} s; got {seen}"
+    summary = [(s["rule"], s["cell"], s["state"]) for s in incidents[0]["evidence"]["signals"]]
     assert elapsed < BOUND_S
-    bridge = crowd[0]
-    assert bridge["evidence"]["density"] >= 2.15 and set(bridge["desks"]) >= {"110"}
-    assert abs(bridge["lat"] - 23.0258) < 0.01 and abs(bridge["lon"] - 113.11) < 0.02
-    complaint = cluster[0]
-    assert complaint["evidence"]["count"] >= 12
-    assert {"12345", "110"} <= set(complaint["desks"])
-    assert all("****" in (t["caller"] or "****") for t in complaint["evidence"]["tickets"])
-    for field in (
-        "id",
-        "rule",
-        "severity",
-        "state",
-        "cell",
-        "lat",
-        "lon",
-        "desks",
-        "opened_at",
-        "evidence",
-    ):
-        assert field in bridge and field in complaint
+    # The complaint cluster is in no other incident: ten complaints are not ten alerts.
+    assert [a["id"] for a in alerts if traffic_cluster(a)] == [incidents[0]["id"]]
+    incident = incidents[0]
+    assert incident["state"] == "open" and {"12345", "110"} <= set(incident["desks"])
+    near = abs(incident["lat"] - 23.0258) < 0.01 and abs(incident["lon"] - 113.1166) < 0.01
+    assert near, f"incident placed at {incident['lat']}, {incident['lon']}: {summary}"
+    bridge_cell = cell_of(23.0258, 113.1166, settings.pipeline.h3_resolution)
+    (crowd,) = [s for s in signals(incident, "crowd.density") if s["cell"] == bridge_cell]
+    assert crowd["density"] >= 2.15 and crowd["cameras"] and crowd["walkable_from_layer"]
+    assert "tongji-bridge-deck" in crowd["zones"]
+    assert crowd["risk"]["score"] >= 0.6 and crowd["risk"]["factors"]["density"] >= 0.6
+    cluster = traffic_cluster(incident)
+    assert cluster is not None and cluster["count"] >= 12
+    assert {"12345", "110"} <= set(cluster["channels"])
+    assert all("****" in (t["caller"] or "****") for t in cluster["tickets"])
+    for field in ("id", "rule", "severity", "state", "cell", "lat", "lon", "desks", "opened_at"):
+        assert field in incident
     kinds = {m["type"] for m in messages}
     assert {"snapshot", "cells", "alert"} <= kinds
     assert any(

@@ -1,0 +1,212 @@
+"""Fusion into incidents: signals from different sources in one place and time → one alert.
+
+A *signal* is what one rule says about one subject (a crowd density alarm on a
+cell, a complaint cluster, a sensor alarm). Dispatchers do not want three
+alerts for one event on Tongji Bridge; they want one *incident* listing the
+crowd reading, the complaint cluster and the sensor alarm as evidence.
+
+Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
+
+* A signal that opens joins the nearest incident whose anchor cell (where its
+  first signal was) lies within ``radius_k`` H3 grid steps of it and that is
+  open, or closed less than ``reopen_ms`` ago (a re-opening within the
+  cool-down reuses the incident). Distance is to the anchor, not to any member,
+  so a chain of signals cannot stretch one incident across a district. Ties go
+  to the oldest incident. Otherwise the signal starts a new incident whose id
+  is its own (deterministic) alert id.
+* The incident is open while any of its signals is open; its severity is the
+  highest of its signals; its desks are the union of their desks, in order.
+* An incident remembers the latest version of every signal that ever joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import h3
+
+from alerts.alert import Alert
+from geo.cells import cell_center
+
+SignalState = Literal["open", "closed"]
+SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One rule's finding about one subject, at its latest update."""
+
+    id: str  # the rule track's deterministic alert id
+    rule: str
+    cell: str  # H3 cell the finding is about (a cluster's anchor cell)
+    severity: str
+    state: SignalState
+    opened_at: int  # epoch ms, event time
+    updated_at: int
+    desks: tuple[str, ...]
+    title: str
+    evidence: dict[str, Any]
+    shadow: bool = False  # evaluated and recorded, never routed to desks
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Signal:
+        return cls(**{**d, "desks": tuple(d["desks"])})
+
+
+@dataclass(frozen=True, slots=True)
+class FusionConfig:
+    radius_k: int = 2  # H3 grid steps at the fine resolution (res 9: ~0.3 km a step)
+    reopen_ms: int = 600_000  # a closed incident is reused within this cool-down
+    keep_closed_ms: int = 3_600_000  # closed incidents are forgotten after this
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    cell: str  # where the first signal was
+    opened_at: int
+    updated_at: int
+    signals: tuple[Signal, ...]
+    closed_at: int | None = None
+
+    @property
+    def state(self) -> SignalState:
+        return "open" if any(s.state == "open" for s in self.signals) else "closed"
+
+    @property
+    def severity(self) -> str:
+        live = [s for s in self.signals if not s.shadow] or list(self.signals)
+        return max((s.severity for s in live), key=lambda v: SEVERITY_ORDER.get(v, 0))
+
+    @property
+    def desks(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d for s in self.signals if not s.shadow for d in s.desks))
+
+    @property
+    def shadow(self) -> bool:
+        """All signals shadow: engineers see it, no desk is told."""
+        return all(s.shadow for s in self.signals)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Incident:
+        return cls(**{**d, "signals": tuple(Signal.from_dict(s) for s in d["signals"])})
+
+
+def find_incident(
+    incidents: Iterable[Incident], signal: Signal, now_ms: int, config: FusionConfig
+) -> Incident | None:
+    """The incident ``signal`` should join, or None for a new one (see module docstring)."""
+    best: tuple[int, int, str] | None = None
+    found: Incident | None = None
+    for inc in incidents:
+        if inc.state == "closed" and (inc.closed_at or 0) + config.reopen_ms < now_ms:
+            continue
+        if any(s.id == signal.id for s in inc.signals):
+            return inc  # the signal already belongs here
+        d = _distance(inc.cell, signal.cell)  # from the anchor: incidents must not sprawl
+        if d is None or d > config.radius_k:
+            continue
+        key = (d, inc.opened_at, inc.id)
+        if best is None or key < best:
+            best, found = key, inc
+    return found
+
+
+def _distance(a: str, b: str) -> int | None:
+    try:
+        return int(h3.grid_distance(a, b))
+    except h3.H3FailedError:
+        return None
+
+
+def attach(incident: Incident | None, signal: Signal, now_ms: int) -> Incident:
+    """``incident`` with ``signal`` added or updated (a new incident when None)."""
+    if incident is None:
+        return Incident(
+            id=signal.id,
+            cell=signal.cell,
+            opened_at=signal.opened_at,
+            updated_at=now_ms,
+            signals=(signal,),
+            closed_at=now_ms if signal.state == "closed" else None,
+        )
+    others = tuple(s for s in incident.signals if s.id != signal.id)
+    signals = (
+        (*others, signal)
+        if len(others) == len(incident.signals)
+        else tuple(signal if s.id == signal.id else s for s in incident.signals)
+    )
+    new = replace(incident, signals=signals, updated_at=now_ms)
+    closed_at = None if new.state == "open" else (incident.closed_at or now_ms)
+    return replace(new, closed_at=closed_at)
+
+
+def expired(incident: Incident, now_ms: int, config: FusionConfig) -> bool:
+    """Closed long enough ago to forget (bounded state)."""
+    return incident.closed_at is not None and now_ms - incident.closed_at > config.keep_closed_ms
+
+
+def _lead(incident: Incident) -> Signal:
+    """The signal that places the incident on the map: the worst open one (else the first)."""
+    open_ = [s for s in incident.signals if s.state == "open"] or [incident.signals[0]]
+
+    def rank(s: Signal) -> tuple[int, float]:
+        score = (s.evidence.get("risk") or {}).get("score", 0.0)
+        return SEVERITY_ORDER.get(s.severity, 0), float(score)
+
+    return max(open_, key=rank)  # max keeps the first of equals: the earliest signal
+
+
+def to_alert(incident: Incident) -> Alert:
+    """The alert desks and the map see for an incident, placed at its lead signal.
+
+    ``rule`` is the rule of the first signal (what opened the incident);
+    ``evidence.rules`` lists every rule that contributed.
+    """
+    first = incident.signals[0]
+    lead = _lead(incident)
+    lat, lon = cell_center(lead.cell)
+    rules = list(dict.fromkeys(s.rule for s in incident.signals))
+    worst = max((s.evidence.get("risk") or {}).get("score", 0.0) for s in incident.signals)
+    title = " + ".join(dict.fromkeys(s.title for s in incident.signals if s.state == "open")) or (
+        incident.signals[-1].title
+    )
+    return Alert(
+        id=incident.id,
+        rule=first.rule,
+        severity=incident.severity,
+        state=incident.state,
+        cell=lead.cell,
+        lat=lat,
+        lon=lon,
+        desks=incident.desks,
+        title=title,
+        opened_at=incident.opened_at,
+        updated_at=incident.updated_at,
+        closed_at=incident.closed_at,
+        evidence={
+            "anchor": incident.cell,
+            "lead": lead.id,
+            "rules": rules,
+            "risk": worst,
+            "shadow": incident.shadow,
+            "signals": [
+                {
+                    "id": s.id,
+                    "rule": s.rule,
+                    "state": s.state,
+                    "severity": s.severity,
+                    "cell": s.cell,
+                    "opened_at": s.opened_at,
+                    "updated_at": s.updated_at,
+                    "desks": list(s.desks),
+                    "title": s.title,
+                    "shadow": s.shadow,
+                    **s.evidence,
+                }
+                for s in incident.signals
+            ],
+        },
+    )

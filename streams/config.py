@@ -1,0 +1,44 @@
+"""Build the pure pipeline's configuration from the settings (once, at start-up)."""
+
+from __future__ import annotations
+
+from alerts.incident import FusionConfig
+from alerts.los import LosConfig
+from alerts.metrics import MetricsConfig
+from citybrain.settings import Settings
+from geo.zone_index import ZoneIndex, build_zone_index
+from geo.zones import Zone, default_zones, load_zones
+from streams.cellfold import Windows
+from streams.pipeline import PipelineConfig
+
+
+def zone_layers(settings: Settings) -> tuple[Zone, ...]:
+    """The packaged zone layer (unless switched off) plus the configured layers."""
+    p = settings.pipeline
+    zones: list[Zone] = list(default_zones()) if p.default_zones else []
+    for path in p.zone_layers:
+        zones.extend(load_zones(path))
+    return tuple(zones)
+
+
+def zone_index(settings: Settings) -> ZoneIndex | None:
+    zones = zone_layers(settings)
+    return build_zone_index(zones, settings.pipeline.h3_resolution) if zones else None
+
+
+def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> PipelineConfig:
+    p = settings.pipeline
+    return PipelineConfig(
+        windows=Windows(
+            crowd_ms=p.crowd_window_s * 1000,
+            sensor_ms=p.sensor_window_s * 1000,
+            hotline_ms=p.hotline_window_s * 1000,
+        ),
+        metrics=MetricsConfig(
+            los=LosConfig.from_mapping(p.los),
+            camera_stale_ms=p.camera_stale_s * 1000,
+            cluster_max_uncertainty_m=p.geocode_max_uncertainty_m,
+        ),
+        fusion=FusionConfig(radius_k=p.incident_radius_k, reopen_ms=p.incident_reopen_s * 1000),
+        zones=zones,
+    )

@@ -1,0 +1,104 @@
+"""Incident fusion: signals near each other in space and time become one incident."""
+
+import h3
+
+from alerts.incident import FusionConfig, Signal, attach, expired, find_incident, to_alert
+from geo.cells import cell_of
+
+T0 = 1_790_000_000_000
+BRIDGE = cell_of(23.0258, 113.1166, 9)
+CAR_PARK = cell_of(23.0236, 113.1184, 9)
+FAR = cell_of(23.0495, 113.1090, 9)  # the railway station, ~3 km away
+CONFIG = FusionConfig(radius_k=2, reopen_ms=600_000, keep_closed_ms=3_600_000)
+
+
+def signal(id: str, rule: str, cell: str, t_s: float, **kw: object) -> Signal:
+    base = dict(
+        id=id,
+        rule=rule,
+        cell=cell,
+        severity="warning",
+        state="open",
+        opened_at=int(T0 + t_s * 1000),
+        updated_at=int(T0 + t_s * 1000),
+        desks=("110",),
+        title=rule,
+        evidence={"risk": {"score": 0.5, "factors": {}}},
+    )
+    base.update(kw)
+    return Signal(**base)  # type: ignore[arg-type]
+
+
+def test_crowd_and_complaint_cluster_nearby_fuse_into_one_incident() -> None:
+    assert h3.grid_distance(BRIDGE, CAR_PARK) <= CONFIG.radius_k
+    crowd = signal("a-crowd", "crowd.density", BRIDGE, 0, desks=("110", "chengguan"))
+    inc = attach(None, crowd, crowd.updated_at)
+    cluster = signal("a-clus", "hotline.cluster", CAR_PARK, 60, desks=("12345", "110", "traffic"))
+    found = find_incident([inc], cluster, T0 + 60_000, CONFIG)
+    assert found is inc
+    inc = attach(found, cluster, T0 + 60_000)
+    alert = to_alert(inc)
+    assert alert.id == "a-crowd" and alert.rule == "crowd.density"
+    assert alert.desks == ("110", "chengguan", "12345", "traffic")
+    assert [s["rule"] for s in alert.evidence["signals"]] == ["crowd.density", "hotline.cluster"]
+    assert alert.evidence["rules"] == ["crowd.density", "hotline.cluster"]
+
+
+def test_signal_far_away_starts_its_own_incident() -> None:
+    inc = attach(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
+    assert find_incident([inc], signal("a2", "sensor.alarm", FAR, 5), T0 + 5000, CONFIG) is None
+
+
+def test_severity_is_the_worst_signal_and_state_open_while_any_signal_is() -> None:
+    inc = attach(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
+    inc = attach(inc, signal("a2", "sensor.alarm", BRIDGE, 1, severity="critical"), T0 + 1000)
+    assert inc.severity == "critical" and inc.state == "open"
+    inc = attach(inc, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0 + 2000)
+    assert inc.state == "open" and inc.closed_at is None
+    inc = attach(inc, signal("a2", "sensor.alarm", BRIDGE, 1, state="closed"), T0 + 3000)
+    assert inc.state == "closed" and inc.closed_at == T0 + 3000
+    assert len(inc.signals) == 2  # updated in place, not appended
+
+
+def test_reopening_within_the_cooldown_reuses_the_incident_later_not() -> None:
+    inc = attach(None, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0)
+    again = signal("a3", "crowd.density", BRIDGE, 300)
+    assert find_incident([inc], again, T0 + 300_000, CONFIG) is inc
+    assert find_incident([inc], again, T0 + 601_000, CONFIG) is None
+    assert not expired(inc, T0 + 3_600_000, CONFIG) and expired(inc, T0 + 3_600_001, CONFIG)
+
+
+def test_shadow_signals_route_to_no_desk() -> None:
+    inc = attach(None, signal("a1", "crowd.anomaly", BRIDGE, 0, shadow=True), T0)
+    assert inc.shadow and inc.desks == ()
+    inc = attach(inc, signal("a2", "crowd.density", BRIDGE, 1), T0 + 1000)
+    assert not inc.shadow and inc.desks == ("110",)
+
+
+def test_nearest_incident_wins() -> None:
+    near = attach(None, signal("n", "crowd.density", CAR_PARK, 0), T0)
+    far = attach(None, signal("f", "crowd.density", BRIDGE, 0), T0)
+    s = signal("x", "hotline.cluster", CAR_PARK, 10)
+    assert find_incident([far, near], s, T0 + 10_000, CONFIG) is near
+
+
+def test_incidents_do_not_sprawl_through_chains_of_signals() -> None:
+    # Each step is within the radius of the previous signal, but not of the anchor.
+    path = [BRIDGE, *h3.grid_path_cells(BRIDGE, FAR)[1:]]
+    inc = attach(None, signal("s0", "crowd.density", path[0], 0), T0)
+    for i, cell in enumerate(path[1:], 1):
+        s = signal(f"s{i}", "crowd.density", cell, i)
+        found = find_incident([inc], s, T0 + i * 1000, CONFIG)
+        if h3.grid_distance(BRIDGE, cell) <= CONFIG.radius_k:
+            assert found is inc
+            inc = attach(inc, s, T0 + i * 1000)
+        else:
+            assert found is None
+
+
+def test_the_incident_is_placed_at_its_worst_open_signal() -> None:
+    inc = attach(None, signal("a1", "sensor.alarm", CAR_PARK, 0), T0)
+    inc = attach(inc, signal("a2", "crowd.density", BRIDGE, 5, severity="critical"), T0 + 5000)
+    alert = to_alert(inc)
+    assert alert.cell == BRIDGE and alert.rule == "sensor.alarm" and alert.id == "a1"
+    assert alert.evidence["anchor"] == CAR_PARK and alert.evidence["lead"] == "a2"
