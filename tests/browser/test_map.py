@@ -91,3 +91,61 @@ def test_map_loads_and_draws_heatmap_cells(stack: EmbeddedStack, artifacts: Path
         finally:
             browser.close()
     assert errors == [], errors
+
+
+def send_tickets(stack: EmbeddedStack) -> None:
+    settings = stack.live
+    now = int(time.time() * 1000)
+    tickets = [
+        {
+            "id": f"bt-{i}-{now}",
+            "ts": now + i,
+            "channel": "110" if i == 2 else "12345",
+            "category": "traffic",
+            "text": "停车场车辆被困出不去",
+            "lat": 22.985 + (i % 2) * 0.0005,
+            "lon": 113.02,
+            "caller": "13800001234",
+        }
+        for i in range(6)
+    ]
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                settings.kafka.topic("events.hotline"), orjson.dumps(tickets)
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def test_incident_detail_lists_its_signals_with_evidence(
+    stack: EmbeddedStack, artifacts: Path
+) -> None:
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(stack.url())
+            page.wait_for_selector("#status[data-connected='true']", timeout=20_000)
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(send_tickets, stack).result()
+            item = page.wait_for_selector(
+                "#alert-list li.alert[data-rule='hotline.cluster']", timeout=30_000
+            )
+            item.click()
+            box = page.wait_for_selector(".signal[data-rule='hotline.cluster']", timeout=5_000)
+            text = box.inner_text()
+            assert "138****1234" in text and "13800001234" not in text  # masked caller
+            assert "风险 Risk" in text  # the risk score with its factors
+            page.screenshot(path=str(artifacts / "incident-detail.png"))
+        finally:
+            browser.close()
+    assert errors == [], errors

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
+import h3
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -82,8 +85,15 @@ def test_incident_reaches_websocket_client_as_one_fused_incident(stack: Embedded
     assert len(incidents) == 1, f"expected one fused incident within {BOUND_S} s; got {seen}"
     summary = [(s["rule"], s["cell"], s["state"]) for s in incidents[0]["evidence"]["signals"]]
     assert elapsed < BOUND_S
-    # The complaint cluster is in no other incident: ten complaints are not ten alerts.
-    assert [a["id"] for a in alerts if traffic_cluster(a)] == [incidents[0]["id"]]
+    # The complaints are in no other incident: ten complaints are not ten alerts. (Other
+    # tests on the shared stack may leave clusters elsewhere in the district.)
+    car_park = cell_of(23.0236, 113.1184, settings.pipeline.h3_resolution)
+    near_car_park = [
+        a["id"]
+        for a in alerts
+        if (c := traffic_cluster(a)) and h3.grid_distance(c["cell"], car_park) <= 3
+    ]
+    assert near_car_park == [incidents[0]["id"]]
     incident = incidents[0]
     assert incident["state"] == "open" and {"12345", "110"} <= set(incident["desks"])
     near = abs(incident["lat"] - 23.0258) < 0.01 and abs(incident["lon"] - 113.1166) < 0.01
@@ -95,7 +105,7 @@ def test_incident_reaches_websocket_client_as_one_fused_incident(stack: Embedded
     assert crowd["risk"]["score"] >= 0.6 and crowd["risk"]["factors"]["density"] >= 0.6
     cluster = traffic_cluster(incident)
     assert cluster is not None and cluster["count"] >= 12
-    assert {"12345", "110"} <= set(cluster["channels"])
+    assert "12345" in cluster["channels"] and {"12345", "110"} <= set(cluster["desks"])
     assert all("****" in (t["caller"] or "****") for t in cluster["tickets"])
     for field in ("id", "rule", "severity", "state", "cell", "lat", "lon", "desks", "opened_at"):
         assert field in incident
@@ -167,3 +177,54 @@ def test_bad_input_is_dead_lettered_and_the_rest_processed(stack: EmbeddedStack)
     bad = next(x for x in letters if x["topic"] == "events.camera")
     assert bad["index"] == 1 and "lat" in bad["reason"] and "e2e-bad" in bad["original"]
     assert cell is not None and cell["density"] == 0.7
+
+
+def get_json(settings: Any, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.web.port}{path}", timeout=10) as r:
+        return orjson.loads(r.read())
+
+
+def test_rollups_and_zone_figures_over_http(stack: EmbeddedStack) -> None:
+    settings = stack.live
+    now = int(time.time() * 1000)
+    deck = {
+        "id": f"http-{now}",
+        "ts": now,
+        "lat": 23.0258,
+        "lon": 113.1166,
+        "people": 600,
+        "area_m2": 300.0,
+        "camera": "cam-http-deck",
+    }
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
+        await producer.start()
+        try:
+            await producer.send_and_wait(settings.kafka.topic("events.camera"), orjson.dumps(deck))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    cell = cell_of(23.0258, 113.1166, settings.pipeline.h3_resolution)
+    deadline = time.monotonic() + 30
+    fine: list[dict] = []
+    while time.monotonic() < deadline:
+        fine = get_json(settings, "/api/cells")["cells"]
+        if any(c["cell"] == cell and "cam-http-deck" not in c["stale_cameras"] for c in fine):
+            break
+        time.sleep(0.5)
+    assert any(c["cell"] == cell for c in fine)
+    coarse = get_json(settings, "/api/cells?res=7")
+    assert coarse["resolution"] == 7 and coarse["cells"]
+    fine_people = sum(c["people"] or 0 for c in fine)
+    assert abs(sum(c["people"] for c in coarse["cells"]) - fine_people) <= 0.1 * len(fine) + 1
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        get_json(settings, "/api/cells?res=99")
+    assert bad.value.code == 400
+    bad.value.close()
+    zones = get_json(settings, "/api/zones")
+    by_id = {f["properties"]["id"]: f["properties"] for f in zones["features"]}
+    live = by_id["tongji-bridge-deck"]["live"]
+    assert live is not None and live["density"] is not None and live["density"] >= 1.0
+    assert 0 <= live["risk"] <= 1 and set(live["factors"]) >= {"density", "hotline"}

@@ -64,6 +64,7 @@
     "crowd.density": "人群密度 Crowd density",
     "sensor.alarm": "传感器报警 Sensor alarm",
     "hotline.cluster": "热线聚集 Hotline cluster",
+    "crowd.rise": "密度快速上升 Fast rise",
   };
   const DESKS = {
     "110": "110 公安", "119": "119 消防", "120": "120 急救", "122": "122 交警",
@@ -76,7 +77,13 @@
     dwell_s: "持续 Dwell (s)", count: "工单数 Tickets", category: "类别 Category",
     radius_m: "半径 Radius (m)", window_s: "时间窗 Window (s)", type: "类型 Type",
     value: "读数 Value", unit: "单位 Unit", alarm: "报警 Alarm", sensor: "传感器 Sensor",
-    los: "服务水平 LOS", risk: "风险 Risk",
+    los: "服务水平 LOS", risk: "风险 Risk", density_max: "最高密度 Peak camera density",
+    los_queuing: "排队服务水平 Queuing LOS", still: "Still 等级 Still level",
+    trend_per_min: "上升速率 Rise (p/m²/min)", walkable_m2: "可通行面积 Walkable (m²)",
+    cameras: "摄像头 Cameras", stale_cameras: "失效摄像头 Stale cameras", peak: "峰值 Peak",
+    channels: "渠道 Channels", zones: "区域 Zones", flow_per_m_min: "流率 Flow (p/m/min)",
+    rules: "规则 Rules", first_ts: "首单 First ticket", last_ts: "末单 Last ticket",
+    radius_k: "半径 Radius (H3 steps)", geocoded: "地址定位 Geocoded",
   };
 
   // ---- state -------------------------------------------------------------
@@ -797,10 +804,14 @@
     parts.push(el("p", "detail-timing", timing.join(" · ")));
 
     const ev = a.evidence && typeof a.evidence === "object" && !Array.isArray(a.evidence) ? a.evidence : {};
-    const evRows = Object.entries(ev).filter(([k]) => k !== "tickets")
-      .map(([k, v]) => [EVIDENCE_LABELS[k] || k, formatEvidence(k, v)]);
-    if (evRows.length) parts.push(el("h4", null, "证据 Evidence"), kvTable(evRows));
-    if (Array.isArray(ev.tickets)) parts.push(...ticketsNodes(ev.tickets));
+    // An incident lists its signals (crowd, sensors, hotline cluster), each with its numbers.
+    const signals = Array.isArray(ev.signals) ? ev.signals.filter((x) => x && typeof x === "object") : [];
+    if (signals.length) {
+      parts.push(el("h4", null, `融合信号 Fused signals (${signals.length})`));
+      for (const sig of signals) parts.push(...signalNodes(sig));
+    } else {
+      parts.push(...evidenceNodes(ev, "证据 Evidence"));
+    }
 
     parts.push(el("h4", null, "位置与处置 Location & desks"), kvTable([
       ["位置 Location", fmtLatLon(a.lat, a.lon)],
@@ -812,16 +823,48 @@
     ui.detailBody.replaceChildren(...parts);
   }
 
+  const SIGNAL_META = new Set(["id", "rule", "state", "severity", "cell", "opened_at", "updated_at",
+    "desks", "title", "shadow", "signals", "tickets", "risk"]);
+
+  function evidenceNodes(ev, heading) {
+    const rows = Object.entries(ev).filter(([k]) => !SIGNAL_META.has(k))
+      .map(([k, v]) => [EVIDENCE_LABELS[k] || k, formatEvidence(k, v)]);
+    const risk = ev.risk && typeof ev.risk === "object" ? ev.risk : null;
+    if (risk && isNum(risk.score)) {
+      const factors = risk.factors && typeof risk.factors === "object"
+        ? Object.entries(risk.factors).filter(([, f]) => isNum(f) && f > 0)
+          .map(([k, f]) => `${k} ${f.toFixed(2)}`).join(" · ") : "";
+      rows.unshift(["风险 Risk", `${risk.score.toFixed(2)}${factors ? ` (${factors})` : ""}`]);
+    }
+    const nodes = rows.length ? [el("h4", null, heading), kvTable(rows)] : [];
+    if (Array.isArray(ev.tickets)) nodes.push(...ticketsNodes(ev.tickets));
+    return nodes;
+  }
+
+  function signalNodes(sig) {
+    const sev = severityOf(sig);
+    const state = STATES[sig.state] || sig.state || "";
+    const heading = `${ruleLabel(sig.rule)} · ${sev.label} ${sev.en} · ${state}`;
+    const box = el("section", "signal");
+    box.dataset.rule = String(sig.rule || "");
+    box.append(el("p", "signal-title", sig.title || ""), ...evidenceNodes(sig, heading));
+    return [box];
+  }
+
   function formatEvidence(key, v) {
     if (v === null || v === undefined) return "—";
     if (typeof v === "number") {
       // Epoch-ms timestamps: keys `ts` / `*_at` (protocol convention).
-      if ((key === "ts" || key.endsWith("_at")) && v > 1e11) return fmtWhen(v);
+      if ((key === "ts" || key.endsWith("_at") || key.endsWith("_ts")) && v > 1e11) return fmtWhen(v);
       // Densities and risk read best with the same 2 decimals as the tooltip.
       return key === "density" || key === "risk" || key.endsWith("_threshold") ? v.toFixed(2) : fmtNum(v);
     }
     if (typeof v === "boolean") return v ? "是 yes" : "否 no";
     if (Array.isArray(v) && v.every((x) => x === null || typeof x !== "object")) return v.join(", ");
+    if (typeof v === "object" && !Array.isArray(v)
+        && Object.values(v).every((x) => typeof x === "number" || typeof x === "string")) {
+      return Object.entries(v).map(([k, x]) => `${k} ${typeof x === "number" ? fmtNum(x) : x}`).join(" · ");
+    }
     if (typeof v === "object") return JSON.stringify(v);
     return String(v);
   }
