@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from citybrain.rules_cli import rules_app
 from citybrain.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(rules_app, name="rules")
 console = Console(stderr=True)
 
 

@@ -1,0 +1,210 @@
+"""Declarative rule files: load a rule set, or check files and list every problem.
+
+A rule file is YAML with one key, ``rules``, a list of rules (the format:
+docs/rules.md; its JSON Schema: :func:`rule_schema`, published as
+docs/rules.schema.json). A rule set may span files; a directory stands for
+every ``*.yaml`` in it, in name order. Rule ids are unique across the set.
+
+Pure apart from reading the files named: :func:`check_rule_text` works on text.
+Problems are collected, never raised one at a time, so that an engineer fixes
+a file in one go: :func:`check_rule_files` returns them all, and
+:func:`load_rule_files` raises :class:`RuleFileError` carrying them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from alerts.rulefile_check import check_rule
+from alerts.rulefile_model import rule_schema, rule_schema_json
+from alerts.rulefile_shape import FILE_KEYS, unknown_key
+from alerts.rulefile_yaml import YMap, YScalar, YSeq, describe, parse_yaml
+from alerts.rulespec import RuleFileError, RuleProblem, RuleSet, RuleSpec
+
+__all__ = [
+    "DEFAULT_RULES",
+    "RuleFileError",
+    "RuleProblem",
+    "RuleSet",
+    "RuleSpec",
+    "check_rule_files",
+    "check_rule_text",
+    "load_rule_files",
+    "rule_schema",
+    "rule_schema_json",
+    "rules_version",
+]
+
+#: The rule set shipped with the project (a directory of rule files).
+DEFAULT_RULES: Final = Path(__file__).resolve().parent / "rulesets"
+RULE_SUFFIX: Final = ".yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class _IdAt:
+    rule_id: str
+    file: str
+    line: int
+    column: int
+
+
+def check_rule_text(text: str, file: str = "<text>") -> tuple[list[RuleSpec], list[RuleProblem]]:
+    """The valid rules of one file's text, and every problem in it."""
+    specs, problems, ids = _check_text(text, file)
+    problems += _duplicate_ids(ids)
+    return specs, sorted(problems, key=lambda p: (p.line, p.column))
+
+
+def _check_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleProblem], list[_IdAt]]:
+    doc, problems = parse_yaml(file, text)
+    # YAML-level problems (duplicate keys, tags) make the rule they sit in invalid too.
+    yaml_lines = {p.line for p in problems}
+    root = doc.root
+    if root is None:
+        if not problems:
+            problems.append(RuleProblem(file, 0, 0, "empty file: expected 'rules:' and a list"))
+        return [], problems, []
+    if not isinstance(root, YMap):
+        message = f"a rule file is a mapping with 'rules:', got {describe(root)}"
+        return [], [*problems, doc.problem(root.start, message)], []
+    specs: list[RuleSpec] = []
+    ids: list[_IdAt] = []
+    for entry in root.entries:
+        # x- keys are free, as in compose files: a place for YAML anchors shared by rules.
+        if entry.key not in FILE_KEYS and not entry.key.startswith("x-"):
+            problems.append(unknown_key(doc, entry, "rule file", list(FILE_KEYS)))
+    rules = root.get("rules")
+    if rules is None:
+        problems.append(doc.problem(root.start, "rule file has no 'rules:' list"))
+    elif not isinstance(rules.value, YSeq):
+        message = f"'rules' must be a list of rules (- id: …), got {describe(rules.value)}"
+        problems.append(doc.problem(rules.value.start, message))
+    else:
+        for item in rules.value.items:
+            spec, found = check_rule(doc, item)
+            problems += found
+            inside = range(item.start.line, item.end.line + 1)
+            if spec is not None and not any(line in inside for line in yaml_lines):
+                specs.append(spec)
+            rule_id = item.get("id") if isinstance(item, YMap) else None
+            if rule_id is not None and isinstance(rule_id.value, YScalar):
+                at = rule_id.value.start
+                ids.append(_IdAt(str(rule_id.value.value), file, at.line, at.column))
+    return specs, sorted(problems, key=lambda p: (p.line, p.column)), ids
+
+
+def _expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleProblem]]:
+    if isinstance(paths, str | Path):
+        paths = [paths]  # one path, not the characters of one
+    files: list[Path] = []
+    problems: list[RuleProblem] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix == RULE_SUFFIX and p.is_file())
+            # A rule file named *.yml would be silently skipped: say so instead.
+            problems += [
+                RuleProblem(str(p), 0, 0, f"not loaded: rule files must end in {RULE_SUFFIX}")
+                for p in sorted(path.glob("*.yml"))
+            ]
+            if not found:
+                problems.append(RuleProblem(str(path), 0, 0, f"no *{RULE_SUFFIX} files here"))
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(RuleProblem(str(path), 0, 0, "no such file or directory"))
+    # A file named twice (itself and through its directory) is loaded once.
+    unique, seen = [], set()
+    for file in files:
+        if file.resolve() not in seen:
+            seen.add(file.resolve())
+            unique.append(file)
+    return unique, problems
+
+
+def _read(path: Path) -> tuple[str | None, RuleProblem | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, RuleProblem(str(path), 0, 0, f"cannot read: {exc.strerror or exc}")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, RuleProblem(str(path), line, column, "not UTF-8 text (save as UTF-8)")
+
+
+def _load(paths: Iterable[str | Path]) -> tuple[list[RuleSpec], list[str], list[RuleProblem]]:
+    files, problems = _expand(paths)
+    specs: list[RuleSpec] = []
+    ids: list[_IdAt] = []
+    for path in files:
+        text, unreadable = _read(path)
+        if text is None:
+            problems += [unreadable] if unreadable else []
+            continue
+        found, file_problems, file_ids = _check_text(text, str(path))
+        specs += found
+        problems += file_problems
+        ids += file_ids
+    problems += _duplicate_ids(ids)
+    order = {str(p): i for i, p in enumerate(files)}
+    problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
+    if not specs and not problems:
+        where = str(files[0]) if files else "rule files"
+        problems.append(RuleProblem(where, 0, 0, "no rules: the rule set would raise no alert"))
+    return specs, [str(p) for p in files], problems
+
+
+def _duplicate_ids(ids: Sequence[_IdAt]) -> list[RuleProblem]:
+    first: dict[str, _IdAt] = {}
+    problems = []
+    for at in ids:
+        seen = first.setdefault(at.rule_id, at)
+        if seen is at:
+            continue
+        for here, there, what in ((at, seen, "first"), (seen, at, "again")):
+            where = f"{there.file}:{there.line}:{there.column}"
+            message = f"duplicate rule id '{at.rule_id}' (defined {what} at {where})"
+            problems.append(RuleProblem(here.file, here.line, here.column, message))
+    return problems
+
+
+def check_rule_files(paths: Iterable[str | Path]) -> list[RuleProblem]:
+    """Every problem in the rule set made of ``paths`` (files or directories), in file order;
+    an empty list when it loads clean."""
+    return _load(paths)[2]
+
+
+def load_rule_files(paths: Iterable[str | Path]) -> RuleSet:
+    """The rule set made of ``paths`` (files or directories).
+
+    Raises :class:`RuleFileError` with every problem when there is any.
+    """
+    specs, sources, problems = _load(paths)
+    if problems:
+        raise RuleFileError(problems)
+    return RuleSet(version=rules_version(specs), rules=tuple(specs), sources=tuple(sources))
+
+
+def rules_version(specs: Iterable[RuleSpec]) -> str:
+    """A stable hash of what the rules mean: independent of files, order, comments, layout."""
+
+    def json_default(value: object) -> object:
+        if isinstance(value, frozenset):
+            return sorted(value)
+        raise TypeError(f"cannot hash {type(value).__name__} in a rule")
+
+    canonical = [
+        {k: v for k, v in dataclasses.asdict(spec).items() if k != "source"}
+        for spec in sorted(specs, key=lambda s: s.id)
+    ]
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, default=json_default)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
