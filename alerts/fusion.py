@@ -83,6 +83,11 @@ def is_stale(ts_ms: int, now_ms: int, stale_ms: int) -> bool:
     return now_ms - ts_ms > stale_ms
 
 
+def stale_cameras(cameras: Iterable[CameraView], now_ms: int, stale_ms: int) -> tuple[str, ...]:
+    """Ids of the cameras that are stale at ``now_ms``, sorted."""
+    return tuple(sorted(c.camera for c in cameras if is_stale(c.ts, now_ms, stale_ms)))
+
+
 def fuse(
     cameras: Iterable[CameraView],
     *,
@@ -101,7 +106,7 @@ def fuse(
         walkable_m2 = None  # a layer that says "nothing walkable" cannot hold a counted crowd
     cams = sorted(cameras, key=lambda c: c.camera)
     live = [c for c in cams if not is_stale(c.ts, now_ms, stale_ms)]
-    stale = tuple(c.camera for c in cams if is_stale(c.ts, now_ms, stale_ms))
+    stale = stale_cameras(cams, now_ms, stale_ms)
     if not live:
         return None
     biggest = max(c.area_m2 for c in live)

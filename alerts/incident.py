@@ -132,12 +132,10 @@ def attach(incident: Incident | None, signal: Signal, now_ms: int) -> Incident:
             signals=(signal,),
             closed_at=now_ms if signal.state == "closed" else None,
         )
-    others = tuple(s for s in incident.signals if s.id != signal.id)
-    signals = (
-        (*others, signal)
-        if len(others) == len(incident.signals)
-        else tuple(signal if s.id == signal.id else s for s in incident.signals)
-    )
+    if any(s.id == signal.id for s in incident.signals):  # a newer version: update in place
+        signals = tuple(signal if s.id == signal.id else s for s in incident.signals)
+    else:
+        signals = (*incident.signals, signal)
     new = replace(incident, signals=signals, updated_at=now_ms)
     closed_at = None if new.state == "open" else (incident.closed_at or now_ms)
     return replace(new, closed_at=closed_at)

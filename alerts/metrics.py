@@ -10,10 +10,10 @@ The names of :meth:`CellMetrics.value` are the rule vocabulary of
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from alerts.baseline import Baseline, BaselineConfig, anomaly, update
+from alerts.baseline import Baseline, BaselineConfig, observe, score
 from alerts.flow import flow_rate_per_m
 from alerts.fusion import CameraView, CrowdEstimate, fuse
 from alerts.los import DEFAULT_LOS, LosConfig
@@ -85,21 +85,16 @@ class CellBaselines:
     """Hour-of-week baselines of one cell, keyed ``density``, ``hotline``, ``sensor:<type>``."""
 
     series: dict[str, Baseline] = field(default_factory=dict)
-    sampled_at: int = 0  # epoch ms of the last sample taken
 
     def get(self, key: str) -> Baseline | None:
         return self.series.get(key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "sampled_at": self.sampled_at,
-            "series": {k: b.to_dict() for k, b in self.series.items()},
-        }
+        return {"series": {k: b.to_dict() for k, b in self.series.items()}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CellBaselines:
-        series = {k: Baseline.from_dict(b) for k, b in d["series"].items()}
-        return cls(series=series, sampled_at=d["sampled_at"])
+        return cls(series={k: Baseline.from_dict(b) for k, b in d["series"].items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +177,7 @@ def _z(
     baselines: CellBaselines | None, key: str, now: int, value: float | None, c: BaselineConfig
 ) -> float | None:
     b = baselines.get(key) if baselines else None
-    if b is None or value is None:
-        return None
-    return anomaly(b, now, value, min_samples=c.min_samples, min_sd=c.min_sd)
+    return score(b, now, value, c) if b is not None and value is not None else None
 
 
 def cell_metrics(
@@ -229,20 +222,11 @@ def cell_metrics(
     density_z = _z(baselines, "density", now_ms, density, c)
     hotline_z = _z(baselines, "hotline", now_ms, float(len(located)), c)
     figures = tuple(
-        SensorFigures(
-            f.type,
-            f.value,
-            f.unit,
-            f.alarm,
-            f.ts,
-            f.sensors,
-            _z(baselines, f"sensor:{f.type}", now_ms, f.value, c),
-        )
-        for f in figures
+        replace(f, z=_z(baselines, f"sensor:{f.type}", now_ms, f.value, c)) for f in figures
     )
     zs = [z for z in (density_z, hotline_z, *(f.z for f in figures)) if z is not None]
     alarms = [f for f in figures if f.alarm]
-    score = risk(
+    cell_risk = risk(
         RiskInputs(
             density=density,
             sensor_alarms=len(alarms),
@@ -266,7 +250,7 @@ def cell_metrics(
         sensors=figures,
         tickets=per_category,
         tickets_total=len(located),
-        risk=score,
+        risk=cell_risk,
         context=context,
         trend_series=trend,
     )
@@ -275,23 +259,24 @@ def cell_metrics(
 def sample_baselines(
     baselines: CellBaselines | None, metrics: CellMetrics, now_ms: int, config: BaselineConfig
 ) -> CellBaselines | None:
-    """Fold this instant into the baselines if a sample is due, else None (unchanged).
+    """Fold this instant into the baselines where a sample is due, else None (unchanged).
 
-    A cell contributes at most one sample per ``config.interval_ms`` so that
-    busy cells do not learn faster than quiet ones.
+    Each series takes at most one sample per ``config.interval_ms``
+    (:func:`alerts.baseline.observe`), so busy cells do not learn faster than
+    quiet ones.
     """
-    current = baselines or CellBaselines()
-    if current.sampled_at and now_ms - current.sampled_at < config.interval_ms:
-        return None
-    series = dict(current.series)
+    series = dict(baselines.series) if baselines else {}
+    changed = False
 
     def fold(key: str, value: float | None) -> None:
+        nonlocal changed
         if value is not None:
             old = series.get(key) or config.empty()
-            series[key] = update(old, now_ms, value, alpha=config.alpha)
+            series[key] = observe(old, now_ms, value, config)
+            changed = changed or series[key] is not old
 
     fold("density", metrics.density)
     fold("hotline", float(metrics.tickets_total))
     for f in metrics.sensors:
         fold(f"sensor:{f.type}", f.value)
-    return CellBaselines(series=series, sampled_at=now_ms)
+    return CellBaselines(series=series) if changed else None

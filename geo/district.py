@@ -17,17 +17,15 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import shapely
-from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 
 from geo.crs import gcj02_to_wgs84_array
+from geo.measure import geodesic_area_m2
 
 DEFAULT_ADCODE: Final = "440604"
 """Chancheng district (禅城区), Foshan."""
 
 ADMIN_FILE: Final = "foshan_admin.gcj02.geojson"
-
-_GEOD: Final = Geod(ellps="WGS84")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +67,7 @@ def gcj02_geometry_to_wgs84(geometry: MultiPolygon) -> MultiPolygon:
 
 def geodesic_area_km2(geometry: Polygon | MultiPolygon) -> float:
     """Geodesic area in km² of a WGS-84 ``(lon, lat)`` (multi)polygon."""
-    area_m2, _perimeter = _GEOD.geometry_area_perimeter(geometry)
-    return abs(float(area_m2)) / 1e6
+    return geodesic_area_m2(geometry) / 1e6
 
 
 @lru_cache(maxsize=1)

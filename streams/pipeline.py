@@ -22,7 +22,7 @@ import h3
 
 from alerts.alert import Alert
 from alerts.detect import Track, Transition, step
-from alerts.fusion import is_stale
+from alerts.fusion import stale_cameras
 from alerts.incident import FusionConfig, Incident, Signal, attach, expired, find_incident, to_alert
 from alerts.metrics import (
     CellBaselines,
@@ -149,9 +149,7 @@ class _Step:
             now_ms=self.now,
             config=self.config.metrics,
         )
-        state = replace(
-            state, density=m.trend_series, stale=m.crowd.stale if m.crowd else _stale(state, self)
-        )
+        state = replace(state, density=m.trend_series, stale=_stale(state, self))
         self.st.cells.put(cell, state, state.partition)
         self._fresh[cell], self.metrics[cell] = state, m
         self.out.cells[cell] = view(state, m)
@@ -209,8 +207,7 @@ class _Step:
 
 
 def _stale(state: CellState, s: _Step) -> tuple[str, ...]:
-    stale_ms = s.config.metrics.camera_stale_ms
-    return tuple(sorted(c.camera for c in state.cameras if is_stale(c.ts, s.now, stale_ms)))
+    return stale_cameras(state.cameras, s.now, s.config.metrics.camera_stale_ms)
 
 
 def _signal(

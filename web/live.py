@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import h3
 
-from alerts.los import FRUIN_WALKWAY
+from alerts.los import LosConfig
 from alerts.rules import SENSOR_CRITICAL
 from alerts.zone_metrics import ZoneCell, ZoneFigures
 from geo.rollup import CellFigures, rollup
@@ -86,7 +86,9 @@ def cell_figures(view: dict[str, Any]) -> CellFigures:
     )
 
 
-def rollup_views(views: list[dict[str, Any]], resolution: int) -> list[dict[str, Any]]:
+def rollup_views(
+    views: list[dict[str, Any]], resolution: int, los: LosConfig
+) -> list[dict[str, Any]]:
     """Coarse cell views at ``resolution`` from fine cell views (docs/protocol.md)."""
     out = []
     for r in rollup((cell_figures(v) for v in views), resolution).values():
@@ -100,7 +102,7 @@ def rollup_views(views: list[dict[str, Any]], resolution: int) -> list[dict[str,
                 "people": round(r.people, 1),
                 "area_m2": round(r.walkable_m2, 1),
                 "density": round(r.density, 3) if r.density is not None else None,
-                "los": FRUIN_WALKWAY.classify(r.density) if r.density is not None else None,
+                "los": los.walkway.classify(r.density) if r.density is not None else None,
                 "risk": round(r.risk, 3),
                 "tickets_total": r.tickets,
                 "alarms": r.alarms,

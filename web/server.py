@@ -22,6 +22,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from alerts.los import LosConfig
 from alerts.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
@@ -77,6 +78,7 @@ class WebServer:
             "zones": "/api/zones",
         }
         self.port: int = settings.web.port
+        self._los = LosConfig.from_mapping(settings.pipeline.los)  # the worker's bands
         self._zones = zone_index(settings)
         self._zone_areas = zone_cell_areas(self._zones) if self._zones else {}
         self._zone_layer = zones_geojson(self._zones.zones.values()) if self._zones else None
@@ -205,14 +207,16 @@ class WebServer:
         cells = await self.snapshot.cells()
         if res is None or res == fine:
             return routes.json_response({"resolution": fine, "cells": cells})
-        return routes.json_response({"resolution": res, "cells": rollup_views(cells, res)})
+        return routes.json_response(
+            {"resolution": res, "cells": rollup_views(cells, res, self._los)}
+        )
 
     async def _zone_view(self) -> Response:
         """The zone layer (WGS-84 GeoJSON) with live per-zone crowd and risk figures."""
         if self._zones is None or self._zone_layer is None:
             return routes.json_response({"type": "FeatureCollection", "features": []})
         live = {v["cell"]: zone_cell(v) for v in await self.snapshot.cells()}
-        figures = zone_metrics(self._zones, self._zone_areas, live)
+        figures = zone_metrics(self._zones, self._zone_areas, live, self._los)
         return routes.json_response(zone_features(self._zone_layer, figures))
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:

@@ -27,8 +27,22 @@ ARGS = [
 ]
 
 
-def send_events(stack: EmbeddedStack) -> None:
+def produce(stack: EmbeddedStack, topic: str, events: list[dict]) -> None:
+    """Send ``events`` as one batch record to the stack's ``topic`` (prefix added)."""
     settings = stack.live
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
+        await producer.start()
+        try:
+            await producer.send_and_wait(settings.kafka.topic(topic), orjson.dumps(events))
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def send_events(stack: EmbeddedStack) -> None:
     now = int(time.time() * 1000)
     cameras = [
         {
@@ -42,18 +56,7 @@ def send_events(stack: EmbeddedStack) -> None:
         }
         for i in range(8)
     ]
-
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                settings.kafka.topic("events.camera"), orjson.dumps(cameras)
-            )
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
+    produce(stack, "events.camera", cameras)
 
 
 def test_map_loads_and_draws_heatmap_cells(stack: EmbeddedStack, artifacts: Path) -> None:
@@ -94,7 +97,6 @@ def test_map_loads_and_draws_heatmap_cells(stack: EmbeddedStack, artifacts: Path
 
 
 def send_tickets(stack: EmbeddedStack) -> None:
-    settings = stack.live
     now = int(time.time() * 1000)
     tickets = [
         {
@@ -109,18 +111,7 @@ def send_tickets(stack: EmbeddedStack) -> None:
         }
         for i in range(6)
     ]
-
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                settings.kafka.topic("events.hotline"), orjson.dumps(tickets)
-            )
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
+    produce(stack, "events.hotline", tickets)
 
 
 def test_incident_detail_lists_its_signals_with_evidence(
