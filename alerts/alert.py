@@ -25,11 +25,13 @@ class Alert:
     updated_at: int
     closed_at: int | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    rule_version: str | None = None  # version of the rule set whose rule opened it
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "rule": self.rule,
+            "rule_version": self.rule_version,
             "severity": self.severity,
             "state": self.state,
             "cell": self.cell,

@@ -17,6 +17,8 @@ Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
 * The incident is open while any of its signals is open; its severity is the
   highest of its signals; its desks are the union of their desks, in order.
 * An incident remembers the latest version of every signal that ever joined.
+* Signals of shadow rules fuse only with each other: a shadow incident is for
+  engineers' eyes, and a live incident never shows shadow evidence.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Signal:
     title: str
     evidence: dict[str, Any]
     shadow: bool = False  # evaluated and recorded, never routed to desks
+    rule_version: str = ""  # version of the rule set that fired it
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Signal:
@@ -105,6 +108,8 @@ def find_incident(
             continue
         if any(s.id == signal.id for s in inc.signals):
             return inc  # the signal already belongs here
+        if inc.shadow != signal.shadow:
+            continue  # shadow signals never change what desks see, nor the reverse
         d = _distance(inc.cell, signal.cell)  # from the anchor: incidents must not sprawl
         if d is None or d > config.radius_k:
             continue
@@ -174,6 +179,7 @@ def to_alert(incident: Incident) -> Alert:
     return Alert(
         id=incident.id,
         rule=first.rule,
+        rule_version=first.rule_version,
         severity=incident.severity,
         state=incident.state,
         cell=lead.cell,
@@ -202,6 +208,7 @@ def to_alert(incident: Incident) -> Alert:
                     "desks": list(s.desks),
                     "title": s.title,
                     "shadow": s.shadow,
+                    "rule_version": s.rule_version,
                     **s.evidence,
                 }
                 for s in incident.signals

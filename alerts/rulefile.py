@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -35,7 +35,10 @@ __all__ = [
     "RuleSpec",
     "check_rule_files",
     "check_rule_text",
+    "check_rule_texts",
     "load_rule_files",
+    "load_rule_texts",
+    "read_rule_texts",
     "rule_schema",
     "rule_schema_json",
     "rules_version",
@@ -141,26 +144,60 @@ def _read(path: Path) -> tuple[str | None, RuleProblem | None]:
         return None, RuleProblem(str(path), line, column, "not UTF-8 text (save as UTF-8)")
 
 
-def _load(paths: Iterable[str | Path]) -> tuple[list[RuleSpec], list[str], list[RuleProblem]]:
+def read_rule_texts(paths: Iterable[str | Path]) -> tuple[dict[str, str], list[RuleProblem]]:
+    """The text of every rule file of ``paths`` (directories: their ``*.yaml``), by path,
+    in load order, and the problems of files that could not be read."""
     files, problems = _expand(paths)
-    specs: list[RuleSpec] = []
-    ids: list[_IdAt] = []
+    texts: dict[str, str] = {}
     for path in files:
         text, unreadable = _read(path)
         if text is None:
             problems += [unreadable] if unreadable else []
-            continue
-        found, file_problems, file_ids = _check_text(text, str(path))
+        else:
+            texts[str(path)] = text
+    if not files and not problems:
+        problems.append(RuleProblem("rule files", 0, 0, "no rule files given"))
+    return texts, problems
+
+
+def _check_texts(texts: Mapping[str, str]) -> tuple[list[RuleSpec], list[RuleProblem]]:
+    specs: list[RuleSpec] = []
+    problems: list[RuleProblem] = []
+    ids: list[_IdAt] = []
+    for name, text in texts.items():
+        found, file_problems, file_ids = _check_text(text, name)
         specs += found
         problems += file_problems
         ids += file_ids
     problems += _duplicate_ids(ids)
-    order = {str(p): i for i, p in enumerate(files)}
+    order = {name: i for i, name in enumerate(texts)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))
     if not specs and not problems:
-        where = str(files[0]) if files else "rule files"
+        where = next(iter(texts), "rule files")
         problems.append(RuleProblem(where, 0, 0, "no rules: the rule set would raise no alert"))
-    return specs, [str(p) for p in files], problems
+    return specs, problems
+
+
+def _load(paths: Iterable[str | Path]) -> tuple[list[RuleSpec], list[str], list[RuleProblem]]:
+    texts, problems = read_rule_texts(paths)
+    specs, found = _check_texts(texts)
+    order = {name: i for i, name in enumerate(texts)}
+    problems = sorted([*problems, *found], key=lambda p: (order.get(p.file, -1), p.line, p.column))
+    return specs, list(texts), problems
+
+
+def check_rule_texts(texts: Mapping[str, str]) -> list[RuleProblem]:
+    """Every problem in the rule set made of ``texts`` (file name → YAML text)."""
+    return _check_texts(texts)[1]
+
+
+def load_rule_texts(texts: Mapping[str, str]) -> RuleSet:
+    """The rule set made of ``texts`` (file name → YAML text, in load order), as rule sets
+    travel between processes; raises :class:`RuleFileError` with every problem."""
+    specs, problems = _check_texts(texts)
+    if problems:
+        raise RuleFileError(problems)
+    return RuleSet(version=rules_version(specs), rules=tuple(specs), sources=tuple(texts))
 
 
 def _duplicate_ids(ids: Sequence[_IdAt]) -> list[RuleProblem]:

@@ -121,6 +121,17 @@ class PipelineSettings(BaseModel):
         return v
 
 
+class RulesSettings(BaseModel):
+    """Where the rule files are and how changes reach the workers (docs/rules.md)."""
+
+    path: Path | None = Field(
+        None, description="rule file or directory of *.yaml; unset: the packaged default set"
+    )
+    poll_interval_s: float = Field(
+        1.0, gt=0, le=5, description="how often workers look for changed rule files, s"
+    )
+
+
 class EmbeddedSettings(BaseModel):
     """Ports for ``citybrain up``; 0 picks a free port."""
 
@@ -154,6 +165,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     sim: SimSettings = SimSettings()
+    rules: RulesSettings = RulesSettings()
     worker_id: str = Field("worker-1", description="Faust app instance name")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

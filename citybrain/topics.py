@@ -22,7 +22,12 @@ TOPICS = (
     "cells.ingest",
     "cells.state",
     "alerts",
+    "alerts.shadow",
+    "rules",
 )
+#: Topics that need other than ``kafka.partitions`` partitions: the rule-change log is
+#: totally ordered, so one partition.
+PARTITIONS = {"rules": 1}
 
 
 async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
@@ -41,7 +46,13 @@ async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
         existing = set(await admin.list_topics())
         wanted = [k.topic(t) for t in TOPICS if k.topic(t) not in existing]
         if wanted:
-            await admin.create_topics([NewTopic(t, k.partitions, k.replication) for t in wanted])
+            logical = {k.topic(t): t for t in TOPICS}
+            await admin.create_topics(
+                [
+                    NewTopic(t, PARTITIONS.get(logical[t], k.partitions), k.replication)
+                    for t in wanted
+                ]
+            )
             log.info("created topics %s", ", ".join(wanted))
         return wanted
     finally:

@@ -13,10 +13,11 @@ Agents only decode, call pure code and emit:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import orjson
 from alerts.detect import Track
 from alerts.incident import Incident
 from alerts.metrics import CellBaselines
+from alerts.rulefile import RuleSet
 from citybrain.settings import Settings
 from geo.cells import parent
 from geo.geocode import load_gazetteer
@@ -38,6 +40,7 @@ from streams.events import KINDS, Event, Kind, Ticket, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.locate import locate_ticket
 from streams.pipeline import Stores, process_batch
+from streams.rulesource import RuleSource, load_start_rules
 
 log = logging.getLogger(__name__)
 TICK = b'{"tick":true}'
@@ -47,11 +50,15 @@ def _wall_ms() -> float:
     return time.time() * 1000.0
 
 
-def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
+def create_app(
+    settings: Settings, *, memory_sinks: bool = False, rules: RuleSet | None = None
+) -> faust.App:
     """Build a fresh Faust app for ``settings`` (no module-level singletons).
 
     ``memory_sinks=True`` makes the output topics Faust in-memory channels, for agent
-    tests under ``agent.test_context()`` (no broker needed).
+    tests under ``agent.test_context()`` (no broker needed, no rule hot reload).
+    ``rules`` is the rule set to start with; by default the rule files of the settings,
+    which must be valid (:func:`streams.rulesource.load_start_rules` raises otherwise).
     """
     k, p = settings.kafka, settings.pipeline
     app = faust.App(
@@ -81,13 +88,14 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
     ingest_sink = sink("cells.ingest") if memory_sinks else cells_ingest
     deadletter, unlocated = sink("events.deadletter"), sink("events.unlocated")
     cells_state, alerts_topic = sink("cells.state"), sink("alerts")
+    shadow_topic = sink("alerts.shadow")  # shadow-rule incidents: engineers only, no desk
 
     def table(name: str) -> Any:
         return app.Table(name, default=None, partitions=k.partitions, **raw)
 
     stores = Stores(
         cells=FaustStore[CellState](table("cells"), CellState.from_dict, CellState.to_dict),
-        tracks=FaustStore[Track](table("tracks"), lambda d: Track(**d), asdict),
+        tracks=FaustStore[Track](table("tracks"), Track.from_dict, asdict),
         incidents=FaustStore[Incident](table("incidents"), Incident.from_dict, asdict),
         baselines=FaustStore[CellBaselines](
             table("baselines"), CellBaselines.from_dict, CellBaselines.to_dict
@@ -101,6 +109,12 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
         max_age_ms=p.max_age_s * 1000,
     )
     config = pipeline_config(settings, zone_index(settings))
+    rules_topic = sink("rules")
+
+    async def publish_rules(value: bytes) -> None:
+        await rules_topic.send(value=value)
+
+    source = RuleSource(settings, rules or load_start_rules(settings), publish_rules)
     gazetteer = load_gazetteer()
     clock = EventClock()
 
@@ -157,6 +171,7 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
 
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
+        nonlocal config
         async for event in stream.events():
             started = time.perf_counter()
             partition = event.message.partition
@@ -170,6 +185,8 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
                     clock.observe(partition, max(e.ts for e in batch), wall)
             elif not clock.knows(partition):
                 continue  # nothing seen on this partition since start: no clock to sweep with
+            if source.current is not config.rules:
+                config = replace(config, rules=source.current)  # hot reload; tables untouched
             out = process_batch(
                 batch,
                 stores=stores,
@@ -185,7 +202,8 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
             for alert in out.alerts.values():
                 metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
                 log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
-                await alerts_topic.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
+                target = shadow_topic if alert.evidence.get("shadow") else alerts_topic
+                await target.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @app.timer(interval=1.0)
@@ -199,11 +217,28 @@ def create_app(settings: Settings, *, memory_sinks: bool = False) -> faust.App:
         except Exception:  # a failed tick must not stop the worker; the next one retries
             log.exception("tick failed")
 
+    if not memory_sinks:
+
+        @app.task
+        async def follow_rules() -> None:
+            """Hot reload: follow the rules topic and the rule files for the worker's life."""
+            while True:
+                try:
+                    await source.run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # broker trouble: keep the rules in force, retry shortly
+                    log.exception("following rule changes failed; retrying in 5 s")
+                    await asyncio.sleep(5)
+
+    app.citybrain_rules = source  # type: ignore[attr-defined]
     app.citybrain_topics = {  # type: ignore[attr-defined]
         "cells_ingest": ingest_sink,
         "deadletter": deadletter,
         "cells_state": cells_state,
         "alerts": alerts_topic,
+        "alerts_shadow": shadow_topic,
+        "rules": rules_topic,
         "unlocated": unlocated,
     }
     return app

@@ -1,19 +1,25 @@
-"""One step of the cell pipeline (pure): fold a batch, measure, detect, fuse into incidents.
+"""One step of the cell pipeline (pure): fold a batch, measure, run the rules, fuse incidents.
 
 :func:`process_batch` is what the ``cells`` agent calls for every record of the
-``cells.ingest`` topic and for every tick; backtests can call it too. It reads
-and writes four stores (cell states, rule tracks, incidents, baselines) and
-returns what to publish: changed cell views, removed cells, and incident alerts.
+``cells.ingest`` topic and for every tick, and what a backtest calls over a
+recording. It reads and writes four stores (cell states, rule tracks,
+incidents, baselines) and returns what to publish: changed cell views, removed
+cells, and incident alerts.
 
 Per batch: events are folded into their cells; every touched cell is measured
-(:func:`alerts.metrics.cell_metrics`: fused density on walkable area, LOS,
-trend, flow, anomalies, risk); the rules step their hysteresis tracks; every
-signal that opens, changes or closes is fused into an incident
-(:mod:`alerts.incident`), and the incident is what desks receive.
+(:func:`alerts.metrics.cell_metrics`); the rule set (``config.rules``, from
+rule files, :mod:`alerts.engine`) is evaluated on every subject the batch
+touched — cells, sensor types in them, hotline clusters around new tickets,
+zones of touched cells; each rule steps its hysteresis track per dedupe key;
+every signal that opens, escalates, grows or closes is fused into an incident
+(:mod:`alerts.incident`), and the incident is what desks receive. A sweep
+re-evaluates every track of the partition, so alerts close, escalate and
+cool down without new input, and tracks of rules no longer in the set close.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -21,7 +27,17 @@ from typing import TYPE_CHECKING, Any
 import h3
 
 from alerts.alert import Alert
-from alerts.detect import Track, Transition, step
+from alerts.detect import Track, Transition, cooling, step
+from alerts.engine import (
+    CALM,
+    CompiledRule,
+    CompiledRules,
+    Subject,
+    SubjectKind,
+    Value,
+    compile_rules,
+    parse_subject_key,
+)
 from alerts.fusion import stale_cameras
 from alerts.incident import FusionConfig, Incident, Signal, attach, expired, find_incident, to_alert
 from alerts.metrics import (
@@ -33,28 +49,28 @@ from alerts.metrics import (
     clusterable,
     sample_baselines,
 )
-from alerts.rules import (
-    CATEGORY_DESKS,
-    CROWD_DENSITY,
-    CROWD_RISE,
-    HOTLINE_CLUSTER,
-    HOTLINE_CLUSTER_K,
-    SENSOR_ALARM,
-    SENSOR_CRITICAL,
-    SENSOR_DESKS,
-    SENSOR_LIMITS,
-    Rule,
-)
-from geo.cells import cell_area_m2
+from alerts.rulefile import DEFAULT_RULES, RuleSet, load_rule_files
+from alerts.zone_metrics import ZoneCell, zone_metrics
+from geo.cells import cell_area_m2, cell_center
 from streams.cellfold import CellState, TicketObs, Windows, add, expire, initial
 from streams.cellview import view
 from streams.events import Event, Ticket
+from streams.evidence import cluster_evidence, crowd_evidence, sensor_evidence, zone_evidence
 from streams.store import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from geo.zone_index import ZoneIndex
 
-MAX_EVIDENCE_TICKETS = 30
+#: Cluster radius in H3 grid steps at the fine resolution (k-ring; ~0.35 km per step at res 9).
+HOTLINE_CLUSTER_K = 2
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> RuleSet:
+    """The rule set shipped with the project (alerts/rulesets/)."""
+    return load_rule_files([DEFAULT_RULES])
 
 
 @dataclass(slots=True)
@@ -70,10 +86,8 @@ class PipelineConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     zones: ZoneIndex | None = None
-    crowd: Rule = CROWD_DENSITY
-    rise: Rule = CROWD_RISE
-    sensor: Rule = SENSOR_ALARM
-    hotline: Rule = HOTLINE_CLUSTER
+    zone_areas: Mapping[str, Mapping[str, float]] | None = None  # zone → cell → m² (zone rules)
+    rules: RuleSet = field(default_factory=default_rules)
     cluster_k: int = HOTLINE_CLUSTER_K
 
 
@@ -92,8 +106,13 @@ def _cell_area(cell: str) -> float:
     return cell_area_m2(cell)
 
 
-def _track_key(rule: str, subject: str) -> str:
-    return f"{rule}|{subject}"
+@lru_cache(maxsize=65_536)
+def _center(cell: str) -> tuple[float, float]:
+    return cell_center(cell)
+
+
+def _track_key(rule: str, dedupe: str) -> str:
+    return f"{rule}|{dedupe}"
 
 
 def context_of(cell: str, zones: ZoneIndex | None) -> CellContext:
@@ -109,15 +128,39 @@ def context_of(cell: str, zones: ZoneIndex | None) -> CellContext:
     )
 
 
+@dataclass(slots=True)
+class Observed:
+    """A subject with its metric values now, and how to describe it in evidence."""
+
+    subject: Subject
+    values: Callable[[str], Value]
+    evidence: Callable[[], dict[str, Any]]
+    desks_first: tuple[str, ...] = ()  # desks the subject itself calls for (ticket channels)
+
+
+def _memo(compute: Callable[[str], Value]) -> Callable[[str], Value]:
+    cache: dict[str, Value] = {}
+
+    def lookup(name: str) -> Value:
+        if name not in cache:
+            cache[name] = compute(name)
+        return cache[name]
+
+    return lookup
+
+
 class _Step:
     """The work of one batch; holds the stores and collects the output."""
 
     def __init__(self, stores: Stores, partition: int, now_ms: int, config: PipelineConfig):
         self.st, self.partition, self.now, self.config = stores, partition, now_ms, config
+        self.rules: CompiledRules = compile_rules(config.rules)
         self.out = Output()
         self._fresh: dict[str, CellState | None] = {}
         self.metrics: dict[str, CellMetrics] = {}
-        self.crowd_checked: set[str] = set()  # cells whose crowd rules ran this batch
+        self._zones_at: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._clusters: dict[tuple[str, str], list[tuple[TicketObs, str]]] = {}
+        self.done: set[tuple[str, str]] = set()  # (rule, subject key) evaluated this batch
 
     # -- cells -------------------------------------------------------------------------------
     def state(self, cell: str) -> CellState | None:
@@ -157,22 +200,236 @@ class _Step:
         if sampled is not None:
             self.st.baselines.put(cell, sampled, self.partition)
 
+    def cell_metrics(self, cell: str) -> CellMetrics | None:
+        if cell not in self.metrics and self.state(cell) is not None:
+            self.measure(cell)
+        return self.metrics.get(cell)
+
+    # -- subjects ----------------------------------------------------------------------------
+    def zones_of(self, cell: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(zone ids, zone kinds) of a cell."""
+        if cell not in self._zones_at:
+            found = self.config.zones.zones_at(cell) if self.config.zones else ()
+            kinds = tuple(dict.fromkeys(z.kind for z in found))
+            self._zones_at[cell] = (tuple(z.id for z in found), kinds)
+        return self._zones_at[cell]
+
+    def subject(
+        self,
+        kind: SubjectKind,
+        cell: str,
+        *,
+        sensor_type: str | None = None,
+        category: str | None = None,
+        zone: str | None = None,
+    ) -> Subject:
+        lat, lon = _center(cell)
+        zones: tuple[str, ...]
+        kinds: tuple[str, ...]
+        if zone is not None and self.config.zones is not None:
+            zones, kinds = (zone,), (self.config.zones.zones[zone].kind,)
+        else:
+            zones, kinds = self.zones_of(cell)
+        return Subject(kind, cell, lat, lon, zones, kinds, sensor_type, category)
+
+    def observe_cell(self, cell: str) -> Observed | None:
+        m = self.cell_metrics(cell)
+        if m is None:
+            return None
+        return Observed(self.subject("cell", cell), m.value, lambda: crowd_evidence(m))
+
+    def observe_sensor(self, cell: str, sensor_type: str) -> Observed | None:
+        m = self.cell_metrics(cell)
+        f = m.sensor(sensor_type) if m else None
+        if m is None or f is None:
+            return None
+        values: dict[str, Value] = {"sensor_value": f.value, "sensor_alarm": f.alarm}
+        values["sensor_z"] = f.z
+        state = self.state(cell)
+        readings = state.sensors if state else ()
+        return Observed(
+            self.subject("sensor", cell, sensor_type=sensor_type),
+            values.get,
+            lambda: sensor_evidence(sensor_type, readings, m),
+        )
+
+    def cluster_tickets(self, anchor: str, category: str) -> list[tuple[TicketObs, str]]:
+        """Clusterable tickets of ``category`` within ``cluster_k`` steps of ``anchor``."""
+        key = (anchor, category)
+        if key not in self._clusters:
+            found: list[tuple[TicketObs, str]] = []
+            for cell in h3.grid_disk(anchor, self.config.cluster_k):
+                state = self.state(cell)
+                if state:
+                    found.extend(
+                        (t, cell)
+                        for t in state.tickets
+                        if t.category == category and clusterable(t, self.config.metrics)
+                    )
+            self._clusters[key] = sorted(found, key=lambda tc: (tc[0].ts, tc[0].id))
+        return self._clusters[key]
+
+    def observe_cluster(self, category: str, anchor: str) -> Observed:
+        def compute(name: str) -> Value:
+            if name == "hotline_count":
+                return float(len(self.cluster_tickets(anchor, category)))
+            if name == "hotline_z":
+                m = self.cell_metrics(anchor)
+                return m.hotline_z if m else None
+            return None
+
+        def evidence() -> dict[str, Any]:
+            self.cell_metrics(anchor)  # so the signal carries the anchor's risk
+            return cluster_evidence(
+                category,
+                self.cluster_tickets(anchor, category),
+                radius_k=self.config.cluster_k,
+                window_s=self.config.windows.hotline_ms // 1000,
+            )
+
+        channels = sorted({t.channel for t, _ in self.cluster_tickets(anchor, category)})
+        return Observed(
+            self.subject("hotline", anchor, category=category),
+            _memo(compute),
+            evidence,
+            desks_first=tuple(channels),
+        )
+
+    def observe_zone(self, zone: str) -> Observed | None:
+        index, areas = self.config.zones, self.config.zone_areas
+        if index is None or areas is None or zone not in index.zones:
+            return None
+        live: dict[str, ZoneCell] = {}
+        for cell in index.cells_of_zone[zone]:
+            m = self.cell_metrics(cell)
+            if m is not None:
+                alarms = [f for f in m.sensors if f.alarm]
+                live[cell] = ZoneCell(
+                    density=m.density,
+                    trend=m.trend,
+                    alarms=len(alarms),
+                    tickets=m.tickets_total,
+                )
+        figures = zone_metrics(index, areas, live, self.config.metrics.los)
+        z = next((f for f in figures if f.zone == zone), None)
+        if z is None:
+            return None
+        lead = max(live, key=lambda c: (live[c].density or 0.0, c))
+        values: dict[str, Value] = {
+            "zone_density": z.density,
+            "zone_people": z.people,
+            "zone_risk": z.risk.score,
+        }
+        info = index.zones[zone]
+        return Observed(
+            self.subject("zone", lead, zone=zone),
+            values.get,
+            lambda: zone_evidence(z, info.name, info.kind),
+        )
+
+    def resolve(self, key: str) -> Observed | None:
+        """The subject named by a :attr:`Subject.key`, observed now; None when it is gone."""
+        kind, parts = parse_subject_key(key)
+        if kind == "cell":
+            return self.observe_cell(parts[0])
+        if kind == "sensor":
+            return self.observe_sensor(parts[0], parts[1])
+        if kind == "hotline":
+            return self.observe_cluster(parts[0], parts[1])
+        return self.observe_zone(parts[0])
+
     # -- rules -------------------------------------------------------------------------------
+    def evaluate(self, rule: CompiledRule, obs: Observed, *, grew: bool = False) -> None:
+        """Feed the subject's metric to the rule's track for its dedupe key."""
+        if (rule.id, obs.subject.key) in self.done and not grew:
+            return
+        self.done.add((rule.id, obs.subject.key))
+        signed = rule.signed(obs.values, self.now)
+        key = _track_key(rule.id, rule.dedupe_key(obs.subject))
+        track = self.st.tracks.get(key)
+        if track is None:
+            if signed < rule.enter:
+                return  # nothing to remember for quiet subjects
+            track = Track(rule=rule.id, subject=rule.dedupe_key(obs.subject))
+        before = len(track.members)
+        track = track.with_member(obs.subject.key, signed, rule.exit)
+        joined = len(track.members) > before  # one more subject under this alert: tell desks
+        self.advance(rule, key, track, {obs.subject.key: obs}, grew=grew or joined)
+
     def advance(
-        self, rule: Rule, subject: str, metric: float, build: Any, *, grew: bool = False
+        self,
+        rule: CompiledRule,
+        key: str,
+        track: Track,
+        known: dict[str, Observed],
+        *,
+        grew: bool = False,
     ) -> None:
-        """Step the rule's track; on a transition (or a growing cluster) update the incident."""
-        key = _track_key(rule.id, subject)
-        track = self.st.tracks.get(key) or Track(rule=rule.id, subject=subject)
-        new, transition = step(track, metric, self.now, rule)
-        if new.phase == "idle" and track.phase == "idle":
-            return  # nothing to remember for quiet subjects
-        if transition is not None or (grew and new.phase == "open" and track.phase == "open"):
-            new = self.emit(new, build.signal(new, transition))
-        if new.phase == "idle":
+        """Step the track; on a transition (or a growing cluster) update the incident."""
+        new, transition = step(track, track.metric, self.now, rule)
+        if new.members:
+            lead = max(new.members, key=lambda m: (m[1], m[0]))[0]
+            new = replace(new, lead=lead) if lead != new.lead else new
+        growing = grew and new.phase == "open" and track.phase == "open"
+        if transition is not None or growing:
+            obs = known.get(new.lead) if new.lead else None
+            if obs is None and new.lead:
+                obs = self.resolve(new.lead)
+            new = self.emit(new, self.signal(rule, new, transition, obs))
+        if new.phase == "idle" and not cooling(new, self.now, rule):
             self.st.tracks.delete(key)
         else:
             self.st.tracks.put(key, new, self.partition)
+
+    def signal(
+        self, rule: CompiledRule, track: Track, transition: Transition | None, obs: Observed | None
+    ) -> Signal:
+        assert track.alert_id is not None and track.opened_at is not None
+        spec = rule.spec
+        subject = obs.subject if obs else None
+        values = obs.values if obs else (lambda _name: None)
+        if subject is not None:
+            zh, en = rule.message(subject, values)
+            assert obs is not None
+            own = rule.desks(subject, escalated=track.escalated)
+            desks = tuple(dict.fromkeys([*obs.desks_first, *own]))
+            cell = subject.cell
+        else:  # the subject is gone (the cell emptied): keep what the incident knew
+            zh = en = spec.description or spec.id
+            desks = spec.desks
+            cell = track.cell or ""
+        m = self.metrics.get(cell)
+        value = values(spec.metric)
+        evidence = {
+            **(obs.evidence() if obs else {}),
+            "metric": spec.metric,
+            "value": value,
+            "unit": rule.unit(subject) if subject else None,
+            "peak": rule.raw(track.peak),
+            "enter_threshold": spec.enter,
+            "exit_threshold": spec.exit,
+            "direction": spec.direction,
+            "dwell_s": spec.enter_dwell_ms / 1000,
+            "dedupe": track.subject,
+            "subjects": len(track.members),
+            "escalated": track.escalated,
+            "message": {"zh": zh, "en": en},
+            "risk": {"score": m.risk.score, "factors": m.risk.factors} if m else None,
+        }
+        return Signal(
+            id=track.alert_id,
+            rule=spec.id,
+            cell=cell,
+            severity=track.severity or "warning",
+            state="closed" if transition == "closed" else "open",
+            opened_at=track.opened_at,
+            updated_at=self.now,
+            desks=desks,
+            title=zh if zh == en else f"{zh} · {en}",
+            evidence=evidence,
+            shadow=spec.shadow,
+            rule_version=rule.version,
+        )
 
     def emit(self, track: Track, signal: Signal) -> Track:
         """Fuse ``signal`` into its incident, publish the incident, remember the link."""
@@ -186,186 +443,57 @@ class _Step:
         incident = attach(incident, signal, self.now)
         store.put(incident.id, incident, self.partition)
         self.out.alerts[incident.id] = to_alert(incident)
-        return replace(track, incident=incident.id)
+        return replace(track, incident=incident.id, cell=signal.cell)
 
-    def cluster_tickets(self, anchor: str, category: str) -> list[tuple[TicketObs, str]]:
-        found = []
-        for cell in h3.grid_disk(anchor, self.config.cluster_k):
-            state = self.state(cell)
-            if state:
-                found.extend(
-                    (t, cell)
-                    for t in state.tickets
-                    if t.category == category and clusterable(t, self.config.metrics)
-                )
-        return sorted(found, key=lambda tc: (tc[0].ts, tc[0].id))
+    def retire(self, key: str, track: Track) -> None:
+        """Close the alert of a track whose rule left the rule set (or was disabled)."""
+        self.st.tracks.delete(key)
+        if track.phase not in ("open", "clearing") or not track.incident:
+            return
+        incident = self.st.incidents.get(track.incident)
+        signals = incident.signals if incident else ()
+        old = next((s for s in signals if s.id == track.alert_id), None)
+        if incident is None or old is None:
+            return
+        reason = f"rule {track.rule} is not in rule set {self.rules.version}"
+        closed = replace(
+            old,
+            state="closed",
+            updated_at=self.now,
+            evidence={**old.evidence, "closed_reason": reason},
+        )
+        incident = attach(incident, closed, self.now)
+        self.st.incidents.put(incident.id, incident, self.partition)
+        self.out.alerts[incident.id] = to_alert(incident)
 
-    def cell_metrics(self, cell: str) -> CellMetrics | None:
-        if cell not in self.metrics and self.state(cell) is not None:
-            self.measure(cell)
-        return self.metrics.get(cell)
+    def resweep(self, key: str) -> None:
+        """Re-evaluate every subject of a stored track (tick without new input)."""
+        track = self.st.tracks.get(key)
+        if track is None:
+            return
+        rule = self.rules.by_id.get(track.rule)
+        if rule is None:
+            self.retire(key, track)
+            return
+        members = [s for s, _ in track.members]
+        if not members:  # nothing hot: let exit dwell and cooldown run out
+            self.advance(rule, key, track, {})
+        for subject_key in members:
+            if (rule.id, subject_key) in self.done:
+                continue
+            self.done.add((rule.id, subject_key))
+            current = self.st.tracks.get(key)
+            if current is None:
+                return  # closed and forgotten by an earlier member's step
+            obs = self.resolve(subject_key)
+            hot = obs is not None and rule.in_scope(obs.subject)
+            signed = rule.signed(obs.values, self.now) if obs is not None and hot else CALM
+            current = current.with_member(subject_key, signed, rule.exit)
+            self.advance(rule, key, current, {subject_key: obs} if obs else {})
 
 
 def _stale(state: CellState, s: _Step) -> tuple[str, ...]:
     return stale_cameras(state.cameras, s.now, s.config.metrics.camera_stale_ms)
-
-
-def _signal(
-    s: _Step,
-    rule: Rule,
-    track: Track,
-    transition: Transition | None,
-    cell: str,
-    desks: tuple[str, ...],
-    title: str,
-    evidence: dict[str, Any],
-    severity: str | None = None,
-) -> Signal:
-    assert track.alert_id is not None and track.opened_at is not None
-    m = s.metrics.get(cell)
-    risk = {"score": m.risk.score, "factors": m.risk.factors} if m else None
-    return Signal(
-        id=track.alert_id,
-        rule=rule.id,
-        cell=cell,
-        severity=severity or track.severity or "warning",
-        state="closed" if transition == "closed" else "open",
-        opened_at=track.opened_at,
-        updated_at=s.now,
-        desks=desks,
-        title=title,
-        evidence={**evidence, "risk": risk},
-        shadow=rule.shadow,
-    )
-
-
-def crowd_evidence(m: CellMetrics | None) -> dict[str, Any]:
-    """The crowd figures of a cell, in numbers, for the dispatcher."""
-    c = m.crowd if m else None
-    if m is None or c is None:
-        return {"density": None, "cameras": [], "stale_cameras": []}
-    return {
-        "density": round(c.density, 3),
-        "density_max": round(c.density_max, 3),
-        "los": m.los_walkway,
-        "los_queuing": m.los_queuing,
-        "still": m.still,
-        "crowd_kind": m.context.crowd_kind,
-        "people": round(c.people),
-        "walkable_m2": round(c.walkable_m2, 1),
-        "walkable_from_layer": c.walkable_from_layer,
-        "covered_m2": round(c.covered_m2, 1),
-        "cameras": list(c.live),
-        "stale_cameras": list(c.stale),
-        "cameras_exceeding_layer": list(c.exceeds_layer),
-        "trend_per_min": m.trend,
-        "flow_per_m_min": round(m.flow, 1) if m.flow is not None else None,
-        "los_flow": m.los_flow,
-        "density_z": round(m.density_z, 2) if m.density_z is not None else None,
-        "zones": list(m.context.zones),
-    }
-
-
-class _CrowdSignal:
-    def __init__(self, s: _Step, rule: Rule, cell: str) -> None:
-        self.s, self.rule, self.cell = s, rule, cell
-
-    def signal(self, track: Track, transition: Transition | None) -> Signal:
-        rule, m = self.rule, self.s.metrics.get(self.cell)
-        evidence = crowd_evidence(m) | {
-            "metric": rule.metric,
-            "peak": round(track.peak, 3),
-            "enter_threshold": rule.enter,
-            "exit_threshold": rule.exit,
-            "critical_threshold": rule.critical_at if rule.critical_at != float("inf") else None,
-            "dwell_s": rule.enter_dwell_ms / 1000,
-        }
-        d, los = evidence["density"], evidence.get("los")
-        if rule.metric == "trend":
-            rate = m.trend if m and m.trend is not None else track.peak
-            title = (
-                f"人群密度快速上升 {rate:+.2f} 人/m²/分钟 · "
-                f"Crowd density rising fast, {rate:+.2f} persons/m² per minute"
-            )
-        elif d is None:
-            title = "人群密度 (摄像头无数据) · Crowd density (no live camera)"
-        else:
-            title = (
-                f"人群密度 {d:.2f} 人/m² (LOS {los}) · Crowd density {d:.2f} persons/m², LOS {los}"
-            )
-        return _signal(self.s, rule, track, transition, self.cell, rule.desks, title, evidence)
-
-
-class _SensorSignal:
-    def __init__(self, s: _Step, cell: str, sensor_type: str) -> None:
-        self.s, self.cell, self.type = s, cell, sensor_type
-
-    def signal(self, track: Track, transition: Transition | None) -> Signal:
-        rule = self.s.config.sensor
-        state = self.s.state(self.cell)
-        readings = [x for x in state.sensors if x.type == self.type] if state else []
-        m = self.s.metrics.get(self.cell)
-        figures = m.sensor(self.type) if m else None
-        evidence = {
-            "type": self.type,
-            "sensors": [
-                {"sensor": x.sensor, "value": x.value, "unit": x.unit, "alarm": x.alarm, "ts": x.ts}
-                for x in readings
-            ],
-            "limit": SENSOR_LIMITS.get(self.type),
-            "z": round(figures.z, 2) if figures and figures.z is not None else None,
-        }
-        severity = "critical" if self.type in SENSOR_CRITICAL else "warning"
-        desks = tuple(dict.fromkeys(SENSOR_DESKS.get(self.type, rule.desks)))
-        title = f"传感器告警 {self.type} · Sensor alarm: {self.type}"
-        return _signal(
-            self.s, rule, track, transition, self.cell, desks, title, evidence, severity=severity
-        )
-
-
-class _ClusterSignal:
-    def __init__(self, s: _Step, anchor: str, category: str) -> None:
-        self.s, self.anchor, self.category = s, anchor, category
-        self.tickets = s.cluster_tickets(anchor, category)
-
-    def signal(self, track: Track, transition: Transition | None) -> Signal:
-        rule = self.s.config.hotline
-        tickets = self.tickets
-        self.s.cell_metrics(self.anchor)
-        channels = sorted({t.channel for t, _ in tickets})
-        desks = tuple(
-            dict.fromkeys([*channels, *rule.desks, *CATEGORY_DESKS.get(self.category, ())])
-        )
-        evidence = {
-            "category": self.category,
-            "count": len(tickets),
-            "channels": {c: sum(1 for t, _ in tickets if t.channel == c) for c in channels},
-            "geocoded": sum(1 for t, _ in tickets if t.precision != "exact"),
-            "first_ts": tickets[0][0].ts if tickets else None,
-            "last_ts": tickets[-1][0].ts if tickets else None,
-            "radius_k": self.s.config.cluster_k,
-            "window_s": self.s.config.windows.hotline_ms // 1000,
-            "enter_threshold": rule.enter,
-            "exit_threshold": rule.exit,
-            "tickets": [
-                {
-                    "id": t.id,
-                    "ts": t.ts,
-                    "channel": t.channel,
-                    "category": t.category,
-                    "text": t.text[:200],
-                    "caller": t.caller,
-                    "cell": cell,
-                    "precision": t.precision,
-                }
-                for t, cell in tickets[-MAX_EVIDENCE_TICKETS:]
-            ],
-        }
-        title = (
-            f"热线聚集 {len(tickets)} 件 {self.category} · "
-            f"Hotline cluster: {len(tickets)} {self.category} tickets"
-        )
-        return _signal(self.s, rule, track, transition, self.anchor, desks, title, evidence)
 
 
 def process_batch(
@@ -398,28 +526,21 @@ def process_batch(
             new_tickets.append(ev)
     if sweep:
         for cell in list(stores.cells.keys_in_partition(partition)):
-            state = s.state(cell)
-            if state is None:
+            fresh = s.state(cell)
+            if fresh is None:
                 continue
-            if state != stores.cells.get(cell) or _stale(state, s) != state.stale:
+            if fresh != stores.cells.get(cell) or _stale(fresh, s) != fresh.stale:
                 touched[cell] = None  # something in it expired or a camera went stale
     for cell in touched:
         s.measure(cell)
 
-    for cell in touched:
-        m = s.metrics.get(cell)
-        if m is None:
-            continue
-        _crowd_rules(s, cell, m)
-        for f in m.sensors:
-            metric = 1.0 if f.alarm else 0.0
-            s.advance(config.sensor, f"{cell}|{f.type}", metric, _SensorSignal(s, cell, f.type))
+    _evaluate_cells(s, touched)
     for ticket in new_tickets:
         if clusterable(ticket, config.metrics):
             _cluster(s, ticket)
     if sweep:
         for key in list(stores.tracks.keys_in_partition(partition)):
-            _resweep(s, key)
+            s.resweep(key)
         for key in list(stores.incidents.keys_in_partition(partition)):
             incident = stores.incidents.get(key)
             if incident is not None and expired(incident, now_ms, config.fusion):
@@ -427,52 +548,47 @@ def process_batch(
     return s.out
 
 
-def _crowd_rules(s: _Step, cell: str, m: CellMetrics) -> None:
-    if cell in s.crowd_checked:
-        return
-    s.crowd_checked.add(cell)
-    crowd, rise = s.config.crowd, s.config.rise
-    density = m.density or 0.0
-    if m.crowd or s.st.tracks.get(_track_key(crowd.id, cell)):
-        s.advance(crowd, cell, density, _CrowdSignal(s, crowd, cell))
-    # A fast rise counts only below the density rule's threshold (above it, that rule speaks).
-    rate = m.trend if m.trend is not None and density < crowd.enter else 0.0
-    if rate > 0 or s.st.tracks.get(_track_key(rise.id, cell)):
-        s.advance(rise, cell, rate, _CrowdSignal(s, rise, cell))
+def _evaluate_cells(s: _Step, touched: dict[str, None]) -> None:
+    """Cell, sensor and zone rules on every measured cell of the batch."""
+    cell_rules, sensor_rules = s.rules.of("cell"), s.rules.of("sensor")
+    zone_rules = s.rules.of("zone")
+    zones: dict[str, None] = {}
+    for cell in touched:
+        m = s.metrics.get(cell)
+        if m is None:
+            continue
+        if cell_rules:
+            obs = s.observe_cell(cell)
+            for rule in cell_rules:
+                if obs is not None and rule.in_scope(obs.subject):
+                    s.evaluate(rule, obs)
+        if sensor_rules:
+            for f in m.sensors:
+                sensor_obs = s.observe_sensor(cell, f.type)
+                for rule in sensor_rules:
+                    if sensor_obs is not None and rule.in_scope(sensor_obs.subject):
+                        s.evaluate(rule, sensor_obs)
+        if zone_rules:
+            zones.update(dict.fromkeys(s.zones_of(cell)[0]))
+    for zone in zones:
+        zone_obs = s.observe_zone(zone)
+        for rule in zone_rules:
+            if zone_obs is not None and rule.in_scope(zone_obs.subject):
+                s.evaluate(rule, zone_obs)
 
 
 def _cluster(s: _Step, ticket: Ticket) -> None:
-    """Join the ticket to an open cluster nearby, or open one if enough tickets gather."""
+    """Join the ticket to an open cluster nearby, or start one at the ticket's cell."""
     assert ticket.cell is not None
-    rule, k = s.config.hotline, s.config.cluster_k
-    for anchor in sorted(h3.grid_disk(ticket.cell, k)):
-        subject = f"{ticket.category}|{anchor}"
-        track = s.st.tracks.get(_track_key(rule.id, subject))
-        if track and track.phase in ("open", "clearing"):
-            build = _ClusterSignal(s, anchor, ticket.category)
-            s.advance(rule, subject, len(build.tickets), build, grew=True)
-            return
-    build = _ClusterSignal(s, ticket.cell, ticket.category)
-    s.advance(rule, f"{ticket.category}|{ticket.cell}", len(build.tickets), build)
-
-
-def _resweep(s: _Step, key: str) -> None:
-    rule_id, subject = key.split("|", 1)
-    config = s.config
-    if rule_id in (config.crowd.id, config.rise.id):
-        m = s.cell_metrics(subject)
-        if m is None:  # the cell emptied: the metric is 0
-            rule = config.crowd if rule_id == config.crowd.id else config.rise
-            s.advance(rule, subject, 0.0, _CrowdSignal(s, rule, subject))
+    for rule in s.rules.of("hotline"):
+        here = s.subject("hotline", ticket.cell, category=ticket.category)
+        if not rule.in_scope(here):
+            continue
+        for anchor in sorted(h3.grid_disk(ticket.cell, s.config.cluster_k)):
+            near = s.subject("hotline", anchor, category=ticket.category)
+            track = s.st.tracks.get(_track_key(rule.id, rule.dedupe_key(near)))
+            if track and track.phase in ("open", "clearing") and rule.in_scope(near):
+                s.evaluate(rule, s.observe_cluster(ticket.category, anchor), grew=True)
+                break
         else:
-            _crowd_rules(s, subject, m)
-    elif rule_id == config.sensor.id:
-        cell, sensor_type = subject.split("|", 1)
-        m = s.cell_metrics(cell)
-        f = m.sensor(sensor_type) if m else None
-        metric = 1.0 if f and f.alarm else 0.0
-        s.advance(config.sensor, subject, metric, _SensorSignal(s, cell, sensor_type))
-    elif rule_id == config.hotline.id:
-        category, anchor = subject.split("|", 1)
-        build = _ClusterSignal(s, anchor, category)
-        s.advance(config.hotline, subject, len(build.tickets), build)
+            s.evaluate(rule, s.observe_cluster(ticket.category, ticket.cell))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.rulefile import DEFAULT_RULES
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
 
@@ -21,13 +22,25 @@ def artifacts() -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[EmbeddedStack]:
+def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the default rule set that the session's stack runs (and hot-reloads)."""
+    path = tmp_path_factory.mktemp("rules")
+    shutil.copy(DEFAULT_RULES / "default.yaml", path / "default.yaml")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, rules_dir: Path
+) -> Iterator[EmbeddedStack]:
     """One embedded stack for the session's end-to-end and browser tests, stopped at the end;
     its logs are kept in test-artifacts/stack-logs."""
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed (Debian package redis-server)")
     run_dir = tmp_path_factory.mktemp("stack")
-    settings = Settings().with_overrides(web={"port": 0}, log_level="info")
+    settings = Settings().with_overrides(
+        web={"port": 0}, rules={"path": str(rules_dir)}, log_level="info"
+    )
     embedded = EmbeddedStack(settings, run_dir, simulate=False)
     try:
         embedded.start()

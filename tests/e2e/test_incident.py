@@ -22,35 +22,10 @@ from websockets.asyncio.client import connect
 from citybrain.stack import EmbeddedStack
 from feeds.runner import run_simulator
 from geo.cells import cell_of
+from tests.e2e.kit import collect, signals
 
 pytestmark = [pytest.mark.e2e]
 BOUND_S = 90.0
-
-
-async def collect(url: str, until: Any, within_s: float) -> tuple[list[dict], list[dict]]:
-    """Read websocket messages until ``until(alerts)`` holds; returns (messages, alerts)."""
-    messages: list[dict] = []
-    alerts: dict[str, list[dict]] = {}
-    async with connect(url) as ws:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            try:
-                raw = await asyncio.wait_for(ws.recv(), deadline - time.monotonic())
-            except TimeoutError:
-                break
-            msg = orjson.loads(raw)
-            messages.append(msg)
-            for alert in msg.get("alerts", []) if msg["type"] == "snapshot" else []:
-                alerts.setdefault(alert["id"], []).append(alert)
-            if msg["type"] == "alert":
-                alerts.setdefault(msg["alert"]["id"], []).append(msg["alert"])
-            if until([a[-1] for a in alerts.values()]):
-                break
-    return messages, [a[-1] for a in alerts.values()]
-
-
-def signals(alert: dict, rule: str) -> list[dict]:
-    return [s for s in alert["evidence"]["signals"] if s["rule"] == rule]
 
 
 def traffic_cluster(alert: dict) -> dict | None:

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import h3
 import orjson
+from pipeline_kit import BRIDGE, CAR_PARK, T0, Run, camera, ticket
 
 from alerts.baseline import BaselineConfig
 from alerts.metrics import MetricsConfig
@@ -11,68 +12,8 @@ from geo.cells import cell_of
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones
 from streams.cellfold import CellState
-from streams.events import CameraReading, SensorReading, Ticket
-from streams.pipeline import Output, PipelineConfig, Stores, process_batch
-from streams.store import DictStore
-
-T0 = 1_790_000_000_000
-BRIDGE = (23.0258, 113.1166)
-CAR_PARK = (23.0236, 113.1184)
-
-
-def camera(t_s: float, people: int, cam: str = "cam-bridge", where=BRIDGE) -> CameraReading:
-    lat, lon = where
-    return CameraReading(
-        id=f"{cam}-{t_s}",
-        ts=int(T0 + t_s * 1000),
-        lat=lat,
-        lon=lon,
-        cell=cell_of(lat, lon, 9),
-        camera=cam,
-        people=people,
-        area_m2=400.0,
-    )
-
-
-def ticket(i: int, t_s: float, channel: str = "12345", where=CAR_PARK) -> Ticket:
-    lat, lon = where[0] + (i % 3) * 0.0003, where[1] - (i % 2) * 0.0003
-    return Ticket(
-        id=f"t{i}",
-        ts=int(T0 + t_s * 1000),
-        channel=channel,
-        category="traffic",
-        text="停车场车辆被困",
-        lat=lat,
-        lon=lon,
-        cell=cell_of(lat, lon, 9),
-        caller="138****0000",
-    )
-
-
-class Run:
-    def __init__(self, config: PipelineConfig | None = None) -> None:
-        self.stores = Stores(DictStore(), DictStore(), DictStore(), DictStore())
-        self.cells = self.stores.cells
-        self.config = config or PipelineConfig()
-        self.outputs: list[Output] = []
-
-    def feed(self, events: list, now_s: float, sweep: bool = False) -> Output:
-        out = process_batch(
-            events,
-            stores=self.stores,
-            partition=0,
-            now_ms=int(T0 + now_s * 1000),
-            config=self.config,
-            sweep=sweep,
-        )
-        self.outputs.append(out)
-        return out
-
-    def alerts(self) -> list:
-        return [a for o in self.outputs for a in o.alerts.values()]
-
-    def signals(self, rule: str) -> list[dict]:
-        return [s for a in self.alerts() for s in a.evidence["signals"] if s["rule"] == rule]
+from streams.events import SensorReading
+from streams.pipeline import PipelineConfig
 
 
 def test_cell_view_reports_density_los_still_and_risk_factors() -> None:

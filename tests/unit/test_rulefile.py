@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from alerts.los import FRUIN_WALKWAY, STILL_CRITICAL_MOVING
 from alerts.metric_catalog import (
     HOTLINE_CATEGORIES,
     METRICS,
@@ -28,14 +29,7 @@ from alerts.rulefile import (
     rule_schema_json,
 )
 from alerts.rulefile_check import RULE_ID
-from alerts.rules import (
-    CATEGORY_DESKS,
-    CROWD_DENSITY,
-    DESKS,
-    HOTLINE_CLUSTER,
-    SENSOR_CRITICAL,
-    SENSOR_DESKS,
-)
+from alerts.rules import DESKS, SENSOR_CRITICAL
 from alerts.rulespec import RuleProblem, TimeWindow, schedule_active
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -311,14 +305,26 @@ def test_default_rule_set_loads_clean() -> None:
     assert len(ids) == len(set(ids))
 
 
-def test_default_rule_set_matches_the_built_in_rules() -> None:
+#: Desks of sensor alarms by type, as docs/rules.md lists them for the default set.
+SENSOR_DESKS = {
+    "smoke": ("fire", "110"),
+    "gas": ("fire", "110"),
+    "ebike_charging": ("fire",),
+    "water_level": ("chengguan", "110"),
+    "temperature": ("fire",),
+    "noise": ("chengguan",),
+}
+
+
+def test_default_rule_set_uses_the_reference_numbers() -> None:
     rules = load_rule_files([DEFAULT_RULES])
     crowd = rules.get("crowd.density")
     assert crowd is not None
-    assert (crowd.enter, crowd.exit) == (CROWD_DENSITY.enter, CROWD_DENSITY.exit)
+    # Fruin walkway LOS F opens, back at LOS D closes; Still's moving-crowd limit is critical.
+    assert (crowd.enter, crowd.exit) == (FRUIN_WALKWAY.limits[4], FRUIN_WALKWAY.limits[3])
     assert (crowd.enter_dwell_ms, crowd.exit_dwell_ms) == (10_000, 30_000)
-    assert crowd.severity.thresholds[-1] == ("critical", CROWD_DENSITY.critical_at)
-    assert crowd.desks == CROWD_DENSITY.desks
+    assert crowd.severity.thresholds[-1] == ("critical", STILL_CRITICAL_MOVING)
+    assert crowd.desks == ("110", "chengguan")
     for sensor_type, desks in SENSOR_DESKS.items():
         spec = rules.get(f"sensor.alarm.{sensor_type}")
         assert spec is not None and spec.scope.sensor_types == (sensor_type,)
@@ -327,10 +333,10 @@ def test_default_rule_set_matches_the_built_in_rules() -> None:
         assert spec.exit_dwell_ms == 60_000
     hotline = rules.get("hotline.cluster")
     assert hotline is not None
-    assert (hotline.enter, hotline.exit) == (HOTLINE_CLUSTER.enter, HOTLINE_CLUSTER.exit)
-    assert hotline.severity.thresholds[-1] == ("critical", HOTLINE_CLUSTER.critical_at)
-    assert hotline.desks == HOTLINE_CLUSTER.desks
-    assert dict(hotline.extra_desks) == CATEGORY_DESKS
+    assert (hotline.enter, hotline.exit) == (5.0, 2.0)
+    assert hotline.severity.thresholds[-1] == ("critical", 10.0)
+    assert hotline.desks == ("12345",)
+    assert dict(hotline.extra_desks)["traffic"] == ("110", "traffic")
     rise, anomaly = rules.get("crowd.rise"), rules.get("crowd.anomaly")
     assert rise is not None and anomaly is not None
     assert (rise.metric, rise.enter, rise.enter_dwell_ms) == ("trend", 0.5, 20_000)
