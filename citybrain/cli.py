@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from citybrain.recording_cli import register as register_recording
 from citybrain.rules_cli import rules_app
 from citybrain.settings import Settings, load_settings
 
@@ -42,6 +43,9 @@ def _settings() -> Settings:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return settings
+
+
+register_recording(app, _settings)  # citybrain record / citybrain replay
 
 
 async def _until_signal() -> asyncio.Event:
@@ -88,6 +92,13 @@ def sim(
     speed: Annotated[float | None, typer.Option(help="simulated seconds per wall second")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed of the city")] = None,
     incident_at: Annotated[float | None, typer.Option(help="incident start, s after start")] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            help="write a recording (.jsonl, .jsonl.gz, .parquet) as fast as possible instead "
+            "of sending to Kafka; needs --duration"
+        ),
+    ] = None,
 ) -> None:
     """Simulate Chancheng: cameras, sensors, hotline and the Tongji Bridge incident."""
     from feeds.runner import run_simulator
@@ -95,6 +106,9 @@ def sim(
     settings = _settings()
     overrides = {"speed": speed, "seed": seed, "incident_at_s": incident_at}
     settings = settings.with_overrides(sim={k: v for k, v in overrides.items() if v is not None})
+    if record is not None:
+        _simulate_to_file(settings, record, duration)
+        return
 
     # Faster than real time, simulated clocks would run into the future (and be rejected as
     # such); with a duration, start that far in the past so the run ends at "now".
@@ -108,6 +122,28 @@ def sim(
         console.print(f"simulator sent {stats}")
 
     asyncio.run(main())
+
+
+def _simulate_to_file(settings: Settings, path: Path, duration: float | None) -> None:
+    from rich.progress import Progress
+
+    from feeds.simrecord import simulate_to_recording
+
+    if duration is None:
+        raise typer.BadParameter("--record needs --duration", param_hint="--duration")
+    if path.exists():
+        raise typer.BadParameter(f"{path} exists; choose another name", param_hint="--record")
+    start_ms = int(time.time() * 1000 - duration * 1000)  # ends now, like a fresh recording
+    with Progress(console=Console(stderr=True)) as progress:
+        task = progress.add_task("simulating", total=duration)
+        records = simulate_to_recording(
+            settings,
+            path,
+            start_ms=start_ms,
+            duration_s=duration,
+            progress=lambda at_ms: progress.update(task, completed=(at_ms - start_ms) / 1000),
+        )
+    console.print(f"wrote {records} records ({duration:g} simulated seconds) to {path}")
 
 
 @topics_app.command("create")
@@ -148,7 +184,9 @@ def up(
         stack.start()
         console.print(
             f"\n  command map: [bold green]{stack.url()}[/bold green]\n"
-            f"  logs:        {directory / 'logs'}\n  Ctrl-C stops everything.\n"
+            f"  logs:        {directory / 'logs'}\n"
+            + (f"  engineer token: {stack.token_file}\n" if stack.token_file else "")
+            + "  Ctrl-C stops everything.\n"
         )
         while not stopping:
             dead = stack.dead_children()

@@ -12,7 +12,10 @@ from typing import Annotated
 
 import typer
 
-rules_app = typer.Typer(help="Rule files: check them, print their schema.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Rule files: check them, print their schema, backtest them on a recording.",
+    no_args_is_help=True,
+)
 
 
 @rules_app.command("check")
@@ -59,3 +62,43 @@ def metrics() -> None:
     from alerts.metric_catalog import metric_table_markdown
 
     typer.echo(metric_table_markdown(), nl=False)
+
+
+@rules_app.command("backtest")
+def backtest(
+    rules: Annotated[
+        list[str],
+        typer.Argument(help="the candidate rule files or directories", metavar="RULES..."),
+    ],
+    events: Annotated[
+        Path, typer.Option("--events", "-e", help="recording (citybrain record) to replay")
+    ],
+    against: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="rule set to compare with: files/directories, or 'current' for the rule set "
+            "the workers run (rules.path, else the packaged set); repeatable"
+        ),
+    ] = None,
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(help="JSON Lines of labelled incidents, added to those in the recording"),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the report as JSON here ('-': stdout)")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="write a PNG here: alerts over time per rule")
+    ] = None,
+    slack_s: Annotated[
+        float, typer.Option("--slack", help="how long before a label's start an alert counts, s")
+    ] = 60.0,
+) -> None:
+    """Replay a recording through the worker's own pipeline under RULES, faster than real
+    time; report the alerts per rule, desk and hour, time-to-detect for labelled incidents,
+    and the difference against another rule set."""
+    from citybrain.backtest_cli import run_backtest_command
+
+    run_backtest_command(
+        rules, events, against or [], labels or [], json_out=json_out, plot=plot, slack_s=slack_s
+    )

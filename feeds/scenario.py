@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from alerts.labels import Label
 from feeds.places import Place
 from feeds.randomness import mobile_number, rng_for
 from geo.crs import CRS
@@ -98,6 +99,9 @@ class Incident:
     crowd: CrowdCurve
     tickets: tuple[ScriptedTicket, ...]
 
+
+LABEL_RADIUS_M: Final = 400.0
+"""How far from the bridge or the car park an alert still counts as detecting the incident."""
 
 TICKETS_START_S: Final = 60.0
 TICKETS_WINDOW_S: Final = 150.0
@@ -221,3 +225,33 @@ def timeline(incident: Incident) -> dict[str, float]:
         "last_ticket": incident.tickets[-1].offset_s,
         "density_below_1": crossing_time(incident.crowd, 1.0, rising=False),
     }
+
+
+def incident_labels(incident: Incident, incident_start_ms: int) -> tuple[Label, Label]:
+    """Ground truth for backtests: the crowd surge on the bridge, from the surge
+    start until the crowd is back to base, and the car-park complaint cluster,
+    from the first scripted call to the last (epoch ms; ids carry the start)."""
+    calls = [incident_start_ms + round(t.offset_s * 1000) for t in incident.tickets]
+    bridge, car_park = incident.bridge, incident.car_park
+    return (
+        Label(
+            id=f"sim-crowd-{bridge.key}-{incident_start_ms}",
+            name=f"{bridge.name} crowd surge",
+            start_ms=incident_start_ms,
+            end_ms=incident_start_ms + round(incident.crowd.end_s * 1000),
+            lat=bridge.lat,
+            lon=bridge.lon,
+            radius_m=LABEL_RADIUS_M,
+            rules=("crowd.density",),
+        ),
+        Label(
+            id=f"sim-calls-{car_park.key}-{incident_start_ms}",
+            name=f"{car_park.name} 12345/110 calls",
+            start_ms=min(calls),
+            end_ms=max(calls),
+            lat=car_park.lat,
+            lon=car_park.lon,
+            radius_m=LABEL_RADIUS_M,
+            rules=("hotline.cluster",),
+        ),
+    )

@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
+from alerts.labels import Label
 from citybrain.settings import SimSettings
 from feeds.city import City
 from feeds.randomness import rng_for
 from feeds.readings import CrowdState, alarm_probability, camera_event, sensor_event
-from feeds.scenario import Incident, build_incident
+from feeds.scenario import Incident, build_incident, incident_labels
 from feeds.tickets import SLOT_MS, background_tickets, scripted_ticket
 
 KINDS: Final = ("camera", "sensor", "hotline")
@@ -133,3 +134,10 @@ class Simulator:
             if t0_ms <= ticket.ts < t1_ms:
                 out.append(ticket.to_event())
         return _sort(out)
+
+    def labels_between(self, t0_ms: int, t1_ms: int) -> list[Label]:
+        """The incident's labels (:func:`feeds.scenario.incident_labels`) if it starts
+        in ``[t0_ms, t1_ms)``: they are announced when the incident starts."""
+        if t0_ms <= self.incident_start_ms < t1_ms:
+            return list(incident_labels(self.incident, self.incident_start_ms))
+        return []

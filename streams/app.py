@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -29,16 +28,15 @@ from alerts.incident import Incident
 from alerts.metrics import CellBaselines
 from alerts.rulefile import RuleSet
 from citybrain.settings import Settings
-from geo.cells import parent
 from geo.geocode import load_gazetteer
 from streams import metrics
 from streams.cellfold import CellState
 from streams.clock import EventClock
-from streams.config import pipeline_config, zone_index
-from streams.decode import Limits, dead_letter, decode_record
-from streams.events import KINDS, Event, Kind, Ticket, from_wire, to_wire
+from streams.config import decode_limits, pipeline_config, zone_index
+from streams.decode import dead_letter, decode_record
+from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
-from streams.locate import locate_ticket
+from streams.locate import route
 from streams.pipeline import Stores, process_batch
 from streams.rulesource import RuleSource, load_start_rules
 
@@ -102,12 +100,7 @@ def create_app(
         ),
     )
 
-    limits = Limits(
-        resolution=p.h3_resolution,
-        max_record_bytes=p.max_record_bytes,
-        max_future_ms=p.max_future_skew_s * 1000,
-        max_age_ms=p.max_age_s * 1000,
-    )
+    limits = decode_limits(settings)
     config = pipeline_config(settings, zone_index(settings))
     rules_topic = sink("rules")
 
@@ -142,21 +135,16 @@ def create_app(
                 rejection.reason[:200],
             )
             await deadletter.send(value=orjson.dumps(letter))
-        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for ev in decoded.events:
-            if ev.cell is None and isinstance(ev, Ticket):
-                located = locate_ticket(ev, gazetteer, p.h3_resolution)
-                if located is None:
-                    metrics.UNLOCATED.inc()
-                    await unlocated.send(value=orjson.dumps(to_wire(ev)))
-                    continue
-                metrics.GEOCODED.labels(located.precision).inc()
-                ev = located
-            assert ev.cell is not None
-            groups[parent(ev.cell, p.partition_resolution)].append(to_wire(ev))
+        routed = route(decoded.events, gazetteer, p.h3_resolution, p.partition_resolution)
+        for ticket in routed.unlocated:
+            metrics.UNLOCATED.inc()
+            await unlocated.send(value=orjson.dumps(to_wire(ticket)))
+        for precision in routed.geocoded:
+            metrics.GEOCODED.labels(precision).inc()
         metrics.EVENTS_IN.labels(kind).inc(len(decoded.events))
-        for key, group in groups.items():
-            await ingest_sink.send(key=key.encode(), value=orjson.dumps(group))
+        for key, group in routed.groups.items():
+            body = orjson.dumps([to_wire(e) for e in group])
+            await ingest_sink.send(key=key.encode(), value=body)
 
     def ingest_agent(kind: Kind) -> None:
         topic = app.topic(k.topic(f"events.{kind}"), allow_empty=True, **raw)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from alerts.incident import FusionConfig
 from alerts.los import LosConfig
 from alerts.metrics import MetricsConfig
+from alerts.zone_metrics import zone_cell_areas
 from citybrain.settings import Settings
 from geo.zone_index import ZoneIndex, build_zone_index
 from geo.zones import Zone, default_zones, load_zones
 from streams.cellfold import Windows
+from streams.decode import Limits
 from streams.pipeline import PipelineConfig
 
 
@@ -41,4 +43,16 @@ def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> Pipel
         ),
         fusion=FusionConfig(radius_k=p.incident_radius_k, reopen_ms=p.incident_reopen_s * 1000),
         zones=zones,
+        zone_areas=zone_cell_areas(zones) if zones is not None else None,
+    )
+
+
+def decode_limits(settings: Settings) -> Limits:
+    """The decoder's bounds from the settings (worker and backtest alike)."""
+    p = settings.pipeline
+    return Limits(
+        resolution=p.h3_resolution,
+        max_record_bytes=p.max_record_bytes,
+        max_future_ms=p.max_future_skew_s * 1000,
+        max_age_ms=p.max_age_s * 1000,
     )

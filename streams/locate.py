@@ -1,12 +1,14 @@
-"""Locate hotline tickets that came with an address instead of coordinates (pure)."""
+"""Locate hotline tickets that came with an address instead of coordinates, and route
+events to their coarse parent cell (pure)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
-from geo.cells import cell_of
+from geo.cells import cell_of, parent
 from geo.geocode import Gazetteer
-from streams.events import Ticket
+from streams.events import Event, Ticket
 
 
 def locate_ticket(ticket: Ticket, gazetteer: Gazetteer, resolution: int) -> Ticket | None:
@@ -30,3 +32,38 @@ def locate_ticket(ticket: Ticket, gazetteer: Gazetteer, resolution: int) -> Tick
                 uncertainty_m=found.uncertainty_m,
             )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """Decoded events of one input record, ready for the cell pipeline.
+
+    ``groups`` maps each coarse parent cell (the ``cells.ingest`` key) to its events
+    in input order; ``unlocated`` are tickets no address could place; ``geocoded``
+    the precision of each ticket located from its address.
+    """
+
+    groups: dict[str, list[Event]]
+    unlocated: list[Ticket]
+    geocoded: list[str]
+
+
+def route(
+    events: Iterable[Event], gazetteer: Gazetteer, resolution: int, partition_resolution: int
+) -> Routed:
+    """Locate address-only tickets and group events by their coarse parent cell: what the
+    worker's ingest agent does with every record, and what a backtest does too."""
+    groups: dict[str, list[Event]] = {}
+    unlocated: list[Ticket] = []
+    geocoded: list[str] = []
+    for ev in events:
+        if ev.cell is None and isinstance(ev, Ticket):
+            located = locate_ticket(ev, gazetteer, resolution)
+            if located is None:
+                unlocated.append(ev)
+                continue
+            geocoded.append(located.precision)
+            ev = located
+        assert ev.cell is not None  # the decoder gives every located event its cell
+        groups.setdefault(parent(ev.cell, partition_resolution), []).append(ev)
+    return Routed(groups, unlocated, geocoded)

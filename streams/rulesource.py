@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from alerts.rulechange import RuleChange, RuleChangeError, make_change
@@ -41,6 +40,7 @@ from alerts.rulefile import (
     read_rule_texts,
 )
 from citybrain.settings import Settings
+from citybrain.topic_log import follow_log
 
 log = logging.getLogger(__name__)
 
@@ -115,38 +115,21 @@ class RuleSource:
 
     async def run(self) -> None:
         """Catch up with the topic, publish the files if they are news, then follow both."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka.bootstrap_servers(),
-            enable_auto_commit=False,
-            group_id=None,  # every worker reads every change
-        )
-        tp = TopicPartition(self.topic, 0)
-        await consumer.start()
-        try:
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            # Catch up without adopting: an old change must not flip the set back and forth.
-            while await consumer.position(tp) < end:
-                await self._drain(consumer, tp, timeout_ms=1000, adopt=False)
+
+        async def caught_up() -> None:
             if not await self._check_files(force=True) and self.latest is not None:
                 self.take(self.latest)  # e.g. an upload made while this worker was down
-            poll_ms = int(self.settings.rules.poll_interval_s * 1000)
-            next_check = time.monotonic() + self.settings.rules.poll_interval_s
-            while True:
-                await self._drain(consumer, tp, timeout_ms=poll_ms)
-                if time.monotonic() >= next_check:
-                    next_check = time.monotonic() + self.settings.rules.poll_interval_s
-                    await self._check_files()
-        finally:
-            await consumer.stop()
 
-    async def _drain(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, timeout_ms: int, adopt: bool = True
-    ) -> None:
-        batches = await consumer.getmany(tp, timeout_ms=timeout_ms)
-        for record in batches.get(tp, []):
-            self.receive(record.value, offset=record.offset, adopt=adopt)
+        # While catching up nothing is adopted: an old change must not flip the set back
+        # and forth; the newest one is taken once the log has been read.
+        await follow_log(
+            self.settings,
+            self.topic,
+            lambda value, offset, live: self.receive(value, offset, adopt=live),
+            caught_up=caught_up,
+            every=self._check_files,
+            poll_s=self.settings.rules.poll_interval_s,
+        )
 
     def receive(self, value: bytes | None, offset: int = -1, adopt: bool = True) -> None:
         """Take one record of the rules topic: log it, and adopt it when it is good."""

@@ -1,8 +1,10 @@
 """The web server: Kafka → Redis snapshot → websocket fan-out, plus the HTTP API.
 
-One asyncio process: a Kafka consumer of ``cells.state`` and ``alerts`` keeps
-the Redis snapshot current and feeds the clients; cell changes are coalesced
-and broadcast once per ``web.broadcast_interval_s``; alerts go out at once.
+One asyncio process (aiohttp): a Kafka consumer of ``cells.state`` and ``alerts``
+keeps the Redis snapshot current and feeds the clients; cell changes are
+coalesced and broadcast once per ``web.broadcast_interval_s``; alerts go out at
+once. Each message is serialised once and fanned out by :mod:`web.fanout`.
+Callers and roles: :mod:`web.guard`.
 """
 
 from __future__ import annotations
@@ -11,16 +13,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from http import HTTPStatus
 from typing import Any
 
 import orjson
+from aiohttp import WSMsgType, web
 from aiokafka import AIOKafkaConsumer
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from redis.asyncio import Redis
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 
 from alerts.los import LosConfig
 from alerts.zone_metrics import zone_cell_areas, zone_metrics
@@ -28,7 +27,9 @@ from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
 from geo.zones import zones_geojson
 from streams.config import zone_index
-from web import routes
+from web import guard, routes
+from web.auth import TokenTable
+from web.fanout import Fanout
 from web.live import (
     CellDelta,
     parse_resolution,
@@ -38,14 +39,16 @@ from web.live import (
     zone_cell,
     zone_features,
 )
+from web.rules_api import RuleLog
 from web.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
-WS_CLIENTS = Gauge("citybrain_ws_clients", "Connected websocket clients")
 WS_MESSAGES = Counter("citybrain_ws_messages_total", "Messages broadcast", ["type"])
 WS_BAD_INPUT = Counter("citybrain_ws_bad_messages_total", "Unusable client messages")
 FEED_BAD = Counter("citybrain_web_bad_records_total", "Unusable Kafka records", ["topic"])
+PING_INTERVAL_S = 20.0  # websocket keep-alive; a client silent for half of it more is closed
+SHUTDOWN_TIMEOUT_S = 5.0
 
 
 def _now_ms() -> int:
@@ -61,8 +64,9 @@ class WebServer:
         self.redis = Redis.from_url(settings.redis.url.get_secret_value())
         self.snapshot = Snapshot(self.redis, settings.redis.key_prefix)
         self.delta = CellDelta()
-        self.clients: set[ServerConnection] = set()
-        self._server: Server | None = None
+        w = settings.web
+        self.fanout = Fanout(queue_max=w.send_queue_max, send_timeout_s=w.send_timeout_s)
+        self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
         district = load_district()
@@ -82,6 +86,30 @@ class WebServer:
         self._zones = zone_index(settings)
         self._zone_areas = zone_cell_areas(self._zones) if self._zones else {}
         self._zone_layer = zones_geojson(self._zones.zones.values()) if self._zones else None
+        self.rules = RuleLog(settings)
+        self.app = self._build_app()
+
+    def _build_app(self) -> web.Application:
+        a = self.settings.auth
+        app = web.Application(client_max_size=self.settings.web.max_body_bytes)
+        tokens = TokenTable((t.name, t.role, t.token.get_secret_value()) for t in a.tokens)
+        anonymous = None if a.anonymous_role == "none" else a.anonymous_role
+        guard.setup(app, tokens, anonymous, self.settings.web.max_body_bytes)
+        viewer = guard.requires("viewer")  # reading the live picture
+        r = app.router
+        r.add_get("/ws", viewer(self._websocket), allow_head=False)
+        r.add_get("/healthz", self._healthz)
+        r.add_get("/metrics", viewer(self._metrics))
+        r.add_get("/api/config", viewer(self._api_config))
+        r.add_get("/api/district", viewer(self._api_district))
+        r.add_get("/api/cells", viewer(self._cells))
+        r.add_get("/api/zones", viewer(self._zone_view))
+        r.add_get("/api/alerts", viewer(self._api_alerts))
+        r.add_get("/api/whoami", self._whoami)
+        self.rules.routes(app)
+        r.add_get("/api/{tail:.*}", self._no_endpoint)
+        r.add_get("/{tail:.*}", self._static)
+        return app
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -89,6 +117,7 @@ class WebServer:
         self._consumer = AIOKafkaConsumer(
             k.topic("cells.state"),
             k.topic("alerts"),
+            k.topic("alerts.shadow"),
             bootstrap_servers=k.bootstrap_servers(),
             group_id=f"{k.topic_prefix}citybrain-{self.instance}",
             auto_offset_reset="earliest",
@@ -98,20 +127,18 @@ class WebServer:
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
         )
         await self._consumer.start()
+        await self.rules.start()
         w = self.settings.web
-        self._server = await serve(
-            self._handle,
-            w.host,
-            w.port,
-            process_request=self._http,
-            max_size=w.max_message_bytes,
-            compression=None,
-            ping_interval=20,
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await self._runner.setup()
+        await web.TCPSite(self._runner, w.host, w.port).start()
+        self.port = int(self._runner.addresses[0][1])
         self._tasks = [
             asyncio.create_task(self._feed(), name="kafka-feed"),
             asyncio.create_task(self._broadcast_loop(), name="broadcast"),
+            asyncio.create_task(self.rules.run(), name="rules-log"),
         ]
         log.info("web server on http://%s:%d/", w.host, self.port)
 
@@ -121,11 +148,12 @@ class WebServer:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self.fanout.close_all()  # 1001 going away, as clients expect on a restart
+        if self._runner is not None:
+            await self._runner.cleanup()
         if self._consumer is not None:
             await self._consumer.stop()
+        await self.rules.stop()
         await self.redis.aclose()
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
@@ -139,10 +167,13 @@ class WebServer:
     async def _feed(self) -> None:
         assert self._consumer is not None
         alerts_topic = self.settings.kafka.topic("alerts")
+        shadow_topic = self.settings.kafka.topic("alerts.shadow")
         async for record in self._consumer:
             try:
                 body = orjson.loads(record.value) if record.value is not None else None
-                if record.topic == alerts_topic:
+                if record.topic == shadow_topic:  # engineers read these over HTTP; no desk
+                    await self.snapshot.put_alert(validate_alert(body), shadow=True)
+                elif record.topic == alerts_topic:
                     alert = validate_alert(body)
                     await self.snapshot.put_alert(alert)
                     self._send({"type": "alert", "server_time": _now_ms(), "alert": alert})
@@ -162,13 +193,25 @@ class WebServer:
                 self._send(self.delta.take(_now_ms()))
 
     def _send(self, message: dict[str, Any]) -> None:
+        """Serialise ``message`` once and queue it for every client; never waits."""
         WS_MESSAGES.labels(message["type"]).inc()
-        broadcast(self.clients, orjson.dumps(message).decode())
+        self.fanout.broadcast(orjson.dumps(message).decode())
 
     # -- websocket -------------------------------------------------------------------------
-    async def _handle(self, ws: ServerConnection) -> None:
-        self.clients.add(ws)  # before the snapshot read, so no update falls between the two
-        WS_CLIENTS.set(len(self.clients))
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        """``/ws``: the snapshot, then broadcasts; pings answered, anything else refused."""
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return routes.response(426, b"websocket only\n", "text/plain; charset=utf-8")
+        ws = web.WebSocketResponse(
+            max_msg_size=self.settings.web.max_message_bytes,
+            compress=False,  # ~70 KiB less per connection; cell JSON is small and frequent
+            heartbeat=PING_INTERVAL_S,
+        )
+        await ws.prepare(request)
+        transport = request.transport
+        client = self.fanout.add(  # before the snapshot read, so no update falls between
+            ws, peer=str(request.remote), abort=transport.abort if transport else lambda: None
+        )
         try:
             snapshot = {
                 "type": "snapshot",
@@ -177,14 +220,15 @@ class WebServer:
                 "cells": await self.snapshot.cells(),
                 "alerts": await self.snapshot.alerts(),
             }
-            await ws.send(orjson.dumps(snapshot).decode())
+            client.start(orjson.dumps(snapshot).decode())
             async for message in ws:
-                await ws.send(orjson.dumps(self._answer(message)).decode())
-        except ConnectionClosed:
-            pass  # the client left; nothing to clean up beyond the finally
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    client.offer(orjson.dumps(self._answer(message.data)).decode())
+                elif message.type is WSMsgType.ERROR:  # e.g. too big: aiohttp closes (1009)
+                    log.info("websocket %s: %s", request.remote, ws.exception())
         finally:
-            self.clients.discard(ws)
-            WS_CLIENTS.set(len(self.clients))
+            await self.fanout.remove(client)
+        return ws
 
     def _answer(self, message: str | bytes) -> dict[str, Any]:
         try:
@@ -197,11 +241,37 @@ class WebServer:
         return {"type": "error", "error": 'unsupported message; send {"type":"ping"}'}
 
     # -- HTTP ------------------------------------------------------------------------------
-    async def _cells(self, query: str) -> Response:
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return routes.json_response({"status": "ok"})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return routes.response(200, generate_latest(), CONTENT_TYPE_LATEST)
+
+    async def _api_config(self, request: web.Request) -> web.Response:
+        return routes.json_response(self._config)
+
+    async def _api_district(self, request: web.Request) -> web.Response:
+        return routes.response(200, self._district, "application/geo+json")
+
+    async def _api_alerts(self, request: web.Request) -> web.Response:
+        """Alerts, newest first; ``?shadow=1``: incidents of shadow rules (engineers only)."""
+        shadow = request.query.get("shadow", "0")
+        if shadow not in ("0", "1"):
+            return routes.error(400, "shadow must be 0 or 1")
+        if shadow == "1":
+            guard.check(request, "engineer")
+        return routes.json_response({"alerts": await self.snapshot.alerts(shadow=shadow == "1")})
+
+    async def _whoami(self, request: web.Request) -> web.Response:
+        """The caller: ``{"name", "role"}``; anonymous callers get name ``anonymous``."""
+        caller = guard.caller(request)
+        return routes.json_response({"name": caller.name, "role": caller.role})
+
+    async def _cells(self, request: web.Request) -> web.Response:
         """Fine cell views, or roll-ups with ``?res=N`` (N below the fine resolution)."""
         fine = self.settings.pipeline.h3_resolution
         try:
-            res = parse_resolution(query, fine)
+            res = parse_resolution(request.rel_url.raw_query_string, fine)
         except ValueError as exc:
             return routes.error(400, str(exc))
         cells = await self.snapshot.cells()
@@ -211,7 +281,7 @@ class WebServer:
             {"resolution": res, "cells": rollup_views(cells, res, self._los)}
         )
 
-    async def _zone_view(self) -> Response:
+    async def _zone_view(self, request: web.Request) -> web.Response:
         """The zone layer (WGS-84 GeoJSON) with live per-zone crowd and risk figures."""
         if self._zones is None or self._zone_layer is None:
             return routes.json_response({"type": "FeatureCollection", "features": []})
@@ -219,26 +289,8 @@ class WebServer:
         figures = zone_metrics(self._zones, self._zone_areas, live, self._los)
         return routes.json_response(zone_features(self._zone_layer, figures))
 
-    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        if path == "/ws":
-            if request.headers.get("Upgrade", "").lower() != "websocket":
-                return connection.respond(HTTPStatus.UPGRADE_REQUIRED, "websocket only\n")
-            return None
-        if path == "/healthz":
-            return routes.json_response({"status": "ok"})
-        if path == "/metrics":
-            return routes.response(200, generate_latest(), CONTENT_TYPE_LATEST)
-        if path == "/api/config":
-            return routes.json_response(self._config)
-        if path == "/api/district":
-            return routes.response(200, self._district, "application/geo+json")
-        if path == "/api/cells":
-            return await self._cells(request.path.partition("?")[2])
-        if path == "/api/zones":
-            return await self._zone_view()
-        if path == "/api/alerts":
-            return routes.json_response({"alerts": await self.snapshot.alerts()})
-        if path.startswith("/api/"):
-            return routes.error(404, f"no such endpoint: {path}")
-        return routes.static_file(path)
+    async def _no_endpoint(self, request: web.Request) -> web.Response:
+        return routes.error(404, f"no such endpoint: {request.path}")
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        return routes.static_file(request.path)

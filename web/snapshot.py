@@ -1,6 +1,7 @@
 """The live snapshot in Redis: cell views and alerts as JSON in two hashes.
 
-Keys: ``<prefix>cells`` (field = cell id) and ``<prefix>alerts`` (field = alert id).
+Keys: ``<prefix>cells`` (field = cell id), ``<prefix>alerts`` (field = alert id) and
+``<prefix>alerts:shadow`` (incidents of shadow rules, for engineers).
 Several web servers may write the same values; the writes are idempotent.
 """
 
@@ -17,6 +18,7 @@ class Snapshot:
         self.redis = redis
         self.cells_key = f"{prefix}cells"
         self.alerts_key = f"{prefix}alerts"
+        self.shadow_key = f"{prefix}alerts:shadow"
 
     async def apply_cells(self, body: dict[str, Any]) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -27,17 +29,18 @@ class Snapshot:
             pipe.hdel(self.cells_key, *body["removed"])
         await pipe.execute()
 
-    async def put_alert(self, alert: dict[str, Any]) -> None:
-        await self.redis.hset(self.alerts_key, alert["id"], orjson.dumps(alert))
+    async def put_alert(self, alert: dict[str, Any], *, shadow: bool = False) -> None:
+        key = self.shadow_key if shadow else self.alerts_key
+        await self.redis.hset(key, alert["id"], orjson.dumps(alert))
 
     async def cells(self) -> list[dict[str, Any]]:
         raw = await self.redis.hgetall(self.cells_key)
         return [orjson.loads(v) for v in raw.values()]
 
-    async def alerts(self) -> list[dict[str, Any]]:
-        raw = await self.redis.hgetall(self.alerts_key)
+    async def alerts(self, *, shadow: bool = False) -> list[dict[str, Any]]:
+        raw = await self.redis.hgetall(self.shadow_key if shadow else self.alerts_key)
         alerts = [orjson.loads(v) for v in raw.values()]
         return sorted(alerts, key=lambda a: a.get("opened_at", 0), reverse=True)
 
     async def clear(self) -> None:
-        await self.redis.delete(self.cells_key, self.alerts_key)
+        await self.redis.delete(self.cells_key, self.alerts_key, self.shadow_key)

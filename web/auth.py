@@ -1,0 +1,125 @@
+"""Who is calling, and what they may do (pure: no aiohttp, no I/O).
+
+Callers present a bearer token; :class:`TokenTable` maps it to a
+:class:`Principal` (a name and one role). Tokens are kept only as SHA-256
+digests and compared in constant time, so neither the table nor a timing
+measurement reveals them.
+
+Roles, and what each one allows (``admin`` allows everything; every role
+includes ``viewer``, the read-only view of the map and the API):
+
+============  ============================================================
+role          allows
+============  ============================================================
+viewer        viewer
+dispatcher    dispatcher, viewer  (command-centre desk: handle alerts)
+liaison       liaison, viewer     (110 / 12345 desk: handle routed alerts)
+engineer      engineer, viewer    (rules, pipeline operations)
+admin         every role
+============  ============================================================
+
+A handler states the one role it needs; :func:`allows` answers whether a
+principal may call it. There is no ordering between dispatcher, liaison and
+engineer: each is a separate duty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+Role = Literal["viewer", "dispatcher", "liaison", "engineer", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+GRANTS: dict[Role, frozenset[Role]] = {
+    "viewer": frozenset({"viewer"}),
+    "dispatcher": frozenset({"dispatcher", "viewer"}),
+    "liaison": frozenset({"liaison", "viewer"}),
+    "engineer": frozenset({"engineer", "viewer"}),
+    "admin": frozenset(ROLES),
+}
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller (or the anonymous one): a display name and a role."""
+
+    name: str
+    role: Role
+
+
+def allows(principal: Principal | None, needed: Role) -> bool:
+    """Whether ``principal`` may do what needs ``needed``; ``None`` (nobody) may do nothing."""
+    return principal is not None and needed in GRANTS[principal.role]
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class TokenTable:
+    """Token → principal lookup over SHA-256 digests; the tokens themselves are not kept."""
+
+    def __init__(self, entries: Iterable[tuple[str, Role, str]]) -> None:
+        """``entries``: ``(name, role, token)`` triples. Raises ValueError on a repeated token."""
+        self._entries: list[tuple[bytes, Principal]] = []
+        for name, role, token in entries:
+            digest = _digest(token)
+            if any(hmac.compare_digest(digest, d) for d, _ in self._entries):
+                raise ValueError(f"token of {name!r} is also given to another name")
+            self._entries.append((digest, Principal(name, role)))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, token: str) -> Principal | None:
+        """The principal holding ``token``, or None.
+
+        Every entry is compared, matching or not, so the time taken does not
+        depend on which entry (if any) matches or on how much of it does.
+        """
+        presented = _digest(token)
+        found = None
+        for digest, principal in self._entries:
+            if hmac.compare_digest(presented, digest):
+                found = principal
+        return found
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value.
+
+    None when there is no header; ValueError (with a reason that never
+    repeats the header) when it is present but not a bearer token.
+    """
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise ValueError("expected 'Authorization: Bearer <token>'")
+    return token
+
+
+def authenticate(
+    table: TokenTable, header: str | None, anonymous_role: Role | None
+) -> Principal | None:
+    """The caller of a request with ``Authorization`` header value ``header``.
+
+    No header: the anonymous principal with ``anonymous_role``, or None when
+    anonymous callers may do nothing. A header that is not a known bearer
+    token raises ValueError: bad credentials are refused, never downgraded
+    to anonymous.
+    """
+    token = bearer_token(header)
+    if token is None:
+        return Principal(ANONYMOUS, anonymous_role) if anonymous_role is not None else None
+    principal = table.lookup(token)
+    if principal is None:
+        raise ValueError("unknown token")
+    return principal

@@ -1,0 +1,139 @@
+"""The rules endpoints: the set in force, its change log, and uploads by engineers.
+
+The web server follows the ``rules`` topic like every worker does
+(:mod:`streams.rulesource`); the topic is the change log. An upload is
+validated here exactly as a worker would (:func:`alerts.rulechange.make_change`)
+and published to the topic — rejected uploads too, so the log shows every
+attempt — and workers swap to an accepted set within seconds.
+
+* ``GET /api/rules`` — the set in force (version, rules, author, files);
+* ``GET /api/rules/changes[?limit=N]`` — changes, newest first, without file texts;
+* ``POST /api/rules`` (role ``engineer``) — ``{"files": {"name.yaml": "<YAML>"},
+  "comment": "…"}`` replaces the whole rule set: 202 with the new version, or 422
+  with every problem as ``file:line:column: message``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter
+
+from alerts.rulechange import RuleChange, RuleChangeError, make_change
+from citybrain.settings import Settings
+from citybrain.topic_log import follow_log
+from web.guard import ApiError, check, json_body
+
+log = logging.getLogger(__name__)
+
+UPLOADS = Counter("citybrain_rule_uploads_total", "Rule sets uploaded through the API", ["status"])
+BAD_CHANGES = Counter("citybrain_web_bad_rule_changes_total", "Unusable rules-topic records")
+
+#: Changes kept in memory for the API (the topic holds them all).
+MAX_CHANGES = 1000
+
+
+class RuleLog:
+    """The web server's view of the rules topic."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = settings.kafka.topic("rules")
+        self.changes: deque[RuleChange] = deque(maxlen=MAX_CHANGES)
+        self.current: RuleChange | None = None  # newest accepted change
+        self._producer: AIOKafkaProducer | None = None
+
+    def receive(self, value: bytes | None, offset: int, _live: bool = True) -> None:
+        try:
+            change = RuleChange.from_dict(orjson.loads(value or b"null"))
+        except (orjson.JSONDecodeError, RuleChangeError) as exc:
+            BAD_CHANGES.inc()
+            log.error("rules topic offset %s: unusable record: %s", offset, exc)
+            return
+        self.changes.append(change)
+        if change.accepted:
+            self.current = change
+
+    async def run(self) -> None:
+        """Follow the topic for ever (cancel to stop)."""
+        await follow_log(self.settings, self.topic, self.receive)
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka.bootstrap_servers())
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/rules", self.get_rules)
+        app.router.add_get("/api/rules/changes", self.get_changes)
+        app.router.add_post("/api/rules", self.post_rules)
+
+    # -- handlers ------------------------------------------------------------------------------
+    async def get_rules(self, request: web.Request) -> web.Response:
+        check(request, "viewer")
+        if self.current is None:
+            raise ApiError(404, "no rule set on the rules topic yet: is a worker running?")
+        data = _summary(self.current) | {"files": dict(self.current.files)}
+        return web.json_response(data, dumps=_dumps)
+
+    async def get_changes(self, request: web.Request) -> web.Response:
+        check(request, "viewer")
+        raw = request.query.get("limit", "100")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_CHANGES:
+            raise ApiError(400, f"limit must be a whole number from 1 to {MAX_CHANGES}")
+        newest = list(self.changes)[::-1][: int(raw)]
+        return web.json_response({"changes": [_summary(c) for c in newest]}, dumps=_dumps)
+
+    async def post_rules(self, request: web.Request) -> web.Response:
+        who = check(request, "engineer")
+        body = await json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("files"), dict):
+            raise ApiError(400, 'body must be {"files": {"name.yaml": "<YAML text>"}, ...}')
+        files, comment = body["files"], body.get("comment", "")
+        if not all(isinstance(v, str) for v in files.values()) or not isinstance(comment, str):
+            raise ApiError(400, "file contents and the comment must be text")
+        try:
+            change, _ = make_change(
+                files,
+                previous=self.current,
+                source="api",
+                author=who.name,
+                at_ms=int(time.time() * 1000),
+                comment=comment[:500],
+            )
+        except RuleChangeError as exc:
+            raise ApiError(400, str(exc)) from None
+        await self._publish(change)
+        UPLOADS.labels(change.status).inc()
+        log.info("rule upload by %s: %s %s", who.name, change.status, change.version or "")
+        if not change.accepted:
+            data = {
+                "error": f"{len(change.problems)} problem(s); the rule set in force is unchanged",
+                "problems": list(change.problems),
+            }
+            return web.json_response(data, status=422, dumps=_dumps)
+        return web.json_response(_summary(change), status=202, dumps=_dumps)
+
+    async def _publish(self, change: RuleChange) -> None:
+        if self._producer is None:
+            raise ApiError(503, "not connected to Kafka yet")
+        await self._producer.send_and_wait(self.topic, orjson.dumps(change.to_dict()))
+
+
+def _summary(change: RuleChange) -> dict[str, Any]:
+    data = change.to_dict()
+    data.pop("files")
+    return data
+
+
+def _dumps(data: Any) -> str:
+    return orjson.dumps(data).decode()
