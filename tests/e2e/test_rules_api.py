@@ -138,11 +138,16 @@ def test_engineer_uploads_a_shadow_rule_that_runs_live_but_reaches_no_desk(
         def trial_alerts() -> list[dict]:
             status, body = http("GET", base + "alerts?shadow=1", token)
             assert status == 200, body
-            return [a for a in body["alerts"] if "crowd.busy.trial" in a["evidence"]["rules"]]
+            return [  # other tests' crowds elsewhere may trip the trial rule too
+                a
+                for a in body["alerts"]
+                for x in a["evidence"]["signals"]
+                if x["rule"] == "crowd.busy.trial" and x["cell"] == cell
+            ]
 
-        (trial,) = wait_for(trial_alerts, 30, "shadow incident")
+        (trial,) = wait_for(trial_alerts, 30, "shadow incident in the park")
         assert trial["desks"] == [] and trial["evidence"]["shadow"] is True
-        assert trial["rule_version"] == version and trial["cell"] == cell
+        assert trial["rule_version"] == version
         assert http("GET", base + "alerts?shadow=1")[0] == 401  # engineers only
         public = http("GET", base + "alerts")[1]["alerts"]
         assert not [a for a in public if "crowd.busy.trial" in a["evidence"]["rules"]]
