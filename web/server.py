@@ -10,7 +10,6 @@ Callers and roles: :mod:`web.guard`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -49,10 +48,33 @@ WS_BAD_INPUT = Counter("citybrain_ws_bad_messages_total", "Unusable client messa
 FEED_BAD = Counter("citybrain_web_bad_records_total", "Unusable Kafka records", ["topic"])
 PING_INTERVAL_S = 20.0  # websocket keep-alive; a client silent for half of it more is closed
 SHUTDOWN_TIMEOUT_S = 5.0
+CANCEL_GRACE_S = 1.0  # stop(): a background task still running this long is cancelled again
+CANCEL_ATTEMPTS = 10
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has ended, cancelling again while it carries on.
+
+    One cancellation is not always enough on Python 3.11: ``asyncio.wait_for`` (which
+    redis-py wraps socket writes in) can swallow a cancellation that arrives just as the
+    inner operation finishes (CPython gh-86296); the Kafka feed then waits for its next
+    record and a plain ``await task`` in :meth:`WebServer.stop` never returns.
+    """
+    for attempt in range(1, CANCEL_ATTEMPTS + 1):
+        task.cancel()
+        await asyncio.wait([task], timeout=CANCEL_GRACE_S)
+        if task.done():
+            break
+        log.warning("task %s still running after cancel #%d", task.get_name(), attempt)
+    else:
+        log.error("task %s did not stop after %d cancellations", task.get_name(), CANCEL_ATTEMPTS)
+        return
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("task %s had failed: %r", task.get_name(), exc, exc_info=exc)
 
 
 class WebServer:
@@ -143,11 +165,7 @@ class WebServer:
         log.info("web server on http://%s:%d/", w.host, self.port)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*(_cancel_and_wait(task) for task in self._tasks))
         await self.fanout.close_all()  # 1001 going away, as clients expect on a restart
         if self._runner is not None:
             await self._runner.cleanup()
