@@ -56,20 +56,26 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+async def _cancel_and_wait(task: asyncio.Task[None], grace_s: float = CANCEL_GRACE_S) -> None:
     """Cancel ``task`` and wait until it has ended, cancelling again while it carries on.
 
-    One cancellation is not always enough on Python 3.11: ``asyncio.wait_for`` (which
-    redis-py wraps socket writes in) can swallow a cancellation that arrives just as the
-    inner operation finishes (CPython gh-86296); the Kafka feed then waits for its next
-    record and a plain ``await task`` in :meth:`WebServer.stop` never returns.
+    One cancellation is not always enough: on Python 3.11, ``asyncio.wait_for`` returns
+    the inner result instead of raising when the cancellation arrives just as the inner
+    operation finishes (CPython gh-86296), and redis-py wraps every socket write in it when
+    a ``socket_timeout`` is set (its default is 5 s). ``_feed`` catching up on a long
+    history writes to Redis almost all the time, so its cancellation was often lost: it
+    went on to wait for the next record and :meth:`WebServer.stop` awaited it for ever.
+    ``_feed`` also checks ``_stopping`` between records; a repeated cancel reaches it
+    while it waits for Kafka, where nothing swallows it.
     """
     for attempt in range(1, CANCEL_ATTEMPTS + 1):
         task.cancel()
-        await asyncio.wait([task], timeout=CANCEL_GRACE_S)
+        await asyncio.wait([task], timeout=grace_s)
         if task.done():
             break
-        log.warning("task %s still running after cancel #%d", task.get_name(), attempt)
+        log.warning(
+            "task %s still running %g s after cancel #%d", task.get_name(), grace_s, attempt
+        )
     else:
         log.error("task %s did not stop after %d cancellations", task.get_name(), CANCEL_ATTEMPTS)
         return
@@ -91,6 +97,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
+        self._stopping = False  # set by stop(): _feed ends even if its cancellation was lost
         district = load_district()
         self._district = orjson.dumps(district_geojson(district))
         lat, lon = district.centroid
@@ -165,6 +172,7 @@ class WebServer:
         log.info("web server on http://%s:%d/", w.host, self.port)
 
     async def stop(self) -> None:
+        self._stopping = True
         await asyncio.gather(*(_cancel_and_wait(task) for task in self._tasks))
         await self.fanout.close_all()  # 1001 going away, as clients expect on a restart
         if self._runner is not None:
@@ -187,6 +195,9 @@ class WebServer:
         alerts_topic = self.settings.kafka.topic("alerts")
         shadow_topic = self.settings.kafka.topic("alerts.shadow")
         async for record in self._consumer:
+            if self._stopping:  # stop() cancelled us, but the cancellation was lost
+                log.info("kafka feed: stopping between records (its cancellation was lost)")
+                return
             try:
                 body = orjson.loads(record.value) if record.value is not None else None
                 if record.topic == shadow_topic:  # engineers read these over HTTP; no desk

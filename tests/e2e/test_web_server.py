@@ -5,6 +5,7 @@ shape, and the websocket protocol (pings, refusals, size limit, one broadcast fo
 from __future__ import annotations
 
 import asyncio
+import io
 import stat
 import time
 import urllib.error
@@ -60,10 +61,39 @@ def test_embedded_stack_hands_out_an_engineer_token(stack: EmbeddedStack) -> Non
     assert token not in (stack.run_dir / "logs" / "web.log").read_text()
 
 
+def task_stacks() -> str:
+    """The stacks of every task of the running loop, for a test that overran."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(limit=10, file=out)
+    return out.getvalue()
+
+
+@asynccontextmanager
+async def bounded(seconds: float, what: str) -> AsyncIterator[None]:
+    """Fail with the pending tasks' stacks if the body takes longer than ``seconds``: a hang
+    fails fast and says where it waits, instead of running into pytest's timeout."""
+    stacks: list[str] = []
+    dump = asyncio.get_running_loop().call_later(seconds, lambda: stacks.append(task_stacks()))
+    try:
+        async with asyncio.timeout(seconds) as deadline:
+            yield
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        pytest.fail(f"{what} did not finish within {seconds} s; tasks then:\n{''.join(stacks)}")
+    finally:
+        dump.cancel()
+
+
 @asynccontextmanager
 async def web_server(settings: Settings) -> AsyncIterator[str]:
-    """A second, in-process web server on the stack's broker and redis; yields its base URL."""
-    server = WebServer(settings, instance=f"web-e2e-{time.monotonic_ns()}")
+    """A second, in-process web server on the stack's broker and redis; yields its base URL.
+
+    It keeps its snapshot under its own Redis keys: it replays the topics from the start
+    and is stopped part-way, which must not leave the stack's snapshot rewound."""
+    name = f"web-e2e-{time.monotonic_ns()}"
+    server = WebServer(settings.with_overrides(redis={"key_prefix": f"{name}:"}), instance=name)
     await server.start()
     try:
         yield f"http://127.0.0.1:{server.port}"
@@ -82,21 +112,11 @@ async def test_roles_and_tokens_on_a_real_server(stack: EmbeddedStack) -> None:
             ],
         },
     )
-    import io
-    import sys
-
-    async def _dump() -> None:
-        await asyncio.sleep(45)
-        out = io.StringIO()
-        for t in asyncio.all_tasks():
-            print("=== TASK", t.get_name(), t, file=out)
-            t.print_stack(limit=40, file=out)
-        Path_ = __import__("pathlib").Path
-        Path_("/tmp/taskdump.txt").write_text(out.getvalue())
-        sys.__stderr__.write(out.getvalue())
-
-    dumper = asyncio.create_task(_dump())
-    async with web_server(settings) as base, aiohttp.ClientSession() as http:
+    async with (
+        bounded(60, "the in-process web server's test (start, requests, stop)"),
+        web_server(settings) as base,
+        aiohttp.ClientSession() as http,
+    ):
 
         async def get(path: str, token: str | None = None) -> tuple[int, Any, Any]:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -137,7 +157,6 @@ async def test_roles_and_tokens_on_a_real_server(stack: EmbeddedStack) -> None:
         metrics = (await get("/metrics", TOKENS["admin"]))[2].decode()
         assert 'citybrain_http_auth_rejected_total{status="401"}' in metrics
         assert all(t not in metrics for t in TOKENS.values())
-    dumper.cancel()
 
 
 @pytest.mark.asyncio
