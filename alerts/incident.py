@@ -30,10 +30,10 @@ from typing import Any, Literal
 import h3
 
 from alerts.alert import Alert
+from alerts.detect import SEVERITY_RANK
 from geo.cells import cell_center
 
 SignalState = Literal["open", "closed"]
-SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ class Incident:
     @property
     def severity(self) -> str:
         live = [s for s in self.signals if not s.shadow] or list(self.signals)
-        return max((s.severity for s in live), key=lambda v: SEVERITY_ORDER.get(v, 0))
+        return max((s.severity for s in live), key=lambda v: SEVERITY_RANK.get(v, 0))
 
     @property
     def desks(self) -> tuple[str, ...]:
@@ -157,7 +157,7 @@ def _lead(incident: Incident) -> Signal:
 
     def rank(s: Signal) -> tuple[int, float]:
         score = (s.evidence.get("risk") or {}).get("score", 0.0)
-        return SEVERITY_ORDER.get(s.severity, 0), float(score)
+        return SEVERITY_RANK.get(s.severity, 0), float(score)
 
     return max(open_, key=rank)  # max keeps the first of equals: the earliest signal
 

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+import orjson
+
 from alerts.rulefile import RuleFileError, RuleSet, load_rule_texts
 
 Source = Literal["file", "api"]
@@ -71,6 +73,14 @@ class RuleChange:
             "diff": self.diff,
             "files": dict(self.files),
         }
+
+    @classmethod
+    def from_record(cls, value: bytes | None) -> RuleChange:
+        """A record of the rules topic; raises :class:`RuleChangeError` for bad JSON too."""
+        try:
+            return cls.from_dict(orjson.loads(value or b"null"))
+        except orjson.JSONDecodeError as exc:
+            raise RuleChangeError(f"not JSON: {exc}") from None
 
     @classmethod
     def from_dict(cls, d: Any) -> RuleChange:

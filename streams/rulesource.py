@@ -35,7 +35,6 @@ from alerts.rulefile import (
     DEFAULT_RULES,
     RuleFileError,
     RuleSet,
-    load_rule_files,
     load_rule_texts,
     read_rule_texts,
 )
@@ -70,9 +69,10 @@ def read_files(path: Path) -> tuple[dict[str, str], list[str]]:
 def load_start_rules(settings: Settings) -> RuleSet:
     """The rule files as they are at start; raises :class:`RuleFileError` (problems with
     full paths) when invalid: a worker refuses to start on a broken rule set."""
-    load_rule_files([rules_path(settings)])
-    texts, _ = read_files(rules_path(settings))
-    return load_rule_texts(texts)
+    texts, problems = read_rule_texts([rules_path(settings)])
+    if problems:
+        raise RuleFileError(problems)
+    return load_rule_texts(texts)  # keyed by full path, so problems name the real files
 
 
 def _fingerprint(path: Path) -> tuple[tuple[str, int, int], ...]:
@@ -134,8 +134,8 @@ class RuleSource:
     def receive(self, value: bytes | None, offset: int = -1, adopt: bool = True) -> None:
         """Take one record of the rules topic: log it, and adopt it when it is good."""
         try:
-            change = RuleChange.from_dict(orjson.loads(value or b"null"))
-        except (orjson.JSONDecodeError, RuleChangeError) as exc:
+            change = RuleChange.from_record(value)
+        except RuleChangeError as exc:
             RULES_REFUSED.labels("bad record").inc()
             log.error("rules topic offset %s: unusable record: %s", offset, exc)
             return

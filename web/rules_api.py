@@ -51,8 +51,8 @@ class RuleLog:
 
     def receive(self, value: bytes | None, offset: int, _live: bool = True) -> None:
         try:
-            change = RuleChange.from_dict(orjson.loads(value or b"null"))
-        except (orjson.JSONDecodeError, RuleChangeError) as exc:
+            change = RuleChange.from_record(value)
+        except RuleChangeError as exc:
             BAD_CHANGES.inc()
             log.error("rules topic offset %s: unusable record: %s", offset, exc)
             return
