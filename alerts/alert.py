@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-AlertState = Literal["open", "closed"]
+from alerts.lifecycle import Lifecycle, LifecycleState
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,7 @@ class Alert:
     id: str
     rule: str
     severity: str
-    state: AlertState
+    state: LifecycleState  # the people's state (alerts.lifecycle)
     cell: str
     lat: float  # WGS-84 degrees
     lon: float
@@ -23,11 +23,15 @@ class Alert:
     title: str
     opened_at: int  # epoch ms (event time)
     updated_at: int
-    closed_at: int | None = None
+    closed_at: int | None = None  # when it was resolved or expired
     evidence: dict[str, Any] = field(default_factory=dict)
     rule_version: str | None = None  # version of the rule set whose rule opened it
+    active: bool = True  # the condition holds (some signal open)
+    cleared_at: int | None = None  # when the condition last cleared
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def to_dict(self) -> dict[str, Any]:
+        lc = self.lifecycle
         return {
             "id": self.id,
             "rule": self.rule,
@@ -42,5 +46,19 @@ class Alert:
             "opened_at": self.opened_at,
             "updated_at": self.updated_at,
             "closed_at": self.closed_at,
+            "active": self.active,
+            "cleared_at": self.cleared_at,
+            "version": lc.version,
+            "acked_by": lc.acked_by,
+            "acked_at": lc.acked_at,
+            "assignee": lc.assignee,
+            "assigned_by": lc.assigned_by,
+            "assigned_at": lc.assigned_at,
+            "resolved_by": lc.resolved_by,
+            "resolved_at": lc.resolved_at,
+            "resolution": lc.resolution,
+            "escalated": lc.escalated_at is not None,
+            "escalated_at": lc.escalated_at,
+            "reopened": lc.reopened,
             "evidence": self.evidence,
         }

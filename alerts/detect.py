@@ -12,8 +12,8 @@ Phases: ``idle`` → (metric ≥ enter) → ``pending`` → (held for enter dwel
 → (metric < exit) → ``clearing`` → (held for exit dwell) → ``idle`` (closed).
 A metric back ≥ exit while clearing returns to ``open`` without a new alert. A
 closed track does not open again within the rule's cooldown. An open alert is
-escalated once its severity rises, or when nobody has acknowledged it within
-the rule's escalation time.
+escalated when its severity rises with the metric. (Escalation for want of an
+acknowledgement is the people's side of the alert: :mod:`alerts.lifecycle`.)
 """
 
 from __future__ import annotations
@@ -51,11 +51,6 @@ class Hysteresis(Protocol):
     def exit_dwell_ms(self) -> int: ...
     @property
     def cooldown_ms(self) -> int: ...
-    @property
-    def escalate_after_ms(self) -> int | None: ...
-    @property
-    def escalate_severity(self) -> str | None: ...
-
     def severity(self, metric: float) -> str: ...
 
 
@@ -82,8 +77,6 @@ class Track:
     lead: str | None = None  # subject key of the worst member
     members: tuple[tuple[str, float], ...] = ()
     closed_at: int | None = None  # when the last alert closed (for the cooldown)
-    escalated: bool = False  # escalated for want of an acknowledgement
-    acked: bool = False
 
     @property
     def metric(self) -> float:
@@ -99,7 +92,9 @@ class Track:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Track:
-        return cls(**{**d, "members": tuple((s, float(v)) for s, v in d.get("members", ()))})
+        known = {k: v for k, v in d.items() if k in cls.__slots__}
+        known["members"] = tuple((s, float(v)) for s, v in d.get("members", ()))
+        return cls(**known)
 
 
 def alert_id(rule: str, subject: str, opened_at: int) -> str:
@@ -135,8 +130,6 @@ def step(
             severity=rule.severity(metric),
             peak=metric,
             closed_at=None,
-            escalated=False,
-            acked=False,
             incident=None,
         )
         return opened, "opened"
@@ -148,19 +141,11 @@ def step(
             return replace(track, phase="idle", since=now_ms, peak=peak, closed_at=now_ms), "closed"
         return replace(track, phase="clearing", since=since, peak=peak), None
     severity = worse(track.severity, rule.severity(metric))
-    escalated = track.escalated
-    after = rule.escalate_after_ms
-    opened_at = track.opened_at if track.opened_at is not None else now_ms
-    if after is not None and not escalated and not track.acked and now_ms - opened_at >= after:
-        escalated = True
-        severity = worse(severity, rule.escalate_severity)
     new = replace(
         track,
         phase="open",
         since=now_ms if track.phase == "clearing" else track.since,
         peak=peak,
         severity=severity,
-        escalated=escalated,
     )
-    changed = severity != track.severity or escalated != track.escalated
-    return new, "escalated" if changed else None
+    return new, "escalated" if severity != track.severity else None

@@ -155,14 +155,6 @@ class CompiledRule:
         return self.spec.cooldown_ms
 
     @property
-    def escalate_after_ms(self) -> int | None:
-        return self.spec.escalate.after_ms if self.spec.escalate else None
-
-    @property
-    def escalate_severity(self) -> str | None:
-        return self.spec.escalate.severity if self.spec.escalate else None
-
-    @property
     def shadow(self) -> bool:
         return self.spec.shadow
 
@@ -228,13 +220,12 @@ class CompiledRule:
         """The unit of the rule's metric for ``subject`` (a sensor value's is its type's)."""
         return metric_unit(self.metric, subject.sensor_type)
 
-    def desks(self, subject: Subject, *, escalated: bool) -> tuple[str, ...]:
-        """The rule's desks, the extra desks of the subject's category or sensor type, and
-        the escalation's desks once escalated; in order, without repeats."""
+    def desks(self, subject: Subject) -> tuple[str, ...]:
+        """The rule's desks, then the extra desks of the subject's category or sensor type;
+        in order, without repeats. (Escalation adds its desks later: alerts.lifecycle.)"""
         extra = dict(self.spec.extra_desks)
         key = subject.category or subject.sensor_type or ""
-        more = self.spec.escalate.add_desks if escalated and self.spec.escalate else ()
-        return tuple(dict.fromkeys([*self.spec.desks, *extra.get(key, ()), *more]))
+        return tuple(dict.fromkeys([*self.spec.desks, *extra.get(key, ())]))
 
     def message(self, subject: Subject, values: Values) -> tuple[str, str]:
         """``(zh, en)`` rendered for the subject; unknown values print as ``—``."""

@@ -9,14 +9,19 @@ Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
 
 * A signal that opens joins the nearest incident whose anchor cell (where its
   first signal was) lies within ``radius_k`` H3 grid steps of it and that is
-  open, or closed less than ``reopen_ms`` ago (a re-opening within the
+  not closed, or closed less than ``reopen_ms`` ago (a re-opening within the
   cool-down reuses the incident). Distance is to the anchor, not to any member,
   so a chain of signals cannot stretch one incident across a district. Ties go
   to the oldest incident. Otherwise the signal starts a new incident whose id
   is its own (deterministic) alert id.
-* The incident is open while any of its signals is open; its severity is the
-  highest of its signals; its desks are the union of their desks, in order.
+* Its severity is the highest of its signals; its desks are the union of
+  their desks, in order (escalation may add to both: :mod:`alerts.lifecycle`).
 * An incident remembers the latest version of every signal that ever joined.
+* Its *condition* is active while any of its signals is open; its *state* is
+  the people's (:mod:`alerts.lifecycle`): a resolved or expired incident is
+  reused — re-opened — by a signal within ``reopen_ms`` of its closing, and an
+  open or acknowledged one, active or not, is still in a queue and is joined
+  like any open incident.
 * Signals of shadow rules fuse only with each other: a shadow incident is for
   engineers' eyes, and a live incident never shows shadow evidence.
 """
@@ -24,13 +29,14 @@ Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import h3
 
 from alerts.alert import Alert
 from alerts.detect import SEVERITY_RANK
+from alerts.lifecycle import AuditEntry, Facts, Lifecycle, desks_of, on_signal, opened, severity_of
 from geo.cells import cell_center
 
 SignalState = Literal["open", "closed"]
@@ -62,7 +68,7 @@ class Signal:
 class FusionConfig:
     radius_k: int = 2  # H3 grid steps at the fine resolution (res 9: ~0.3 km a step)
     reopen_ms: int = 600_000  # a closed incident is reused within this cool-down
-    keep_closed_ms: int = 3_600_000  # closed incidents are forgotten after this
+    keep_closed_ms: int = 3_600_000  # resolved/expired incidents are forgotten after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +78,23 @@ class Incident:
     opened_at: int
     updated_at: int
     signals: tuple[Signal, ...]
-    closed_at: int | None = None
+    cleared_at: int | None = None  # ms, when the condition last cleared (None while active)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     @property
-    def state(self) -> SignalState:
-        return "open" if any(s.state == "open" for s in self.signals) else "closed"
+    def active(self) -> bool:
+        """The condition holds: some signal is open."""
+        return any(s.state == "open" for s in self.signals)
 
     @property
     def severity(self) -> str:
+        """The worst severity of its (routed) signals, before escalation."""
         live = [s for s in self.signals if not s.shadow] or list(self.signals)
         return max((s.severity for s in live), key=lambda v: SEVERITY_RANK.get(v, 0))
 
     @property
     def desks(self) -> tuple[str, ...]:
+        """The union of its routed signals' desks, before escalation."""
         return tuple(dict.fromkeys(d for s in self.signals if not s.shadow for d in s.desks))
 
     @property
@@ -92,9 +102,27 @@ class Incident:
         """All signals shadow: engineers see it, no desk is told."""
         return all(s.shadow for s in self.signals)
 
+    def facts(self) -> Facts:
+        """What :mod:`alerts.lifecycle` needs to know about the incident now."""
+        return Facts(
+            alert=self.id,
+            active=self.active,
+            cleared_at=self.cleared_at,
+            severity=self.severity,
+            desks=self.desks,
+            open_rules=tuple(
+                dict.fromkeys(s.rule for s in self.signals if s.state == "open" and not s.shadow)
+            ),
+        )
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Incident:
-        return cls(**{**d, "signals": tuple(Signal.from_dict(s) for s in d["signals"])})
+        known = {k: v for k, v in d.items() if k in cls.__slots__}
+        if "closed_at" in d and "cleared_at" not in d:  # stored before the lifecycle existed
+            known["cleared_at"] = d["closed_at"]
+        known["signals"] = tuple(Signal.from_dict(s) for s in d["signals"])
+        known["lifecycle"] = Lifecycle.from_dict(d.get("lifecycle") or {})
+        return cls(**known)
 
 
 def find_incident(
@@ -104,10 +132,11 @@ def find_incident(
     best: tuple[int, int, str] | None = None
     found: Incident | None = None
     for inc in incidents:
-        if inc.state == "closed" and (inc.closed_at or 0) + config.reopen_ms < now_ms:
-            continue
         if any(s.id == signal.id for s in inc.signals):
             return inc  # the signal already belongs here
+        lc = inc.lifecycle
+        if lc.closed and (lc.closed_at or 0) + config.reopen_ms < now_ms:
+            continue  # closed too long ago: a new incident
         if inc.shadow != signal.shadow:
             continue  # shadow signals never change what desks see, nor the reverse
         d = _distance(inc.cell, signal.cell)  # from the anchor: incidents must not sprawl
@@ -126,29 +155,48 @@ def _distance(a: str, b: str) -> int | None:
         return None
 
 
-def attach(incident: Incident | None, signal: Signal, now_ms: int) -> Incident:
-    """``incident`` with ``signal`` added or updated (a new incident when None)."""
+def attach(
+    incident: Incident | None, signal: Signal, now_ms: int
+) -> tuple[Incident, AuditEntry | None]:
+    """``incident`` with ``signal`` added or updated (a new incident when None), and the
+    lifecycle's audit entry for it, if any (opened, reopened, cleared, returned)."""
     if incident is None:
-        return Incident(
+        new = Incident(
             id=signal.id,
             cell=signal.cell,
             opened_at=signal.opened_at,
             updated_at=now_ms,
             signals=(signal,),
-            closed_at=now_ms if signal.state == "closed" else None,
+            cleared_at=now_ms if signal.state == "closed" else None,
         )
-    if any(s.id == signal.id for s in incident.signals):  # a newer version: update in place
-        signals = tuple(signal if s.id == signal.id else s for s in incident.signals)
-    else:
+        lc, entry = opened(new.facts(), now_ms)
+        return replace(new, lifecycle=lc), entry
+    joined = not any(s.id == signal.id for s in incident.signals)
+    if joined:
         signals = (*incident.signals, signal)
+    else:  # a newer version: update in place
+        signals = tuple(signal if s.id == signal.id else s for s in incident.signals)
     new = replace(incident, signals=signals, updated_at=now_ms)
-    closed_at = None if new.state == "open" else (incident.closed_at or now_ms)
-    return replace(new, closed_at=closed_at)
+    new = replace(new, cleared_at=None if new.active else (incident.cleared_at or now_ms))
+    lc, maybe = on_signal(
+        new.lifecycle,
+        new.facts(),
+        was_active=incident.active,
+        new_signal=joined and signal.state == "open",
+        at=now_ms,
+    )
+    return replace(new, lifecycle=lc), maybe
 
 
-def expired(incident: Incident, now_ms: int, config: FusionConfig) -> bool:
-    """Closed long enough ago to forget (bounded state)."""
-    return incident.closed_at is not None and now_ms - incident.closed_at > config.keep_closed_ms
+def forgettable(incident: Incident, now_ms: int, config: FusionConfig) -> bool:
+    """Resolved or expired, quiet, and closed long enough ago to forget (bounded state)."""
+    lc = incident.lifecycle
+    return (
+        lc.closed
+        and not incident.active
+        and lc.closed_at is not None
+        and now_ms - lc.closed_at > config.keep_closed_ms
+    )
 
 
 def _lead(incident: Incident) -> Signal:
@@ -176,20 +224,24 @@ def to_alert(incident: Incident) -> Alert:
     title = " + ".join(dict.fromkeys(s.title for s in incident.signals if s.state == "open")) or (
         incident.signals[-1].title
     )
+    facts, lc = incident.facts(), incident.lifecycle
     return Alert(
         id=incident.id,
         rule=first.rule,
         rule_version=first.rule_version,
-        severity=incident.severity,
-        state=incident.state,
+        severity=severity_of(lc, facts),
+        state=lc.state,
         cell=lead.cell,
         lat=lat,
         lon=lon,
-        desks=incident.desks,
+        desks=desks_of(lc, facts),
         title=title,
         opened_at=incident.opened_at,
         updated_at=incident.updated_at,
-        closed_at=incident.closed_at,
+        closed_at=lc.closed_at,
+        active=incident.active,
+        cleared_at=incident.cleared_at,
+        lifecycle=lc,
         evidence={
             "anchor": incident.cell,
             "lead": lead.id,

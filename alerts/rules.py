@@ -10,6 +10,16 @@ from __future__ import annotations
 #: Desks alerts can be routed to.
 DESKS = ("110", "12345", "chengguan", "fire", "traffic", "grid")
 
+#: What each desk is called on screen: (Chinese, English).
+DESK_NAMES: dict[str, tuple[str, str]] = {
+    "110": ("110 指挥中心", "110 police"),
+    "12345": ("12345 热线", "12345 hotline"),
+    "chengguan": ("城管", "City management"),
+    "fire": ("消防 119", "Fire and rescue"),
+    "traffic": ("交警", "Traffic police"),
+    "grid": ("网格站", "Grid stations"),
+}
+
 #: Sensor types whose alarms are life-safety critical (they weigh more in the risk score).
 SENSOR_CRITICAL = frozenset({"smoke", "gas", "ebike_charging"})
 

@@ -185,7 +185,8 @@ def up(
         console.print(
             f"\n  command map: [bold green]{stack.url()}[/bold green]\n"
             f"  logs:        {directory / 'logs'}\n"
-            + (f"  engineer token: {stack.token_file}\n" if stack.token_file else "")
+            + "".join(f"  {name} token: {path}\n" for name, path in stack.token_files.items())
+            + ("  (paste a token into the map's sign-in to act)\n" if stack.token_files else "")
             + "  Ctrl-C stops everything.\n"
         )
         while not stopping:

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from alerts.los import LosConfig
+from alerts.rules import DESKS
 from web.auth import Role, TokenTable
 
 
@@ -64,6 +65,9 @@ class TokenSettings(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, description="holder, as /api/whoami shows it")
     role: Role
+    desks: list[str] = Field(
+        default_factory=list, description="liaison staff: the desks whose alerts they handle"
+    )
     token: SecretStr = Field(description="at least 16 characters, e.g. secrets.token_urlsafe(32)")
 
     @model_validator(mode="before")
@@ -80,6 +84,20 @@ class TokenSettings(BaseModel):
         if len(v.get_secret_value()) < 16:
             raise ValueError("token must be at least 16 characters")
         return v
+
+    @field_validator("desks")
+    @classmethod
+    def _known_desks(cls, v: list[str]) -> list[str]:
+        unknown = [d for d in v if d not in DESKS]
+        if unknown:
+            raise ValueError(f"unknown desk(s) {unknown}; desks are {', '.join(DESKS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _liaison_has_desks(self) -> TokenSettings:
+        if self.role == "liaison" and not self.desks:
+            raise ValueError(f'liaison {self.name!r} needs desks (e.g. desks = ["12345"])')
+        return self
 
 
 class AuthSettings(BaseModel):
@@ -158,7 +176,13 @@ class PipelineSettings(BaseModel):
         2, ge=0, le=10, description="signals within this many H3 steps fuse into one incident"
     )
     incident_reopen_s: int = Field(
-        600, ge=0, description="a closed incident is reused by new signals within this time, s"
+        600, ge=0, description="a resolved/expired alert is re-opened by new signals within this, s"
+    )
+    alert_expire_after_s: int = Field(
+        120, ge=0, description="an alert nobody acknowledged expires when clear this long, s"
+    )
+    alert_stale_after_s: int = Field(
+        86_400, ge=0, description="an acknowledged alert expires when clear this long unresolved, s"
     )
     geocode_max_uncertainty_m: float = Field(
         500.0, gt=0, description="geocoded tickets vaguer than this are not clustered, m"

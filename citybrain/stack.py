@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
+#: Tokens a stack without configured ones generates: (name, role, desks); written to
+#: ``<run dir>/<name>.token`` (mode 600).
+GENERATED_TOKENS: tuple[tuple[str, str, list[str]], ...] = (
+    ("engineer", "engineer", []),
+    ("dispatcher", "dispatcher", []),
+    ("liaison-110", "liaison", ["110"]),
+    ("liaison-12345", "liaison", ["12345"]),
+)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,6 +115,8 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
 
 
 @dataclass
@@ -118,6 +130,7 @@ class EmbeddedStack:
     children: list[Child] = field(default_factory=list)
     _logs: list[IO[bytes]] = field(default_factory=list)
     token_file: Path | None = None  # the generated engineer token, when none is configured
+    token_files: dict[str, Path] = field(default_factory=dict)  # every generated token by name
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
         log_path = self.run_dir / "logs" / f"{name}.log"
@@ -133,9 +146,30 @@ class EmbeddedStack:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        child = Child(name, proc, log_path)
+        child = Child(name, proc, log_path, argv, env)
         self.children.append(child)
         return child
+
+    def restart_child(self, name: str, timeout: float = 15.0) -> None:
+        """Stop the child ``name`` (SIGTERM, then SIGKILL) and start it again as before."""
+        child = next(c for c in self.children if c.name == name)
+        _stop(child, timeout)
+        self.children.remove(child)
+        self._spawn(name, child.argv, child.env)
+
+    def kill_child(self, name: str) -> None:
+        """SIGKILL the child ``name`` (a crash); :meth:`respawn` starts it again."""
+        child = next(c for c in self.children if c.name == name)
+        child.proc.kill()
+        child.proc.wait()
+
+    def respawn(self, name: str) -> None:
+        """Start the (stopped or killed) child ``name`` again with its argv and env."""
+        child = next(c for c in self.children if c.name == name)
+        if child.proc.poll() is None:
+            raise RuntimeError(f"{name} is still running")
+        self.children.remove(child)
+        self._spawn(name, child.argv, child.env)
 
     def start(self) -> Settings:
         """Start everything; returns the settings the children use (real ports)."""
@@ -160,8 +194,10 @@ class EmbeddedStack:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                "--appendonly",  # alerts and their audit trail must survive a restart
+                "yes",
+                "--appendfsync",
+                "everysec",
                 "--dir",
                 str(redis_dir),
             ],
@@ -170,10 +206,14 @@ class EmbeddedStack:
         wait_port(redis_port, 30, redis.proc)
         web_port = self.settings.web.port or free_port()
         auth: dict[str, object] = {}
-        if not self.settings.auth.tokens:  # so that a run can exercise engineer endpoints
-            token = secrets.token_urlsafe(32)
-            self.token_file = write_secret(self.run_dir / "engineer.token", token)
-            auth = {"auth": {"tokens": [{"name": "engineer", "role": "engineer", "token": token}]}}
+        if not self.settings.auth.tokens:  # so that a run can exercise every role's endpoints
+            tokens = []
+            for name, role, desks in GENERATED_TOKENS:
+                token = secrets.token_urlsafe(32)
+                self.token_files[name] = write_secret(self.run_dir / f"{name}.token", token)
+                tokens.append({"name": name, "role": role, "token": token, "desks": desks})
+            self.token_file = self.token_files["engineer"]
+            auth = {"auth": {"tokens": tokens}}
         live = self.settings.with_overrides(
             kafka={"brokers": f"kafka://127.0.0.1:{broker_port}"},
             redis={"url": SecretStr(f"redis://127.0.0.1:{redis_port}/0")},

@@ -24,6 +24,8 @@ TOPICS = (
     "cells.state",
     "alerts",
     "alerts.shadow",
+    "alerts.actions",
+    "alerts.audit",
     "rules",
 )
 #: Topics that need other than ``kafka.partitions`` partitions: the rule-change log is

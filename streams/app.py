@@ -6,9 +6,14 @@ Agents only decode, call pure code and emit:
   :mod:`streams.decode`, dead-letters bad input and forwards normalised events
   to ``cells.ingest`` keyed by their coarse H3 parent, one record per parent
   and input record;
-* ``cells`` folds each ``cells.ingest`` record (or a tick) into the
-  changelog-backed tables with :func:`streams.pipeline.process_batch` and
-  publishes changed cells to ``cells.state`` and alerts to ``alerts``.
+* ``actions`` reads people's requests from ``alerts.actions`` (acknowledge,
+  assign, resolve; validated by :mod:`alerts.action_record`) and forwards each
+  to ``cells.ingest`` keyed like the incident's anchor cell, so it reaches the
+  one partition (and stream) that owns the incident;
+* ``cells`` folds each ``cells.ingest`` record (events, actions, or a tick)
+  into the changelog-backed tables with :func:`streams.pipeline.process_batch`
+  and publishes changed cells to ``cells.state``, alerts to ``alerts`` and
+  lifecycle transitions to ``alerts.audit``.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from typing import Any
 import faust
 import orjson
 
+from alerts.action_record import ActionRecord, decode_action
 from alerts.detect import Track
 from alerts.incident import Incident
 from alerts.metrics import CellBaselines
 from alerts.rulefile import RuleSet
 from citybrain.settings import Settings
+from geo.cells import parent
 from geo.geocode import load_gazetteer
 from streams import metrics
 from streams.cellfold import CellState
@@ -42,6 +49,7 @@ from streams.rulesource import RuleSource, load_start_rules
 
 log = logging.getLogger(__name__)
 TICK = b'{"tick":true}'
+ACTIONS = b'{"actions":'  # a cells.ingest record of people's requests, not events
 
 
 def _wall_ms() -> float:
@@ -87,6 +95,7 @@ def create_app(
     deadletter, unlocated = sink("events.deadletter"), sink("events.unlocated")
     cells_state, alerts_topic = sink("cells.state"), sink("alerts")
     shadow_topic = sink("alerts.shadow")  # shadow-rule incidents: engineers only, no desk
+    audit_topic = sink("alerts.audit")  # every lifecycle transition, who and when
 
     def table(name: str) -> Any:
         return app.Table(name, default=None, partitions=k.partitions, **raw)
@@ -157,6 +166,22 @@ def create_app(
     for kind in KINDS:
         ingest_agent(kind)
 
+    actions_in = app.topic(k.topic("alerts.actions"), allow_empty=True, **raw)
+
+    @app.agent(actions_in, name="actions")
+    async def actions(stream: Any) -> None:
+        """Validate people's requests and send each to its incident's partition."""
+        async for event in stream.events():
+            try:
+                record = decode_action(event.value)
+            except ValueError as exc:
+                metrics.ACTIONS_BAD.inc()
+                log.warning("refused alerts.actions@%s: %s", event.message.offset, str(exc)[:300])
+                continue
+            key = parent(record.anchor, p.partition_resolution)
+            body = b'{"actions":[' + record.to_bytes() + b"]}"
+            await ingest_sink.send(key=key.encode(), value=body)
+
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
         nonlocal config
@@ -167,7 +192,12 @@ def create_app(
             wall = _wall_ms()
             sweep = payload == TICK
             batch: list[Event] = []
-            if not sweep:
+            requests = None
+            if payload.startswith(ACTIONS):
+                # validated by the actions agent that wrote them
+                records = orjson.loads(payload)["actions"]
+                requests = [ActionRecord.model_validate(a).to_action() for a in records]
+            elif not sweep:
                 batch = [from_wire(d) for d in orjson.loads(payload)]
                 if batch:
                     clock.observe(partition, max(e.ts for e in batch), wall)
@@ -179,10 +209,22 @@ def create_app(
                 batch,
                 stores=stores,
                 partition=partition,
-                now_ms=clock.now(partition, wall),
+                # after a restart, an action may come before any event: wall time then
+                now_ms=clock.now(partition, wall, default=int(wall)),
                 config=config,
                 sweep=sweep,
+                actions=requests,
             )
+            for unknown in out.unknown_actions:
+                metrics.ACTIONS_UNKNOWN.inc()
+                log.warning(
+                    "action %s (%s by %s): alert %s is not held by partition %d",
+                    unknown.id,
+                    unknown.kind,
+                    unknown.by,
+                    unknown.alert,
+                    partition,
+                )
             if out.cells or out.removed:
                 metrics.CELL_UPDATES.inc(len(out.cells))
                 body = {"cells": list(out.cells.values()), "removed": out.removed}
@@ -192,6 +234,12 @@ def create_app(
                 log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
                 target = shadow_topic if alert.evidence.get("shadow") else alerts_topic
                 await target.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
+            for entry in out.audit:
+                metrics.AUDIT_OUT.labels(entry.action).inc()
+                log.info("audit %s %s by %s", entry.id, entry.action, entry.by)
+                await audit_topic.send(
+                    key=entry.alert.encode(), value=orjson.dumps(entry.to_dict())
+                )
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @app.timer(interval=1.0)
@@ -226,6 +274,7 @@ def create_app(
         "cells_state": cells_state,
         "alerts": alerts_topic,
         "alerts_shadow": shadow_topic,
+        "alerts_audit": audit_topic,
         "rules": rules_topic,
         "unlocated": unlocated,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alerts.incident import FusionConfig
+from alerts.lifecycle import LifecycleConfig
 from alerts.los import LosConfig
 from alerts.metrics import MetricsConfig
 from alerts.zone_metrics import zone_cell_areas
@@ -42,6 +43,10 @@ def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> Pipel
             cluster_max_uncertainty_m=p.geocode_max_uncertainty_m,
         ),
         fusion=FusionConfig(radius_k=p.incident_radius_k, reopen_ms=p.incident_reopen_s * 1000),
+        lifecycle=LifecycleConfig(
+            expire_after_ms=p.alert_expire_after_s * 1000,
+            stale_after_ms=p.alert_stale_after_s * 1000,
+        ),
         zones=zones,
         zone_areas=zone_cell_areas(zones) if zones is not None else None,
     )

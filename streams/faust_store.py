@@ -3,6 +3,10 @@
 Each table value is ``{"p": partition, "v": value}``; an in-memory index of
 key → partition makes a partition's sweep cheap and is rebuilt from the table
 after recovery.
+
+Keys are stored as UTF-8 bytes: the tables are declared with ``key_type=bytes``,
+so that is what recovery from the changelog gives back. (Writing ``str`` keys
+worked until a restart, then nothing written before it could be found.)
 """
 
 from __future__ import annotations
@@ -23,23 +27,25 @@ class FaustStore(Generic[T]):
         self._indexed = False
 
     def get(self, key: str) -> T | None:
-        raw = self.table.get(key)
+        raw = self.table.get(key.encode())
         if raw is None:
             return None
         return self._load(orjson.loads(raw)["v"])
 
     def put(self, key: str, value: T, partition: int) -> None:
-        self.table[key] = orjson.dumps({"p": partition, "v": self._dump(value)})
+        self.table[key.encode()] = orjson.dumps({"p": partition, "v": self._dump(value)})
         self._index[key] = partition
 
     def delete(self, key: str) -> None:
-        if key in self.table:
-            del self.table[key]
+        raw_key = key.encode()
+        if raw_key in self.table:
+            del self.table[raw_key]
         self._index.pop(key, None)
 
     def keys_in_partition(self, partition: int) -> Iterator[str]:
         if not self._indexed:  # first sweep after start-up: learn what recovery restored
             for key, raw in self.table.items():
-                self._index[key] = orjson.loads(raw)["p"]
+                text = key.decode() if isinstance(key, bytes) else str(key)
+                self._index[text] = orjson.loads(raw)["p"]
             self._indexed = True
         return iter([k for k, p in self._index.items() if p == partition])

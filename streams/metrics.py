@@ -20,6 +20,13 @@ GEOCODED = Counter(
     ["precision"],
 )
 ALERTS_OUT = Counter("citybrain_alerts_total", "Alert messages published", ["rule", "state"])
+ACTIONS_BAD = Counter("citybrain_actions_refused_total", "Unusable alerts.actions records")
+ACTIONS_UNKNOWN = Counter(
+    "citybrain_actions_unknown_total", "Actions for an alert the partition does not hold"
+)
+AUDIT_OUT = Counter(
+    "citybrain_audit_entries_total", "Lifecycle audit entries published", ["action"]
+)
 CELL_UPDATES = Counter("citybrain_cell_updates_total", "Cell views published")
 BATCH_SECONDS = Histogram(
     "citybrain_batch_seconds",

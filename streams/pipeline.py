@@ -39,7 +39,8 @@ from alerts.engine import (
     parse_subject_key,
 )
 from alerts.fusion import stale_cameras
-from alerts.incident import FusionConfig, Incident, Signal, attach, expired, find_incident, to_alert
+from alerts.incident import FusionConfig, Incident, Signal, attach, find_incident
+from alerts.lifecycle import Action, AuditEntry, LifecycleConfig
 from alerts.metrics import (
     CellBaselines,
     CellContext,
@@ -56,6 +57,7 @@ from streams.cellfold import CellState, TicketObs, Windows, add, expire, initial
 from streams.cellview import view
 from streams.events import Event, Ticket
 from streams.evidence import cluster_evidence, crowd_evidence, sensor_evidence, zone_evidence
+from streams.lifecycle_step import apply_actions, escalations, publish, sweep_incidents
 from streams.store import Store
 
 if TYPE_CHECKING:
@@ -78,6 +80,8 @@ class Output:
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> view
     removed: list[str] = field(default_factory=list)
     alerts: dict[str, Alert] = field(default_factory=dict)  # incident id -> newest version
+    audit: list[AuditEntry] = field(default_factory=list)  # lifecycle transitions, in order
+    unknown_actions: list[Action] = field(default_factory=list)  # for alerts not held here
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,7 @@ class PipelineConfig:
     windows: Windows = field(default_factory=Windows)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
     zones: ZoneIndex | None = None
     zone_areas: Mapping[str, Mapping[str, float]] | None = None  # zone → cell → m² (zone rules)
     rules: RuleSet = field(default_factory=default_rules)
@@ -391,7 +396,7 @@ class _Step:
         if subject is not None:
             zh, en = rule.message(subject, values)
             assert obs is not None
-            own = rule.desks(subject, escalated=track.escalated)
+            own = rule.desks(subject)
             desks = tuple(dict.fromkeys([*obs.desks_first, *own]))
             cell = subject.cell
         else:  # the subject is gone (the cell emptied): keep what the incident knew
@@ -412,7 +417,6 @@ class _Step:
             "dwell_s": spec.enter_dwell_ms / 1000,
             "dedupe": track.subject,
             "subjects": len(track.members),
-            "escalated": track.escalated,
             "message": {"zh": zh, "en": en},
             "risk": {"score": m.risk.score, "factors": m.risk.factors} if m else None,
         }
@@ -440,9 +444,9 @@ class _Step:
             incident = find_incident(
                 (i for i in nearby if i is not None), signal, self.now, self.config.fusion
             )
-        incident = attach(incident, signal, self.now)
+        incident, entry = attach(incident, signal, self.now)
         store.put(incident.id, incident, self.partition)
-        self.out.alerts[incident.id] = to_alert(incident)
+        publish(self.out, incident, [entry] if entry else [])
         return replace(track, incident=incident.id, cell=signal.cell)
 
     def retire(self, key: str, track: Track) -> None:
@@ -462,9 +466,9 @@ class _Step:
             updated_at=self.now,
             evidence={**old.evidence, "closed_reason": reason},
         )
-        incident = attach(incident, closed, self.now)
+        incident, entry = attach(incident, closed, self.now)
         self.st.incidents.put(incident.id, incident, self.partition)
-        self.out.alerts[incident.id] = to_alert(incident)
+        publish(self.out, incident, [entry] if entry else [])
 
     def resweep(self, key: str) -> None:
         """Re-evaluate every subject of a stored track (tick without new input)."""
@@ -504,16 +508,22 @@ def process_batch(
     now_ms: int,
     config: PipelineConfig | None = None,
     sweep: bool = False,
+    actions: list[Action] | None = None,
 ) -> Output:
     """Fold ``events`` into the cell states, measure the touched cells, run the rules.
 
     ``now_ms`` is the event-time clock (watermark) of the partition. With
     ``sweep=True`` every cell, rule track and incident of ``partition`` is also
-    re-checked, so cameras go stale, alerts close and old state is forgotten
-    without new input.
+    re-checked, so cameras go stale, alerts close, escalate and expire, and old
+    state is forgotten without new input. ``actions`` (people's acknowledge /
+    assign / resolve requests) are applied first.
     """
     config = config or PipelineConfig()
     s = _Step(stores, partition, now_ms, config)
+    if actions:
+        s.out.unknown_actions = apply_actions(
+            actions, stores=stores, partition=partition, out=s.out
+        )
     touched: dict[str, None] = {}
     new_tickets: list[Ticket] = []
     for ev in events:
@@ -541,10 +551,14 @@ def process_batch(
     if sweep:
         for key in list(stores.tracks.keys_in_partition(partition)):
             s.resweep(key)
-        for key in list(stores.incidents.keys_in_partition(partition)):
-            incident = stores.incidents.get(key)
-            if incident is not None and expired(incident, now_ms, config.fusion):
-                stores.incidents.delete(key)
+        sweep_incidents(
+            stores=stores,
+            partition=partition,
+            now_ms=now_ms,
+            config=config,
+            policies=escalations(s.rules),
+            out=s.out,
+        )
     return s.out
 
 

@@ -21,13 +21,17 @@ admin         every role
 A handler states the one role it needs; :func:`allows` answers whether a
 principal may call it. There is no ordering between dispatcher, liaison and
 engineer: each is a separate duty.
+
+Liaison staff are scoped to desks (110, 12345 …): they handle only the alerts
+routed to one of their desks (:func:`may_handle`); dispatchers and admins
+handle every alert.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -51,6 +55,7 @@ class Principal:
 
     name: str
     role: Role
+    desks: tuple[str, ...] = ()  # a liaison's desks
 
 
 def allows(principal: Principal | None, needed: Role) -> bool:
@@ -65,14 +70,20 @@ def _digest(token: str) -> bytes:
 class TokenTable:
     """Token → principal lookup over SHA-256 digests; the tokens themselves are not kept."""
 
-    def __init__(self, entries: Iterable[tuple[str, Role, str]]) -> None:
-        """``entries``: ``(name, role, token)`` triples. Raises ValueError on a repeated token."""
+    def __init__(
+        self,
+        entries: Iterable[tuple[str, Role, str]],
+        desks: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        """``entries``: ``(name, role, token)`` triples; ``desks``: name → desks (liaison
+        staff). Raises ValueError on a repeated token."""
         self._entries: list[tuple[bytes, Principal]] = []
         for name, role, token in entries:
             digest = _digest(token)
             if any(hmac.compare_digest(digest, d) for d, _ in self._entries):
                 raise ValueError(f"token of {name!r} is also given to another name")
-            self._entries.append((digest, Principal(name, role)))
+            own = tuple((desks or {}).get(name, ()))
+            self._entries.append((digest, Principal(name, role, own)))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -123,3 +134,24 @@ def authenticate(
     if principal is None:
         raise ValueError("unknown token")
     return principal
+
+
+#: Roles that handle alerts (acknowledge, assign, resolve).
+HANDLERS: tuple[Role, ...] = ("dispatcher", "liaison")
+
+
+def may_handle(principal: Principal, alert_desks: Iterable[str]) -> str | None:
+    """Why ``principal`` may not act on an alert routed to ``alert_desks``, or None.
+
+    Dispatchers (and admins) handle every alert; liaison staff only those routed
+    to one of their desks; other roles none.
+    """
+    if principal.role in ("admin", "dispatcher"):
+        return None
+    if principal.role != "liaison":
+        return f"{principal.name} has role {principal.role!r}; this needs dispatcher or liaison"
+    routed = tuple(alert_desks)
+    if set(routed) & set(principal.desks):
+        return None
+    mine = ", ".join(principal.desks) or "none"
+    return f"alert is routed to {', '.join(routed) or 'no desk'}; {principal.name}'s desks: {mine}"

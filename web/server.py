@@ -27,7 +27,9 @@ from geo.district import district_geojson, load_district
 from geo.zones import zones_geojson
 from streams.config import zone_index
 from web import guard, routes
+from web.audit import AuditStore, validate_entry
 from web.auth import TokenTable
+from web.desk_api import AlertDesk
 from web.fanout import Fanout
 from web.live import (
     CellDelta,
@@ -116,12 +118,17 @@ class WebServer:
         self._zone_areas = zone_cell_areas(self._zones) if self._zones else {}
         self._zone_layer = zones_geojson(self._zones.zones.values()) if self._zones else None
         self.rules = RuleLog(settings)
+        self.audit = AuditStore(self.redis, settings.redis.key_prefix)
+        self.desk = AlertDesk(settings, self.snapshot, self.audit)
         self.app = self._build_app()
 
     def _build_app(self) -> web.Application:
         a = self.settings.auth
         app = web.Application(client_max_size=self.settings.web.max_body_bytes)
-        tokens = TokenTable((t.name, t.role, t.token.get_secret_value()) for t in a.tokens)
+        tokens = TokenTable(
+            ((t.name, t.role, t.token.get_secret_value()) for t in a.tokens),
+            desks={t.name: t.desks for t in a.tokens},
+        )
         anonymous = None if a.anonymous_role == "none" else a.anonymous_role
         guard.setup(app, tokens, anonymous, self.settings.web.max_body_bytes)
         viewer = guard.requires("viewer")  # reading the live picture
@@ -133,8 +140,8 @@ class WebServer:
         r.add_get("/api/district", viewer(self._api_district))
         r.add_get("/api/cells", viewer(self._cells))
         r.add_get("/api/zones", viewer(self._zone_view))
-        r.add_get("/api/alerts", viewer(self._api_alerts))
         r.add_get("/api/whoami", self._whoami)
+        self.desk.routes(app)
         self.rules.routes(app)
         r.add_get("/api/{tail:.*}", self._no_endpoint)
         r.add_get("/{tail:.*}", self._static)
@@ -147,6 +154,7 @@ class WebServer:
             k.topic("cells.state"),
             k.topic("alerts"),
             k.topic("alerts.shadow"),
+            k.topic("alerts.audit"),
             bootstrap_servers=k.bootstrap_servers(),
             group_id=f"{k.topic_prefix}citybrain-{self.instance}",
             auto_offset_reset="earliest",
@@ -157,6 +165,7 @@ class WebServer:
         )
         await self._consumer.start()
         await self.rules.start()
+        await self.desk.start()
         w = self.settings.web
         self._runner = web.AppRunner(
             self.app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
@@ -180,6 +189,7 @@ class WebServer:
         if self._consumer is not None:
             await self._consumer.stop()
         await self.rules.stop()
+        await self.desk.stop()
         await self.redis.aclose()
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
@@ -194,13 +204,16 @@ class WebServer:
         assert self._consumer is not None
         alerts_topic = self.settings.kafka.topic("alerts")
         shadow_topic = self.settings.kafka.topic("alerts.shadow")
+        audit_topic = self.settings.kafka.topic("alerts.audit")
         async for record in self._consumer:
             if self._stopping:  # stop() cancelled us, but the cancellation was lost
                 log.info("kafka feed: stopping between records (its cancellation was lost)")
                 return
             try:
                 body = orjson.loads(record.value) if record.value is not None else None
-                if record.topic == shadow_topic:  # engineers read these over HTTP; no desk
+                if record.topic == audit_topic:  # who did what: kept for good
+                    await self.audit.put(validate_entry(body))
+                elif record.topic == shadow_topic:  # engineers read these over HTTP; no desk
                     await self.snapshot.put_alert(validate_alert(body), shadow=True)
                 elif record.topic == alerts_topic:
                     alert = validate_alert(body)
@@ -282,19 +295,12 @@ class WebServer:
     async def _api_district(self, request: web.Request) -> web.Response:
         return routes.response(200, self._district, "application/geo+json")
 
-    async def _api_alerts(self, request: web.Request) -> web.Response:
-        """Alerts, newest first; ``?shadow=1``: incidents of shadow rules (engineers only)."""
-        shadow = request.query.get("shadow", "0")
-        if shadow not in ("0", "1"):
-            return routes.error(400, "shadow must be 0 or 1")
-        if shadow == "1":
-            guard.check(request, "engineer")
-        return routes.json_response({"alerts": await self.snapshot.alerts(shadow=shadow == "1")})
-
     async def _whoami(self, request: web.Request) -> web.Response:
-        """The caller: ``{"name", "role"}``; anonymous callers get name ``anonymous``."""
+        """The caller: ``{"name", "role", "desks"}``; anonymous callers get name ``anonymous``."""
         caller = guard.caller(request)
-        return routes.json_response({"name": caller.name, "role": caller.role})
+        return routes.json_response(
+            {"name": caller.name, "role": caller.role, "desks": list(caller.desks)}
+        )
 
     async def _cells(self, request: web.Request) -> web.Response:
         """Fine cell views, or roll-ups with ``?res=N`` (N below the fine resolution)."""

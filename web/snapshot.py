@@ -33,6 +33,10 @@ class Snapshot:
         key = self.shadow_key if shadow else self.alerts_key
         await self.redis.hset(key, alert["id"], orjson.dumps(alert))
 
+    async def alert(self, alert_id: str, *, shadow: bool = False) -> dict[str, Any] | None:
+        raw = await self.redis.hget(self.shadow_key if shadow else self.alerts_key, alert_id)
+        return orjson.loads(raw) if raw is not None else None
+
     async def cells(self) -> list[dict[str, Any]]:
         raw = await self.redis.hgetall(self.cells_key)
         return [orjson.loads(v) for v in raw.values()]

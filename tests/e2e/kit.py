@@ -4,11 +4,77 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
+
+from citybrain.settings import Settings
+
+
+def http(
+    method: str, url: str, token: str | None = None, body: Any = None
+) -> tuple[int, dict[str, Any]]:
+    """One JSON request; (status, parsed body) for errors too."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, json.loads(exc.read())
+
+
+def wait_for(check: Any, within_s: float, what: str) -> Any:
+    """Poll ``check()`` every 0.1 s until it returns something truthy; AssertionError after
+    ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} within {within_s} s")
+
+
+async def crowd(
+    settings: Settings, lat: float, lon: float, seconds: float, people: int = 1000, tag: str = ""
+) -> None:
+    """A camera at (lat, lon) counting ``people`` on 400 m² (2.5/m² at 1000: LOS F) once a
+    second for ``seconds``, through Kafka, with event time now."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
+    await producer.start()
+    try:
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            now = int(time.time() * 1000)
+            reading = {
+                "id": f"crowd-{tag}-{i}-{now}",
+                "camera": f"cam-{tag}",
+                "ts": now,
+                "lat": lat,
+                "lon": lon,
+                "people": people,
+                "area_m2": 400.0,
+            }
+            await producer.send_and_wait(
+                settings.kafka.topic("events.camera"), orjson.dumps(reading)
+            )
+            i += 1
+            await asyncio.sleep(1.0)
+    finally:
+        await producer.stop()
 
 
 async def collect(url: str, until: Any, within_s: float) -> tuple[list[dict], list[dict]]:

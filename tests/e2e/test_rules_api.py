@@ -8,13 +8,9 @@ worker swaps to it (bound: 5 s), camera events through Kafka make the shadow rul
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -25,6 +21,7 @@ from citybrain.stack import EmbeddedStack
 from geo.cells import cell_center
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones
+from tests.e2e.kit import http, wait_for
 
 pytestmark = [pytest.mark.e2e]
 RELOAD_BOUND_S = 5.0
@@ -39,33 +36,6 @@ TRIAL = """
     desks: [110]
     message: {zh: "试行：密度 {density:.2f} 人/m²", en: "trial: density {density:.2f}"}
 """
-
-
-def http(
-    method: str, url: str, token: str | None = None, body: Any = None
-) -> tuple[int, dict[str, Any]]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, json.loads(exc.read())
-
-
-def wait_for(check: Any, within_s: float, what: str) -> Any:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} within {within_s} s")
 
 
 def log_has(path: Path, pattern: str, after: int) -> bool:

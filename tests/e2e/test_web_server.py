@@ -45,16 +45,28 @@ def call(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes
             return err.code, dict(err.headers), err.read()
 
 
-def test_embedded_stack_hands_out_an_engineer_token(stack: EmbeddedStack) -> None:
+def test_embedded_stack_hands_out_a_token_per_role(stack: EmbeddedStack) -> None:
     path = stack.run_dir / "engineer.token"
     assert stack.token_file == path
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    token = path.read_text().strip()
     base = stack.url()
-    status, _, body = call(base + "api/whoami", token)
-    assert status == 200 and orjson.loads(body) == {"name": "engineer", "role": "engineer"}
+    expected = {
+        "engineer": ("engineer", []),
+        "dispatcher": ("dispatcher", []),
+        "liaison-110": ("liaison", ["110"]),
+        "liaison-12345": ("liaison", ["12345"]),
+    }
+    assert sorted(stack.token_files) == sorted(expected)
+    for name, (role, desks) in expected.items():
+        file = stack.token_files[name]
+        assert file == stack.run_dir / f"{name}.token"
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600
+        status, _, body = call(base + "api/whoami", file.read_text().strip())
+        assert status == 200
+        assert orjson.loads(body) == {"name": name, "role": role, "desks": desks}
+    token = path.read_text().strip()
     status, _, body = call(base + "api/whoami")  # reading stays public by default
-    assert status == 200 and orjson.loads(body) == {"name": "anonymous", "role": "viewer"}
+    assert status == 200
+    assert orjson.loads(body) == {"name": "anonymous", "role": "viewer", "desks": []}
     status, headers, body = call(base + "api/cells", token[:-1])
     assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
     assert orjson.loads(body) == {"error": "unknown token"}
@@ -108,7 +120,13 @@ async def test_roles_and_tokens_on_a_real_server(stack: EmbeddedStack) -> None:
         auth={
             "anonymous_role": "none",
             "tokens": [
-                {"name": f"{role}-desk", "role": role, "token": t} for role, t in TOKENS.items()
+                {
+                    "name": f"{role}-desk",
+                    "role": role,
+                    "token": t,
+                    "desks": ["12345"] if role == "liaison" else [],
+                }
+                for role, t in TOKENS.items()
             ],
         },
     )
@@ -126,7 +144,9 @@ async def test_roles_and_tokens_on_a_real_server(stack: EmbeddedStack) -> None:
 
         for role, token in TOKENS.items():
             status, _, body = await get("/api/whoami", token)
-            assert status == 200 and body == {"name": f"{role}-desk", "role": role}
+            desks = ["12345"] if role == "liaison" else []
+            assert status == 200
+            assert body == {"name": f"{role}-desk", "role": role, "desks": desks}
         status, headers, body = await get("/api/whoami")
         assert status == 401 and headers["WWW-Authenticate"] == 'Bearer realm="citybrain"'
         assert body == {"error": "authentication required"}

@@ -46,7 +46,9 @@ class Run:
         self.config = config or PipelineConfig()
         self.outputs: list[Output] = []
 
-    def feed(self, events: list, now_s: float, sweep: bool = False) -> Output:
+    def feed(
+        self, events: list, now_s: float, sweep: bool = False, actions: list | None = None
+    ) -> Output:
         out = process_batch(
             events,
             stores=self.stores,
@@ -54,6 +56,7 @@ class Run:
             now_ms=int(T0 + now_s * 1000),
             config=self.config,
             sweep=sweep,
+            actions=actions,
         )
         self.outputs.append(out)
         return out
@@ -63,3 +66,6 @@ class Run:
 
     def signals(self, rule: str) -> list[dict]:
         return [s for a in self.alerts() for s in a.evidence["signals"] if s["rule"] == rule]
+
+    def audit(self) -> list:
+        return [e for o in self.outputs for e in o.audit]

@@ -2,7 +2,16 @@
 
 import h3
 
-from alerts.incident import FusionConfig, Signal, attach, expired, find_incident, to_alert
+from alerts.incident import (
+    FusionConfig,
+    Incident,
+    Signal,
+    attach,
+    find_incident,
+    forgettable,
+    to_alert,
+)
+from alerts.lifecycle import LifecycleConfig, tick
 from geo.cells import cell_of
 
 T0 = 1_790_000_000_000
@@ -29,14 +38,25 @@ def signal(id: str, rule: str, cell: str, t_s: float, **kw: object) -> Signal:
     return Signal(**base)  # type: ignore[arg-type]
 
 
+def put(incident: Incident | None, sig: Signal, at: int) -> Incident:
+    """``attach`` without its audit entry (alerts.lifecycle's tests look at those)."""
+    return attach(incident, sig, at)[0]
+
+
+def expire(incident: Incident, at: int) -> Incident:
+    lc, entries = tick(incident.lifecycle, incident.facts(), at, LifecycleConfig(), {})
+    assert [e.action for e in entries] == ["expired"]
+    return Incident(**{**{n: getattr(incident, n) for n in Incident.__slots__}, "lifecycle": lc})
+
+
 def test_crowd_and_complaint_cluster_nearby_fuse_into_one_incident() -> None:
     assert h3.grid_distance(BRIDGE, CAR_PARK) <= CONFIG.radius_k
     crowd = signal("a-crowd", "crowd.density", BRIDGE, 0, desks=("110", "chengguan"))
-    inc = attach(None, crowd, crowd.updated_at)
+    inc = put(None, crowd, crowd.updated_at)
     cluster = signal("a-clus", "hotline.cluster", CAR_PARK, 60, desks=("12345", "110", "traffic"))
     found = find_incident([inc], cluster, T0 + 60_000, CONFIG)
     assert found is inc
-    inc = attach(found, cluster, T0 + 60_000)
+    inc = put(found, cluster, T0 + 60_000)
     alert = to_alert(inc)
     assert alert.id == "a-crowd" and alert.rule == "crowd.density"
     assert alert.desks == ("110", "chengguan", "12345", "traffic")
@@ -45,39 +65,54 @@ def test_crowd_and_complaint_cluster_nearby_fuse_into_one_incident() -> None:
 
 
 def test_signal_far_away_starts_its_own_incident() -> None:
-    inc = attach(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
+    inc = put(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
     assert find_incident([inc], signal("a2", "sensor.alarm", FAR, 5), T0 + 5000, CONFIG) is None
 
 
-def test_severity_is_the_worst_signal_and_state_open_while_any_signal_is() -> None:
-    inc = attach(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
-    inc = attach(inc, signal("a2", "sensor.alarm", BRIDGE, 1, severity="critical"), T0 + 1000)
-    assert inc.severity == "critical" and inc.state == "open"
-    inc = attach(inc, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0 + 2000)
-    assert inc.state == "open" and inc.closed_at is None
-    inc = attach(inc, signal("a2", "sensor.alarm", BRIDGE, 1, state="closed"), T0 + 3000)
-    assert inc.state == "closed" and inc.closed_at == T0 + 3000
+def test_severity_is_the_worst_signal_and_active_while_any_signal_is_open() -> None:
+    inc = put(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
+    inc = put(inc, signal("a2", "sensor.alarm", BRIDGE, 1, severity="critical"), T0 + 1000)
+    assert inc.severity == "critical" and inc.active
+    inc = put(inc, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0 + 2000)
+    assert inc.active and inc.cleared_at is None
+    inc = put(inc, signal("a2", "sensor.alarm", BRIDGE, 1, state="closed"), T0 + 3000)
+    assert not inc.active and inc.cleared_at == T0 + 3000
+    assert inc.lifecycle.state == "open"  # the condition cleared; nobody closed the alert
     assert len(inc.signals) == 2  # updated in place, not appended
 
 
-def test_reopening_within_the_cooldown_reuses_the_incident_later_not() -> None:
-    inc = attach(None, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0)
+def test_an_alert_nobody_closed_is_joined_however_long_ago_its_condition_cleared() -> None:
+    inc = put(None, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0)
+    later = signal("a3", "crowd.density", BRIDGE, 3000)
+    assert find_incident([inc], later, T0 + 3_000_000, CONFIG) is inc
+    assert not forgettable(inc, T0 + 10 * 3_600_000, CONFIG)  # still in a desk's queue
+
+
+def test_reopening_within_the_cooldown_reuses_the_closed_incident_later_not() -> None:
+    inc = put(None, signal("a1", "crowd.density", BRIDGE, 0, state="closed"), T0)
+    inc = expire(inc, T0 + 120_000)
+    closed = inc.lifecycle.closed_at
+    assert closed == T0 + 120_000
     again = signal("a3", "crowd.density", BRIDGE, 300)
-    assert find_incident([inc], again, T0 + 300_000, CONFIG) is inc
-    assert find_incident([inc], again, T0 + 601_000, CONFIG) is None
-    assert not expired(inc, T0 + 3_600_000, CONFIG) and expired(inc, T0 + 3_600_001, CONFIG)
+    assert find_incident([inc], again, closed + 600_000, CONFIG) is inc
+    assert find_incident([inc], again, closed + 600_001, CONFIG) is None
+    reopened = put(inc, again, closed + 300_000)
+    assert reopened.lifecycle.state == "open" and reopened.lifecycle.reopened == 1
+    assert reopened.id == inc.id and reopened.active
+    assert not forgettable(inc, closed + 3_600_000, CONFIG)
+    assert forgettable(inc, closed + 3_600_001, CONFIG)
 
 
 def test_shadow_signals_route_to_no_desk() -> None:
-    inc = attach(None, signal("a1", "crowd.anomaly", BRIDGE, 0, shadow=True), T0)
+    inc = put(None, signal("a1", "crowd.anomaly", BRIDGE, 0, shadow=True), T0)
     assert inc.shadow and inc.desks == ()
-    inc = attach(inc, signal("a2", "crowd.density", BRIDGE, 1), T0 + 1000)
+    inc = put(inc, signal("a2", "crowd.density", BRIDGE, 1), T0 + 1000)
     assert not inc.shadow and inc.desks == ("110",)
 
 
 def test_nearest_incident_wins() -> None:
-    near = attach(None, signal("n", "crowd.density", CAR_PARK, 0), T0)
-    far = attach(None, signal("f", "crowd.density", BRIDGE, 0), T0)
+    near = put(None, signal("n", "crowd.density", CAR_PARK, 0), T0)
+    far = put(None, signal("f", "crowd.density", BRIDGE, 0), T0)
     s = signal("x", "hotline.cluster", CAR_PARK, 10)
     assert find_incident([far, near], s, T0 + 10_000, CONFIG) is near
 
@@ -85,20 +120,20 @@ def test_nearest_incident_wins() -> None:
 def test_incidents_do_not_sprawl_through_chains_of_signals() -> None:
     # Each step is within the radius of the previous signal, but not of the anchor.
     path = [BRIDGE, *h3.grid_path_cells(BRIDGE, FAR)[1:]]
-    inc = attach(None, signal("s0", "crowd.density", path[0], 0), T0)
+    inc = put(None, signal("s0", "crowd.density", path[0], 0), T0)
     for i, cell in enumerate(path[1:], 1):
         s = signal(f"s{i}", "crowd.density", cell, i)
         found = find_incident([inc], s, T0 + i * 1000, CONFIG)
         if h3.grid_distance(BRIDGE, cell) <= CONFIG.radius_k:
             assert found is inc
-            inc = attach(inc, s, T0 + i * 1000)
+            inc = put(inc, s, T0 + i * 1000)
         else:
             assert found is None
 
 
 def test_the_incident_is_placed_at_its_worst_open_signal() -> None:
-    inc = attach(None, signal("a1", "sensor.alarm", CAR_PARK, 0), T0)
-    inc = attach(inc, signal("a2", "crowd.density", BRIDGE, 5, severity="critical"), T0 + 5000)
+    inc = put(None, signal("a1", "sensor.alarm", CAR_PARK, 0), T0)
+    inc = put(inc, signal("a2", "crowd.density", BRIDGE, 5, severity="critical"), T0 + 5000)
     alert = to_alert(inc)
     assert alert.cell == BRIDGE and alert.rule == "sensor.alarm" and alert.id == "a1"
     assert alert.evidence["anchor"] == CAR_PARK and alert.evidence["lead"] == "a2"

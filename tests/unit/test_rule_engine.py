@@ -169,7 +169,7 @@ def test_a_new_rule_set_keeps_state_closes_removed_rules_and_runs_new_ones() -> 
     run.config = config(swapped)
     out = run.feed([], 3, sweep=True)
     closed = out.alerts[opened.id]
-    assert closed.state == "closed"
+    assert not closed.active
     assert "not in rule set" in closed.evidence["signals"][0]["closed_reason"]
     assert run.cells.get(PARK[0]) == cell_before  # window state is untouched by the swap
     crowd(run, [PARK[0]], 1200, range(4, 6))

@@ -3,6 +3,7 @@ on a small application built here: 401/403, bounded JSON bodies, the JSON error 
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
-from citybrain.settings import Settings, load_settings
+from citybrain.settings import Settings, TokenSettings, load_settings
 from citybrain.stack import settings_env, write_secret
 from web import guard
 from web.auth import (
@@ -25,6 +26,7 @@ from web.auth import (
     allows,
     authenticate,
     bearer_token,
+    may_handle,
 )
 
 ENGINEER = "engineer-token-0123456789"
@@ -123,9 +125,29 @@ def test_tokens_from_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     config = tmp_path / "citybrain.toml"
     config.write_text(
         f'[[auth.tokens]]\nname = "desk-110"\nrole = "liaison"\ntoken = "{LIAISON}"\n'
+        'desks = ["110"]\n'
     )
     monkeypatch.setenv("CITYBRAIN_CONFIG", str(config))
-    assert load_settings().auth.tokens[0].role == "liaison"
+    token = load_settings().auth.tokens[0]
+    assert token.role == "liaison" and token.desks == ["110"]
+
+
+@pytest.mark.parametrize(
+    ("desks", "problem"),
+    [([], "liaison 'desk' needs desks"), (["police"], "unknown desk(s) ['police']")],
+)
+def test_liaison_tokens_name_known_desks(desks: list[str], problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        TokenSettings(name="desk", role="liaison", token=LIAISON, desks=desks)
+
+
+def test_who_may_handle_an_alert() -> None:
+    liaison = Principal("李", "liaison", ("12345",))
+    assert may_handle(liaison, ("110", "12345")) is None
+    assert may_handle(liaison, ("110",)) == "alert is routed to 110; 李's desks: 12345"
+    assert may_handle(Principal("王", "dispatcher"), ("fire",)) is None
+    assert may_handle(Principal("admin", "admin"), ()) is None
+    assert "needs dispatcher or liaison" in (may_handle(Principal("e", "engineer"), ("110",)) or "")
 
 
 def test_default_keeps_reading_public() -> None:
