@@ -18,6 +18,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from citybrain.layers_cli import register as register_layers
 from citybrain.recording_cli import register as register_recording
 from citybrain.rules_cli import rules_app
 from citybrain.settings import Settings, load_settings
@@ -84,8 +85,18 @@ def web() -> None:
     asyncio.run(main())
 
 
-@app.command()
+sim_app = typer.Typer(
+    help="Simulate Chancheng (no sub-command: stream events); 'sim layers' writes its static "
+    "layers.",
+    invoke_without_command=True,
+)
+app.add_typer(sim_app, name="sim")
+register_layers(sim_app, _settings)
+
+
+@sim_app.callback()
 def sim(
+    ctx: typer.Context,
     duration: Annotated[
         float | None, typer.Option(help="simulated seconds, default: forever")
     ] = None,
@@ -100,7 +111,10 @@ def sim(
         ),
     ] = None,
 ) -> None:
-    """Simulate Chancheng: cameras, sensors, hotline and the Tongji Bridge incident."""
+    """Simulate Chancheng: cameras, sensors, hotline, grid workers and the Tongji Bridge
+    incident."""
+    if ctx.invoked_subcommand is not None:
+        return
     from feeds.runner import run_simulator
 
     settings = _settings()

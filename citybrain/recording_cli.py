@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 console = Console(stderr=True)
 T = TypeVar("T")
 
-DEFAULT_TOPICS: Final = "events.camera,events.sensor,events.hotline,events.labels"
+DEFAULT_TOPICS: Final = "events.camera,events.sensor,events.hotline,events.worker,events.labels"
 _DURATION: Final = re.compile(
     r"(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?"
 )

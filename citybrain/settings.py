@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from alerts.los import LosConfig
 from alerts.rules import DESKS
+from geo.crs import CRS
 from web.auth import Role, TokenTable
 
 
@@ -137,6 +138,9 @@ class WebSettings(BaseModel):
     send_queue_max: int = Field(
         1000, ge=1, description="messages waiting for one websocket client; beyond: it is dropped"
     )
+    worker_stale_s: float = Field(
+        120.0, gt=0, description="a grid worker not heard from this long is shown offline, s"
+    )
 
 
 class PipelineSettings(BaseModel):
@@ -221,11 +225,54 @@ class SimSettings(BaseModel):
     camera_period_s: float = Field(5.0, gt=0, description="each camera reports this often")
     sensor_period_s: float = Field(30.0, gt=0)
     hotline_per_min: float = Field(6.0, ge=0, description="background tickets per minute")
+    grid_workers: int = Field(40, ge=0, description="grid workers (网格员) on patrol")
+    worker_period_s: float = Field(
+        30.0, gt=0, description="each grid worker reports its position this often while online"
+    )
     incident_at_s: float = Field(
         30.0, ge=0, description="scripted incident starts this long after start"
     )
     speed: float = Field(1.0, gt=0, description="simulated seconds per wall second")
     batch_max: int = Field(500, ge=1, description="events per Kafka record at most")
+
+
+class LayerFileSettings(BaseModel):
+    """One user layer file (docs/layers.md); a bare path is accepted as ``{path = ...}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path = Field(description="GeoJSON or GeoPackage file (one layer)")
+    crs: CRS | None = Field(
+        None,
+        description="wgs84, gcj02 or bd09; default: the file's CRS, .gcj02./.bd09. in "
+        "its name, else WGS-84",
+    )
+    kind: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="building, enterprise, camera (counted by POST /api/query) or your own",
+    )
+    id: str | None = Field(
+        None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="default: from the file name"
+    )
+    title: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_path(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str | Path) else data
+
+
+class LayersSettings(BaseModel):
+    """Static map layers behind "draw a circle" (POST /api/query; docs/layers.md)."""
+
+    paths: list[LayerFileSettings] = Field(
+        default_factory=list,
+        description="user layer files: paths, or tables {path, crs, kind, id, title}",
+    )
+    generated_dir: Path | None = Field(
+        None, description="a directory written by 'citybrain sim layers' (with manifest.json)"
+    )
 
 
 class Settings(BaseSettings):
@@ -241,6 +288,7 @@ class Settings(BaseSettings):
     embedded: EmbeddedSettings = EmbeddedSettings()
     sim: SimSettings = SimSettings()
     rules: RulesSettings = RulesSettings()
+    layers: LayersSettings = LayersSettings()
     worker_id: str = Field("worker-1", description="Faust app instance name")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

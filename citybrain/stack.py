@@ -221,6 +221,8 @@ class EmbeddedStack:
             embedded={"data_dir": str(self.run_dir)},
             **auth,
         )
+        if live.layers.generated_dir is None and not live.layers.paths:
+            live = live.with_overrides(layers={"generated_dir": str(self._layers(live))})
         asyncio.run(create_topics(live))
         env = settings_env(live)
         cli = [sys.executable, "-m", "citybrain"]
@@ -231,6 +233,19 @@ class EmbeddedStack:
             self._spawn("sim", [*cli, "sim", *self.sim_args], env)
         self.live = live
         return live
+
+    def _layers(self, live: Settings) -> Path:
+        """The simulated static layers of this run (buildings, enterprises, the camera
+        registry, grids; ~1 s), written once per run directory."""
+        from feeds.layers_gen import LayerGenConfig, generate_layers
+
+        out = self.run_dir / "layers"
+        if not (out / "manifest.json").exists():
+            config = LayerGenConfig(
+                seed=live.sim.seed, cameras=live.sim.cameras, sensors=live.sim.sensors
+            )
+            generate_layers(out, config)
+        return out
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.live.web.port}/"

@@ -17,6 +17,7 @@ TOPICS = (
     "events.camera",
     "events.sensor",
     "events.hotline",
+    "events.worker",
     "events.labels",
     "events.deadletter",
     "events.unlocated",
@@ -27,6 +28,7 @@ TOPICS = (
     "alerts.actions",
     "alerts.audit",
     "rules",
+    "workers.state",
 )
 #: Topics that need other than ``kafka.partitions`` partitions: the rule-change log is
 #: totally ordered, so one partition.

@@ -21,6 +21,7 @@ KIND_TOPICS: Final[dict[str, str]] = {
     "camera": "events.camera",
     "sensor": "events.sensor",
     "hotline": "events.hotline",
+    "worker": "events.worker",
 }
 """Event kind to logical topic name (``Settings.kafka.topic`` adds the prefix)."""
 LABELS_TOPIC: Final = "events.labels"

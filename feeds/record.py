@@ -25,7 +25,13 @@ from feeds.recording import RecordedRecord, RecordingWriter
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TOPICS: Final = ("events.camera", "events.sensor", "events.hotline", "events.labels")
+DEFAULT_TOPICS: Final = (
+    "events.camera",
+    "events.sensor",
+    "events.hotline",
+    "events.worker",
+    "events.labels",
+)
 """Logical topics recorded unless told otherwise: the inputs and the labels."""
 POLL_MS: Final = 200
 """Longest wait for records before the stop conditions are checked again."""

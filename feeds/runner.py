@@ -39,6 +39,7 @@ class SimStats:
     camera: int = 0
     sensor: int = 0
     hotline: int = 0
+    worker: int = 0  # grid-worker position reports
     records: int = 0
     bytes: int = 0
     labels: int = 0
@@ -49,13 +50,14 @@ class SimStats:
     @property
     def events(self) -> int:
         """All events sent."""
-        return self.camera + self.sensor + self.hotline
+        return self.camera + self.sensor + self.hotline + self.worker
 
     def summary(self) -> str:
         """One log line."""
         return (
             f"sim +{(self.sim_ms - self.start_ms) / 1000:.0f}s in {self.wall_s:.0f}s wall: "
             f"camera={self.camera} sensor={self.sensor} hotline={self.hotline} "
+            f"worker={self.worker} "
             f"records={self.records} bytes={self.bytes}"
         )
 
@@ -161,7 +163,12 @@ async def _send_interval(
             await label_publisher.send_labels(labels)
             log.info("simulator: incident starts; labels %s", ", ".join(x.id for x in labels))
     by_kind = sim.events_between(stats.sim_ms, target_ms)
-    counts = {"camera": stats.camera, "sensor": stats.sensor, "hotline": stats.hotline}
+    counts = {
+        "camera": stats.camera,
+        "sensor": stats.sensor,
+        "hotline": stats.hotline,
+        "worker": stats.worker,
+    }
     records = stats.records
     size = stats.bytes
     for kind in KINDS:
@@ -177,6 +184,7 @@ async def _send_interval(
         camera=counts["camera"],
         sensor=counts["sensor"],
         hotline=counts["hotline"],
+        worker=counts["worker"],
         records=records,
         bytes=size,
         labels=stats.labels + len(labels),

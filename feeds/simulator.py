@@ -3,7 +3,7 @@
 Pure and deterministic. Each device reports on a fixed schedule of epoch time,
 ``ts = phase + k * period`` with a per-device phase drawn from the seed; each
 reading's randomness is a hash of ``(seed, device, k)``; hotline tickets come
-from fixed one-second slots. Hence::
+from fixed one-second slots; grid workers (:mod:`feeds.gridworkers`) likewise. Hence::
 
     sim.events_between(a, c) == merge(sim.events_between(a, b), sim.events_between(b, c))
 
@@ -18,12 +18,15 @@ from typing import Any, Final
 from alerts.labels import Label
 from citybrain.settings import SimSettings
 from feeds.city import City
+from feeds.gridworkers import GridWorkers
 from feeds.randomness import rng_for
 from feeds.readings import CrowdState, alarm_probability, camera_event, sensor_event
 from feeds.scenario import Incident, build_incident, incident_labels
 from feeds.tickets import SLOT_MS, background_tickets, scripted_ticket
 
-KINDS: Final = ("camera", "sensor", "hotline")
+KINDS: Final = ("camera", "sensor", "hotline", "worker")
+"""Kinds of :meth:`Simulator.events_between`, each sent to ``events.<kind>``; ``worker``:
+grid worker reports (:mod:`feeds.gridworkers`)."""
 
 Event = dict[str, Any]
 
@@ -49,8 +52,10 @@ class Simulator:
     The scripted incident starts at ``start_ms + settings.incident_at_s * 1000``.
     Cameras report every ``settings.camera_period_s``, sensors every
     ``settings.sensor_period_s``; background hotline tickets arrive at
-    ``settings.hotline_per_min``. Events before ``start_ms`` can be asked for too
-    (the background then simply runs earlier).
+    ``settings.hotline_per_min``; ``settings.grid_workers`` grid workers report every
+    ``settings.worker_period_s`` while on duty, those near the bridge or the car park
+    staying on duty through the incident. Events before ``start_ms`` can be asked
+    for too (the background then simply runs earlier).
     """
 
     __slots__ = (
@@ -61,6 +66,7 @@ class Simulator:
         "_sen_phase",
         "_sensor_period_ms",
         "city",
+        "grid_workers",
         "incident",
         "incident_start_ms",
         "seed",
@@ -87,15 +93,30 @@ class Simulator:
             for s in city.sensors
         }
         self._alarm_p = alarm_probability(len(city.sensors), settings.sensor_period_s)
+        last_s = max([self.incident.crowd.end_s, *(t.offset_s for t in self.incident.tickets)])
+        self.grid_workers = GridWorkers(
+            self.seed,
+            city.district,
+            settings.grid_workers,
+            settings.worker_period_s,
+            (self.incident_start_ms, self.incident_start_ms + round(last_s * 1000.0)),
+            [(p.lat, p.lon) for p in (city.bridge, city.car_park)],
+        )
 
     def events_between(self, t0_ms: int, t1_ms: int) -> dict[str, list[Event]]:
         """Events with ``t0_ms <= ts < t1_ms`` by kind (``camera``, ``sensor``,
-        ``hotline``), each list sorted by ``(ts, id)``. Empty lists if ``t1 <= t0``."""
+        ``hotline``, ``worker``), each list sorted by ``(ts, id)``. Empty lists if
+        ``t1 <= t0``."""
         return {
             "camera": self.camera_events(t0_ms, t1_ms),
             "sensor": self.sensor_events(t0_ms, t1_ms),
             "hotline": self.hotline_events(t0_ms, t1_ms),
+            "worker": self.worker_events(t0_ms, t1_ms),
         }
+
+    def worker_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
+        """Grid worker reports with ``t0_ms <= ts < t1_ms`` (:mod:`feeds.gridworkers`)."""
+        return self.grid_workers.events_between(t0_ms, t1_ms)
 
     def camera_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
         """Camera readings with ``t0_ms <= ts < t1_ms``."""

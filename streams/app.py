@@ -40,12 +40,14 @@ from streams import metrics
 from streams.cellfold import CellState
 from streams.clock import EventClock
 from streams.config import decode_limits, pipeline_config, zone_index
-from streams.decode import dead_letter, decode_record
+from streams.deadletter import send_rejections
+from streams.decode import decode_record
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
 from streams.rulesource import RuleSource, load_start_rules
+from streams.workers_agent import add_workers_agent
 
 log = logging.getLogger(__name__)
 TICK = b'{"tick":true}'
@@ -126,24 +128,14 @@ def create_app(
         now = int(_wall_ms())
         metrics.RECORDS_IN.labels(kind).inc()
         decoded = decode_record(kind, event.value, now, limits)
-        for rejection in decoded.rejections:
-            metrics.DEADLETTERED.labels(kind, rejection.error).inc()
-            letter = dead_letter(
-                rejection,
-                topic=k.topic(f"events.{kind}"),
-                partition=msg.partition,
-                offset=msg.offset,
-                at_ms=now,
-            )
-            log.warning(
-                "dead-lettered %s events.%s[%s]@%s: %s",
-                rejection.error,
-                kind,
-                rejection.index,
-                msg.offset,
-                rejection.reason[:200],
-            )
-            await deadletter.send(value=orjson.dumps(letter))
+        await send_rejections(
+            decoded.rejections,
+            kind=kind,
+            topic=k.topic(f"events.{kind}"),
+            message=msg,
+            sink=deadletter,
+            now_ms=now,
+        )
         routed = route(decoded.events, gazetteer, p.h3_resolution, p.partition_resolution)
         for ticket in routed.unlocated:
             metrics.UNLOCATED.inc()
@@ -165,6 +157,8 @@ def create_app(
 
     for kind in KINDS:
         ingest_agent(kind)
+    # grid workers' positions: validated, normalised, published as views (not cell events)
+    workers_state = add_workers_agent(app, settings, deadletter, memory_sinks=memory_sinks)
 
     actions_in = app.topic(k.topic("alerts.actions"), allow_empty=True, **raw)
 
@@ -275,6 +269,7 @@ def create_app(
         "alerts": alerts_topic,
         "alerts_shadow": shadow_topic,
         "alerts_audit": audit_topic,
+        "workers_state": workers_state,
         "rules": rules_topic,
         "unlocated": unlocated,
     }

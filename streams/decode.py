@@ -2,7 +2,8 @@
 
 A record holds one event object or a JSON array of them (see docs/protocol.md).
 Every problem becomes a :class:`Rejection` with a plain reason; one bad event
-never spoils the others in its batch.
+never spoils the others in its batch. :func:`decode_record` decodes the kinds of
+the cell pipeline, :func:`decode_worker_record` grid worker reports (``worker``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import base64
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from pydantic import (
@@ -27,7 +28,7 @@ from pydantic import (
 
 from geo.cells import cell_of
 from geo.crs import to_wgs84
-from streams.events import CameraReading, Event, Kind, SensorReading, Ticket
+from streams.events import CameraReading, Event, Kind, SensorReading, Ticket, WorkerReport
 
 ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time"]
 
@@ -109,7 +110,17 @@ class HotlineIn(_Common):
         return v
 
 
+class WorkerIn(_Common):
+    lat: Latitude
+    lon: Longitude
+    worker: Ident
+    status: Literal["online", "offline"]
+    grid: Ident
+    name: ShortText | None = None
+
+
 _MODELS: dict[Kind, type[_Common]] = {"camera": CameraIn, "sensor": SensorIn, "hotline": HotlineIn}
+_Model = TypeVar("_Model", bound=_Common)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +146,14 @@ class Rejection:
 @dataclass(frozen=True, slots=True)
 class Decoded:
     events: list[Event] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedWorkers:
+    """What one ``events.worker`` record held: valid reports (WGS-84) and rejections."""
+
+    reports: list[WorkerReport] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
 
@@ -204,10 +223,8 @@ def _normalise(kind: Kind, model: _Common, resolution: int) -> Event:
     )
 
 
-def decode_event(
-    kind: Kind, item: object, index: int, now_ms: int, limits: Limits
-) -> Event | Rejection:
-    """Validate one event object; returns the normalised event or why not."""
+def _validated(model: type[_Model], item: object, index: int) -> _Model | Rejection:
+    """``item`` checked against ``model``: the model, or a ``shape``/``validation`` rejection."""
     if not isinstance(item, dict):
         return Rejection(
             "shape",
@@ -216,78 +233,111 @@ def decode_event(
             orjson.dumps(item),
         )
     try:
-        model = _MODELS[kind].model_validate(item)
+        return model.model_validate(item)
     except ValidationError as exc:
         return Rejection("validation", _reason(exc), index, orjson.dumps(item))
+
+
+def _out_of_time(
+    ts: int, item: object, index: int, now_ms: int, limits: Limits
+) -> Rejection | None:
+    """A ``time`` rejection when ``ts`` is too far ahead of or behind ``now_ms``."""
+    if ts > now_ms + limits.max_future_ms:
+        return Rejection(
+            "time", f"ts {ts} is {(ts - now_ms) // 1000} s in the future", index, orjson.dumps(item)
+        )
+    if ts < now_ms - limits.max_age_ms:
+        return Rejection(
+            "time", f"ts {ts} is {(now_ms - ts) // 1000} s old", index, orjson.dumps(item)
+        )
+    return None
+
+
+def decode_event(
+    kind: Kind, item: object, index: int, now_ms: int, limits: Limits
+) -> Event | Rejection:
+    """Validate one event object; returns the normalised event or why not."""
+    model = _validated(_MODELS[kind], item, index)
+    if isinstance(model, Rejection):
+        return model
     if kind == "hotline" and model.lat is None and model.address is None:  # type: ignore[attr-defined]
         return Rejection(
             "validation", "hotline ticket needs lat/lon or address", index, orjson.dumps(item)
         )
-    if model.ts > now_ms + limits.max_future_ms:
-        return Rejection(
-            "time",
-            f"ts {model.ts} is {(model.ts - now_ms) // 1000} s in the future",
-            index,
-            orjson.dumps(item),
-        )
-    if model.ts < now_ms - limits.max_age_ms:
-        return Rejection(
-            "time",
-            f"ts {model.ts} is {(now_ms - model.ts) // 1000} s old",
-            index,
-            orjson.dumps(item),
-        )
+    late = _out_of_time(model.ts, item, index, now_ms, limits)
+    if late is not None:
+        return late
     try:
         return _normalise(kind, model, limits.resolution)
     except ValueError as exc:  # e.g. a coordinate H3 or the CRS maths cannot place
         return Rejection("validation", f"cannot place event: {exc}", index, orjson.dumps(item))
 
 
-def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
-    """Decode one Kafka record value (an event or a JSON array of events)."""
+def decode_worker_event(
+    item: object, index: int, now_ms: int, limits: Limits
+) -> WorkerReport | Rejection:
+    """Validate one grid worker report; returns it in WGS-84 or why not.
+
+    The name defaults to the worker id. Same rejections as :func:`decode_event`.
+    """
+    model = _validated(WorkerIn, item, index)
+    if isinstance(model, Rejection):
+        return model
+    late = _out_of_time(model.ts, item, index, now_ms, limits)
+    if late is not None:
+        return late
+    try:
+        lat, lon = to_wgs84(model.lat, model.lon, model.crs)
+    except ValueError as exc:  # the CRS maths cannot place it
+        return Rejection("validation", f"cannot place event: {exc}", index, orjson.dumps(item))
+    return WorkerReport(
+        id=model.id,
+        ts=model.ts,
+        lat=lat,
+        lon=lon,
+        worker=model.worker,
+        status=model.status,
+        grid=model.grid,
+        name=model.name or model.worker,
+    )
+
+
+def _record_items(raw: bytes | None, limits: Limits) -> list[object] | Rejection:
+    """The event objects of one Kafka record value, or why the whole record is bad."""
     if raw is None:
-        return Decoded(rejections=[Rejection("shape", "empty record (null value)", None, b"")])
+        return Rejection("shape", "empty record (null value)", None, b"")
     if len(raw) > limits.max_record_bytes:
-        return Decoded(
-            rejections=[
-                Rejection(
-                    "size",
-                    f"record of {len(raw)} bytes exceeds {limits.max_record_bytes}",
-                    None,
-                    raw[:1024],
-                )
-            ]
+        return Rejection(
+            "size",
+            f"record of {len(raw)} bytes exceeds {limits.max_record_bytes}",
+            None,
+            raw[:1024],
         )
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Decoded(
-            rejections=[
-                Rejection("encoding", f"not UTF-8: {exc.reason} at byte {exc.start}", None, raw)
-            ]
-        )
+        return Rejection("encoding", f"not UTF-8: {exc.reason} at byte {exc.start}", None, raw)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        return Decoded(rejections=[Rejection("json", f"invalid JSON: {exc}", None, raw)])
-    items: list[object]
+        return Rejection("json", f"invalid JSON: {exc}", None, raw)
     if isinstance(doc, dict):
-        items = [doc]
-    elif isinstance(doc, list):
-        items = doc
-        if not items:
-            return Decoded(rejections=[Rejection("shape", "empty batch", None, raw)])
-    else:
-        return Decoded(
-            rejections=[
-                Rejection(
-                    "shape",
-                    f"record must be an event object or an array, got {type(doc).__name__}",
-                    None,
-                    raw,
-                )
-            ]
-        )
+        return [doc]
+    if isinstance(doc, list):
+        return doc if doc else Rejection("shape", "empty batch", None, raw)
+    return Rejection(
+        "shape",
+        f"record must be an event object or an array, got {type(doc).__name__}",
+        None,
+        raw,
+    )
+
+
+def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
+    """Decode one Kafka record value (an event or a JSON array of events)."""
+    items = _record_items(raw, limits)
+    if isinstance(items, Rejection):
+        return Decoded(rejections=[items])
     out = Decoded()
     for i, item in enumerate(items):
         result = decode_event(kind, item, i, now_ms, limits)
@@ -295,6 +345,21 @@ def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) ->
             out.rejections.append(result)
         else:
             out.events.append(result)
+    return out
+
+
+def decode_worker_record(raw: bytes | None, now_ms: int, limits: Limits) -> DecodedWorkers:
+    """Decode one ``events.worker`` record value (a report or a JSON array of reports)."""
+    items = _record_items(raw, limits)
+    if isinstance(items, Rejection):
+        return DecodedWorkers(rejections=[items])
+    out = DecodedWorkers()
+    for i, item in enumerate(items):
+        result = decode_worker_event(item, i, now_ms, limits)
+        if isinstance(result, Rejection):
+            out.rejections.append(result)
+        else:
+            out.reports.append(result)
     return out
 
 

@@ -5,6 +5,9 @@ cell id at the configured resolution (``None`` only for hotline tickets that
 carry an address instead of coordinates). These are plain frozen dataclasses;
 ``to_wire``/``from_wire`` are the (internal, trusted) JSON form used on the
 ``cells.ingest`` topic.
+
+Grid worker reports (:class:`WorkerReport`, input kind ``worker``) are normalised
+the same way but are not an :data:`Event`: they never enter the cell pipeline.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Kind = Literal["camera", "sensor", "hotline"]
+#: Input kinds of the cell pipeline: each has an ingest agent feeding ``cells.ingest``
+#: (streams/app.py) and is a backtest input (streams/backtest.py).
 KINDS: tuple[Kind, ...] = ("camera", "sensor", "hotline")
+InputKind = Literal["camera", "sensor", "hotline", "worker"]
+#: Every input kind, ``events.<kind>`` each; ``worker`` has its own agent
+#: (streams/workers_agent.py) and stays out of the cell pipeline.
+INPUT_KINDS: tuple[InputKind, ...] = (*KINDS, "worker")
+WorkerStatus = Literal["online", "offline"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,21 @@ class Ticket:
 
 
 Event = CameraReading | SensorReading | Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    """One position report of a grid worker (网格员), WGS-84."""
+
+    id: str  # the report's id, unique per report
+    ts: int
+    lat: float
+    lon: float
+    worker: str  # grid worker id
+    status: WorkerStatus
+    grid: str  # grid id, e.g. G-001
+    name: str | None = None
+    kind: Literal["worker"] = "worker"
 
 
 def to_wire(event: Event) -> dict[str, Any]:

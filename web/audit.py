@@ -61,7 +61,7 @@ class AuditStore:
         ids = await self.redis.zrevrangebyscore(self.all_key, top, "-inf", start=0, num=limit)
         pipe = self.redis.pipeline(transaction=False)
         for raw_id in ids:
-            entry_id = raw_id.decode()
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             pipe.hget(self._key(entry_id.split("/", 1)[0]), entry_id)
         found = [orjson.loads(v) for v in await pipe.execute() if v is not None]
         return sorted(found, key=_order, reverse=True)

@@ -31,7 +31,7 @@ from alerts.rules import DESK_NAMES, DESKS
 from citybrain.settings import Settings
 from web import routes
 from web.audit import AuditStore
-from web.auth import Principal, allows, may_handle
+from web.auth import Principal, Role, allows, may_handle
 from web.guard import ApiError, caller, check, json_body
 from web.snapshot import Snapshot
 
@@ -41,7 +41,7 @@ ACTIONS = Counter("citybrain_web_actions_total", "Alert actions requested", ["ki
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NOTE_MAX)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
-STAFF = ("dispatcher", "liaison", "engineer")  # may read audit trails (names, notes)
+STAFF: tuple[Role, ...] = ("dispatcher", "liaison", "engineer")  # may read audit trails
 AUDIT_PAGE_MAX = 500
 
 
@@ -194,7 +194,7 @@ class AlertDesk:
             id=uuid.uuid4().hex,
             alert=alert["id"],
             anchor=anchor,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             by=who.name,
             role=who.role,
             at=_ms(),

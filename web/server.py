@@ -40,8 +40,17 @@ from web.live import (
     zone_cell,
     zone_features,
 )
+from web.query_api import SpatialQueries, load_layers
 from web.rules_api import RuleLog
 from web.snapshot import Snapshot
+from web.workers import (
+    WorkerBoard,
+    WorkerStore,
+    nearest_online,
+    shown_all,
+    validate_worker_view,
+)
+from web.workers import routes as worker_routes
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +61,9 @@ PING_INTERVAL_S = 20.0  # websocket keep-alive; a client silent for half of it m
 SHUTDOWN_TIMEOUT_S = 5.0
 CANCEL_GRACE_S = 1.0  # stop(): a background task still running this long is cancelled again
 CANCEL_ATTEMPTS = 10
+NEARBY_MAX_M = 3000  # video linkage: largest radius asked for
+NEARBY_CAMERAS = 20
+NEARBY_WORKERS = 5
 
 
 def _now_ms() -> int:
@@ -94,6 +106,9 @@ class WebServer:
         self.redis = Redis.from_url(settings.redis.url.get_secret_value())
         self.snapshot = Snapshot(self.redis, settings.redis.key_prefix)
         self.delta = CellDelta()
+        self._worker_stale_ms = round(settings.web.worker_stale_s * 1000)
+        self.workers = WorkerBoard(self._worker_stale_ms)
+        self.worker_store = WorkerStore(self.redis, settings.redis.key_prefix)
         w = settings.web
         self.fanout = Fanout(queue_max=w.send_queue_max, send_timeout_s=w.send_timeout_s)
         self._runner: web.AppRunner | None = None
@@ -111,6 +126,7 @@ class WebServer:
             "district": "/api/district",
             "district_name": district.name,
             "zones": "/api/zones",
+            "layers": "/api/layers",
         }
         self.port: int = settings.web.port
         self._los = LosConfig.from_mapping(settings.pipeline.los)  # the worker's bands
@@ -118,6 +134,10 @@ class WebServer:
         self._zone_areas = zone_cell_areas(self._zones) if self._zones else {}
         self._zone_layer = zones_geojson(self._zones.zones.values()) if self._zones else None
         self.rules = RuleLog(settings)
+        self.layers = load_layers(settings.layers.paths, settings.layers.generated_dir)
+        self.queries = SpatialQueries(
+            self.layers, self.snapshot.cells, self._worker_views, self._los
+        )
         self.audit = AuditStore(self.redis, settings.redis.key_prefix)
         self.desk = AlertDesk(settings, self.snapshot, self.audit)
         self.app = self._build_app()
@@ -142,7 +162,10 @@ class WebServer:
         r.add_get("/api/zones", viewer(self._zone_view))
         r.add_get("/api/whoami", self._whoami)
         self.desk.routes(app)
+        r.add_get("/api/alerts/{id}/nearby", viewer(self._nearby))
         self.rules.routes(app)
+        self.queries.routes(app)
+        worker_routes(app, self.worker_store, self._worker_stale_ms)
         r.add_get("/api/{tail:.*}", self._no_endpoint)
         r.add_get("/{tail:.*}", self._static)
         return app
@@ -155,6 +178,7 @@ class WebServer:
             k.topic("alerts"),
             k.topic("alerts.shadow"),
             k.topic("alerts.audit"),
+            k.topic("workers.state"),
             bootstrap_servers=k.bootstrap_servers(),
             group_id=f"{k.topic_prefix}citybrain-{self.instance}",
             auto_offset_reset="earliest",
@@ -205,13 +229,18 @@ class WebServer:
         alerts_topic = self.settings.kafka.topic("alerts")
         shadow_topic = self.settings.kafka.topic("alerts.shadow")
         audit_topic = self.settings.kafka.topic("alerts.audit")
+        workers_topic = self.settings.kafka.topic("workers.state")
         async for record in self._consumer:
             if self._stopping:  # stop() cancelled us, but the cancellation was lost
                 log.info("kafka feed: stopping between records (its cancellation was lost)")
                 return
             try:
                 body = orjson.loads(record.value) if record.value is not None else None
-                if record.topic == audit_topic:  # who did what: kept for good
+                if record.topic == workers_topic:
+                    view = validate_worker_view(body)
+                    if self.workers.apply(view):  # an older view than the one held is dropped
+                        await self.worker_store.put(view)
+                elif record.topic == audit_topic:  # who did what: kept for good
                     await self.audit.put(validate_entry(body))
                 elif record.topic == shadow_topic:  # engineers read these over HTTP; no desk
                     await self.snapshot.put_alert(validate_alert(body), shadow=True)
@@ -233,6 +262,9 @@ class WebServer:
             await asyncio.sleep(interval)
             if self.delta:
                 self._send(self.delta.take(_now_ms()))
+            workers = self.workers.take(_now_ms())  # new reports, and workers gone stale
+            if workers is not None:
+                self._send(workers)
 
     def _send(self, message: dict[str, Any]) -> None:
         """Serialise ``message`` once and queue it for every client; never waits."""
@@ -261,6 +293,7 @@ class WebServer:
                 "resolution": self.settings.pipeline.h3_resolution,
                 "cells": await self.snapshot.cells(),
                 "alerts": await self.snapshot.alerts(),
+                "workers": await self._worker_views(),
             }
             client.start(orjson.dumps(snapshot).decode())
             async for message in ws:
@@ -294,6 +327,33 @@ class WebServer:
 
     async def _api_district(self, request: web.Request) -> web.Response:
         return routes.response(200, self._district, "application/geo+json")
+
+    async def _worker_views(self) -> list[dict[str, Any]]:
+        """Grid workers as the map shows them (stale ones offline)."""
+        return shown_all(await self.worker_store.all(), _now_ms(), self._worker_stale_ms)
+
+    async def _nearby(self, request: web.Request) -> web.Response:
+        """Video linkage: cameras within ``radius_m`` (default 500, ≤ 3000) of an alert,
+        nearest first, and the nearest online grid workers (≤ 5, within 3 km)."""
+        raw = request.query.get("radius_m", "500")
+        if not raw.isdigit() or not 1 <= int(raw) <= NEARBY_MAX_M:
+            return routes.error(400, f"radius_m must be an integer from 1 to {NEARBY_MAX_M}")
+        alert_id = request.match_info["id"]
+        alert = await self.snapshot.alert(alert_id)
+        if alert is None:
+            return routes.error(404, f"no such alert: {alert_id[:64]}")
+        lat, lon, radius = float(alert["lat"]), float(alert["lon"]), int(raw)
+        return routes.json_response(
+            {
+                "alert": alert_id,
+                "center": [lon, lat],
+                "radius_m": radius,
+                "cameras": self.queries.nearby_cameras(lat, lon, radius, NEARBY_CAMERAS),
+                "workers": nearest_online(
+                    await self._worker_views(), lat, lon, limit=NEARBY_WORKERS, max_m=3000.0
+                ),
+            }
+        )
 
     async def _whoami(self, request: web.Request) -> web.Response:
         """The caller: ``{"name", "role", "desks"}``; anonymous callers get name ``anonymous``."""

@@ -129,6 +129,7 @@ def test_record_then_replay_through_the_real_broker(broker: str, tmp_path: Path)
             "events.camera": 2,
             "events.sensor": 1,
             "events.hotline": 1,
+            "events.worker": 0,
             LABELS_TOPIC: 1,
         }
 

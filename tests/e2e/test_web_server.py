@@ -230,7 +230,14 @@ async def test_websocket_protocol_and_one_broadcast_for_all(stack: EmbeddedStack
         assert a.response.headers.get("Sec-WebSocket-Extensions") is None  # no compression
         for ws in (a, b):
             snapshot = orjson.loads(await ws.recv())
-            assert set(snapshot) == {"type", "server_time", "resolution", "cells", "alerts"}
+            assert set(snapshot) == {
+                "type",
+                "server_time",
+                "resolution",
+                "cells",
+                "alerts",
+                "workers",
+            }
         await a.send('{"type":"ping"}')
         assert orjson.loads(await a.recv())["type"] == "pong"
         await a.send(b'{"type":"ping"}')  # binary frames are read the same way

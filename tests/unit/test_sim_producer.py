@@ -43,7 +43,12 @@ def test_kafka_producer_topics_use_prefix() -> None:
 class FakePublisher:
     def __init__(self, batch_max: int) -> None:
         self.batch_max = batch_max
-        self.records: dict[str, list[bytes]] = {"camera": [], "sensor": [], "hotline": []}
+        self.records: dict[str, list[bytes]] = {
+            "camera": [],
+            "sensor": [],
+            "hotline": [],
+            "worker": [],
+        }
         self.flushed = 0
 
     async def send_events(self, kind: str, events: Sequence[Mapping[str, Any]]) -> Sent:
@@ -81,11 +86,11 @@ def test_runner_sends_exactly_the_simulated_interval() -> None:
 
     city = build_city(settings.sim.seed, load_district(), 30, 10)
     expected = Simulator(city, settings.sim, START_MS).events_between(START_MS, START_MS + 300_000)
-    for kind in ("camera", "sensor", "hotline"):
+    for kind in ("camera", "sensor", "hotline", "worker"):
         assert publisher.events(kind) == expected[kind]
         assert all(len(orjson.loads(r)) <= 50 for r in publisher.records[kind])
-    assert (stats.camera, stats.sensor, stats.hotline) == tuple(
-        len(expected[k]) for k in ("camera", "sensor", "hotline")
+    assert (stats.camera, stats.sensor, stats.hotline, stats.worker) == tuple(
+        len(expected[k]) for k in ("camera", "sensor", "hotline", "worker")
     )
     assert stats.records == sum(len(r) for r in publisher.records.values())
 

@@ -33,11 +33,13 @@ _ALLOWED = {
     "camera": _COMMON | {"people", "area_m2", "camera", "flow_in", "flow_out"},
     "sensor": _COMMON | {"type", "value", "unit", "alarm", "sensor"},
     "hotline": _COMMON | {"channel", "category", "text", "address", "caller"},
+    "worker": _COMMON | {"worker", "status", "grid", "name"},
 }
 _REQUIRED = {
     "camera": {"id", "ts", "lat", "lon", "people", "area_m2"},
     "sensor": {"id", "ts", "lat", "lon", "type", "value"},
     "hotline": {"id", "ts", "channel", "category", "text"},
+    "worker": {"id", "ts", "lat", "lon", "worker", "status", "grid"},
 }
 
 
@@ -88,6 +90,12 @@ def contract_errors(kind: str, e: dict[str, Any]) -> list[str]:
         for key in ("unit", "sensor"):
             if key in e and not isinstance(e[key], str):
                 errors.append(f"{key} must be a string")
+    elif kind == "worker":
+        if e.get("status") not in ("online", "offline"):
+            errors.append("status must be online or offline")
+        for key in ("worker", "grid", "name"):
+            if key in e and not (isinstance(e[key], str) and e[key]):
+                errors.append(f"{key} must be a non-empty string")
     else:
         if e.get("channel") not in ("12345", "110"):
             errors.append("channel must be 12345 or 110")
@@ -170,7 +178,12 @@ def test_interval_splitting(small_sim: Simulator, cuts: list[int]) -> None:
     t0, t1 = START_MS - 5_000, START_MS + 400_000
     whole = small_sim.events_between(t0, t1)
     bounds = [t0, *sorted(START_MS + c for c in cuts), t1]
-    merged: dict[str, list[dict[str, Any]]] = {"camera": [], "sensor": [], "hotline": []}
+    merged: dict[str, list[dict[str, Any]]] = {
+        "camera": [],
+        "sensor": [],
+        "hotline": [],
+        "worker": [],
+    }
     for a, b in itertools.pairwise(bounds):
         for kind, events in small_sim.events_between(a, b).items():
             merged[kind].extend(events)
@@ -180,7 +193,8 @@ def test_interval_splitting(small_sim: Simulator, cuts: list[int]) -> None:
 
 def test_empty_and_reversed_intervals(sim: Simulator) -> None:
     for t0, t1 in ((START_MS, START_MS), (START_MS + 5_000, START_MS)):
-        assert sim.events_between(t0, t1) == {"camera": [], "sensor": [], "hotline": []}
+        empty: dict[str, list[Any]] = {"camera": [], "sensor": [], "hotline": [], "worker": []}
+        assert sim.events_between(t0, t1) == empty
 
 
 def test_window_bounds_and_unique_ids(ten_minutes: dict[str, list[dict[str, Any]]]) -> None:
