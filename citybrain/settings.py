@@ -138,6 +138,10 @@ class WebSettings(BaseModel):
     send_queue_max: int = Field(
         1000, ge=1, description="messages waiting for one websocket client; beyond: it is dropped"
     )
+    history_interval_s: float = Field(
+        10.0, gt=0, description="one heatmap frame for the time scrubber this often, s"
+    )
+    history_s: int = Field(3600, gt=0, description="heatmap frames are kept this long, s")
     worker_stale_s: float = Field(
         120.0, gt=0, description="a grid worker not heard from this long is shown offline, s"
     )

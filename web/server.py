@@ -29,6 +29,8 @@ from streams.config import zone_index
 from web import guard, routes
 from web.audit import AuditStore, validate_entry
 from web.auth import TokenTable
+from web.cell_history import HistoryRecorder, HistoryStore
+from web.cell_history import add_routes as history_routes
 from web.desk_api import AlertDesk
 from web.fanout import Fanout
 from web.live import (
@@ -70,7 +72,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def _cancel_and_wait(task: asyncio.Task[None], grace_s: float = CANCEL_GRACE_S) -> None:
+async def cancel_and_wait(task: asyncio.Task[None], grace_s: float = CANCEL_GRACE_S) -> None:
     """Cancel ``task`` and wait until it has ended, cancelling again while it carries on.
 
     One cancellation is not always enough: on Python 3.11, ``asyncio.wait_for`` returns
@@ -139,6 +141,10 @@ class WebServer:
             self.layers, self.snapshot.cells, self._worker_views, self._los
         )
         self.audit = AuditStore(self.redis, settings.redis.key_prefix)
+        w = settings.web
+        self.history = HistoryStore(
+            self.redis, settings.redis.key_prefix, w.history_interval_s, w.history_s
+        )
         self.desk = AlertDesk(settings, self.snapshot, self.audit)
         self.app = self._build_app()
 
@@ -166,6 +172,7 @@ class WebServer:
         self.rules.routes(app)
         self.queries.routes(app)
         worker_routes(app, self.worker_store, self._worker_stale_ms)
+        history_routes(app, self.history, self.settings.pipeline.h3_resolution, self._los)
         r.add_get("/api/{tail:.*}", self._no_endpoint)
         r.add_get("/{tail:.*}", self._static)
         return app
@@ -201,12 +208,15 @@ class WebServer:
             asyncio.create_task(self._feed(), name="kafka-feed"),
             asyncio.create_task(self._broadcast_loop(), name="broadcast"),
             asyncio.create_task(self.rules.run(), name="rules-log"),
+            asyncio.create_task(
+                HistoryRecorder(self.history, self.snapshot.cells).run(), name="history"
+            ),
         ]
         log.info("web server on http://%s:%d/", w.host, self.port)
 
     async def stop(self) -> None:
         self._stopping = True
-        await asyncio.gather(*(_cancel_and_wait(task) for task in self._tasks))
+        await asyncio.gather(*(cancel_and_wait(task) for task in self._tasks))
         await self.fanout.close_all()  # 1001 going away, as clients expect on a restart
         if self._runner is not None:
             await self._runner.cleanup()

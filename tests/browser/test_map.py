@@ -2,44 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 
-import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page
 
 from citybrain.stack import EmbeddedStack
+from tests.browser.kit import PageErrors, produce
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
-def produce(stack: EmbeddedStack, topic: str, events: list[dict]) -> None:
-    """Send ``events`` as one batch record to the stack's ``topic`` (prefix added)."""
-    settings = stack.live
-
-    async def run() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers())
-        await producer.start()
-        try:
-            await producer.send_and_wait(settings.kafka.topic(topic), orjson.dumps(events))
-        finally:
-            await producer.stop()
-
-    asyncio.run(run())
 
 
 def send_events(stack: EmbeddedStack) -> None:
@@ -59,41 +32,33 @@ def send_events(stack: EmbeddedStack) -> None:
     produce(stack, "events.camera", cameras)
 
 
-def test_map_loads_and_draws_heatmap_cells(stack: EmbeddedStack, artifacts: Path) -> None:
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 900})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(stack.url())
-            page.wait_for_selector("#status[data-connected='true']", timeout=20_000)
-            with ThreadPoolExecutor(1) as pool:  # playwright's sync API owns this thread's loop
-                pool.submit(send_events, stack).result()
-            page.wait_for_function(
-                "Number(document.querySelector('#cell-count').textContent) >= 8", timeout=30_000
-            )
-            held = page.evaluate("window.citybrain.cells.size")
-            assert held >= 8
-            page.wait_for_timeout(1500)  # let deck.gl draw the frame before the picture
-            page.screenshot(path=str(artifacts / "map-smoke.png"))
-            # The canvas really carries coloured hexagons, not just the background.
-            colours = page.evaluate("""() => {
-                const c = document.querySelector('canvas');
-                const off = document.createElement('canvas');
-                off.width = c.width; off.height = c.height;
-                const ctx = off.getContext('2d'); ctx.drawImage(c, 0, 0);
-                const d = ctx.getImageData(0, 0, off.width, off.height).data;
-                const seen = new Set();
-                for (let i = 0; i < d.length; i += 4 * 97)
-                    seen.add(d[i] >> 4 << 8 | d[i+1] >> 4 << 4 | d[i+2] >> 4);
-                return seen.size;
-            }""")
-            assert colours > 3
-        finally:
-            browser.close()
-    assert errors == [], errors
+def test_map_loads_and_draws_heatmap_cells(
+    stack: EmbeddedStack, map_session: Callable[[PageErrors], Page], artifacts: Path
+) -> None:
+    errors = PageErrors()
+    page = map_session(errors)
+    send_events(stack)
+    page.wait_for_function(
+        "Number(document.querySelector('#cell-count').textContent) >= 8", timeout=30_000
+    )
+    held = page.evaluate("window.citybrain.cells.size")
+    assert held >= 8
+    page.wait_for_timeout(1500)  # let deck.gl draw the frame before the picture
+    page.screenshot(path=str(artifacts / "map-smoke.png"))
+    # The canvas really carries coloured hexagons, not just the background.
+    colours = page.evaluate("""() => {
+        const c = document.querySelector('#map canvas');
+        const off = document.createElement('canvas');
+        off.width = c.width; off.height = c.height;
+        const ctx = off.getContext('2d'); ctx.drawImage(c, 0, 0);
+        const d = ctx.getImageData(0, 0, off.width, off.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4 * 97)
+            seen.add(d[i] >> 4 << 8 | d[i+1] >> 4 << 4 | d[i+2] >> 4);
+        return seen.size;
+    }""")
+    assert colours > 3
+    assert errors.messages == []
 
 
 def send_tickets(stack: EmbeddedStack) -> None:
@@ -115,28 +80,23 @@ def send_tickets(stack: EmbeddedStack) -> None:
 
 
 def test_incident_detail_lists_its_signals_with_evidence(
-    stack: EmbeddedStack, artifacts: Path
+    stack: EmbeddedStack, map_session: Callable[[PageErrors], Page], artifacts: Path
 ) -> None:
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 900})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(stack.url())
-            page.wait_for_selector("#status[data-connected='true']", timeout=20_000)
-            with ThreadPoolExecutor(1) as pool:
-                pool.submit(send_tickets, stack).result()
-            item = page.wait_for_selector(
-                "#alert-list li.alert[data-rule='hotline.cluster']", timeout=30_000
-            )
-            item.click()
-            box = page.wait_for_selector(".signal[data-rule='hotline.cluster']", timeout=5_000)
-            text = box.inner_text()
-            assert "138****1234" in text and "13800001234" not in text  # masked caller
-            assert "风险 Risk" in text  # the risk score with its factors
-            page.screenshot(path=str(artifacts / "incident-detail.png"))
-        finally:
-            browser.close()
-    assert errors == [], errors
+    errors = PageErrors()
+    page = map_session(errors)
+    send_tickets(stack)
+    item = "#alert-list li.alert[data-rule='hotline.cluster']"
+    page.wait_for_selector(item, timeout=30_000)
+    page.click(item)
+    signal = ".signal[data-rule='hotline.cluster']"
+    page.wait_for_selector(signal, timeout=5_000)
+    text = page.inner_text(signal)
+    assert "138****1234" in text and "13800001234" not in text  # masked caller
+    assert "风险" in text  # the risk score with its factors (Chinese is the default language)
+    page.screenshot(path=str(artifacts / "incident-detail.png"))
+    # The same detail in English: every label goes through the one dictionary.
+    page.click("#lang-toggle")
+    english = page.inner_text(signal)
+    assert "Risk" in english and "Tickets" in english and "138****1234" in english
+    page.click("#lang-toggle")  # back to Chinese for the next session on this screen
+    assert errors.messages == []

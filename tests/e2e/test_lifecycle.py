@@ -18,7 +18,7 @@ from geo.cells import cell_of
 from tests.e2e.kit import AlertWatch, crowd, http
 
 pytestmark = [pytest.mark.e2e]
-HERE = (23.0431, 113.0689)  # a spot no other test uses (west Chancheng)
+HERE = (22.95, 113.0)  # south-west Chancheng, > 4 km from every other test's spot
 ACT_BOUND_S = 5.0  # action accepted → changed alert on the websocket
 
 

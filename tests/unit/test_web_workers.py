@@ -3,11 +3,8 @@ the Redis store (a real redis-server) and GET /api/workers."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,7 +16,6 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from redis.asyncio import Redis
 
-from citybrain.stack import free_port, wait_port
 from geo.measure import distance_m
 from web import guard
 from web.auth import Role, TokenTable
@@ -206,26 +202,6 @@ def test_nearest_online_examples() -> None:
 
 
 # -- Redis store and the API (a real redis-server) -------------------------------------------
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (Debian package redis-server)")
-    port = free_port()
-    workdir: Path = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=workdir,
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port, 30, proc)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest_asyncio.fixture
 async def store(redis_url: str) -> AsyncIterator[WorkerStore]:
     redis = Redis.from_url(redis_url)
