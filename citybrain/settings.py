@@ -38,6 +38,13 @@ class KafkaSettings(BaseModel):
     rebalance_timeout_s: float = Field(3.0, gt=0)
     session_timeout_s: float = Field(10.0, gt=0)
     heartbeat_interval_s: float = Field(1.0, gt=0)
+    fetch_max_wait_ms: int = Field(
+        100,
+        gt=0,
+        le=5000,
+        description="longest a consumer's fetch waits for data (Faust's own 1500 ms makes "
+        "every idle hop that slow on brokers that answer multi-partition fetches late)",
+    )
 
     @field_validator("brokers")
     @classmethod

@@ -44,6 +44,7 @@ from streams.deadletter import send_rejections
 from streams.decode import decode_record
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
+from streams.fetch_wait import limit_fetch_wait
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
 from streams.rulesource import RuleSource, load_start_rules
@@ -69,6 +70,7 @@ def create_app(
     which must be valid (:func:`streams.rulesource.load_start_rules` raises otherwise).
     """
     k, p = settings.kafka, settings.pipeline
+    limit_fetch_wait(k.fetch_max_wait_ms)
     app = faust.App(
         f"{k.topic_prefix}citybrain",
         broker=k.brokers,

@@ -193,6 +193,7 @@ class WebServer:
             session_timeout_ms=int(k.session_timeout_s * 1000),
             heartbeat_interval_ms=int(k.heartbeat_interval_s * 1000),
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
+            fetch_max_wait_ms=k.fetch_max_wait_ms,
         )
         await self._consumer.start()
         await self.rules.start()
