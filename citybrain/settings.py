@@ -301,6 +301,10 @@ class Settings(BaseSettings):
     rules: RulesSettings = RulesSettings()
     layers: LayersSettings = LayersSettings()
     worker_id: str = Field("worker-1", description="Faust app instance name")
+    worker_http_host: str = Field("127.0.0.1", description="worker /healthz, /readyz, /metrics")
+    worker_http_port: int = Field(
+        0, ge=0, le=65535, description="port of the worker's /healthz, /readyz, /metrics; 0: off"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @classmethod

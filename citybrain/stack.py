@@ -218,6 +218,7 @@ class EmbeddedStack:
             kafka={"brokers": f"kafka://127.0.0.1:{broker_port}"},
             redis={"url": SecretStr(f"redis://127.0.0.1:{redis_port}/0")},
             web={"port": web_port},
+            worker_http_port=self.settings.worker_http_port or free_port(),
             embedded={"data_dir": str(self.run_dir)},
             **auth,
         )

@@ -45,6 +45,7 @@ from streams.decode import decode_record
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
+from streams.health import serve as serve_health
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
 from streams.rulesource import RuleSource, load_start_rules
@@ -248,6 +249,17 @@ def create_app(
                     await cells_ingest.send(value=TICK, partition=tp.partition)
         except Exception:  # a failed tick must not stop the worker; the next one retries
             log.exception("tick failed")
+
+    if not memory_sinks and settings.worker_http_port:
+
+        @app.task
+        async def health() -> None:
+            """/healthz, /readyz and /metrics of this worker (streams/health.py)."""
+            runner = await serve_health(app, settings.worker_http_host, settings.worker_http_port)
+            try:
+                await asyncio.Event().wait()  # until the worker stops and cancels this
+            finally:
+                await runner.cleanup()
 
     if not memory_sinks:
 

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from alerts.los import LosConfig
 from alerts.zone_metrics import zone_cell_areas, zone_metrics
@@ -63,6 +64,7 @@ PING_INTERVAL_S = 20.0  # websocket keep-alive; a client silent for half of it m
 SHUTDOWN_TIMEOUT_S = 5.0
 CANCEL_GRACE_S = 1.0  # stop(): a background task still running this long is cancelled again
 CANCEL_ATTEMPTS = 10
+READY_TIMEOUT_S = 2.0
 NEARBY_MAX_M = 3000  # video linkage: largest radius asked for
 NEARBY_CAMERAS = 20
 NEARBY_WORKERS = 5
@@ -161,6 +163,7 @@ class WebServer:
         r = app.router
         r.add_get("/ws", viewer(self._websocket), allow_head=False)
         r.add_get("/healthz", self._healthz)
+        r.add_get("/readyz", self._readyz)
         r.add_get("/metrics", viewer(self._metrics))
         r.add_get("/api/config", viewer(self._api_config))
         r.add_get("/api/district", viewer(self._api_district))
@@ -329,6 +332,24 @@ class WebServer:
     # -- HTTP ------------------------------------------------------------------------------
     async def _healthz(self, request: web.Request) -> web.Response:
         return routes.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        """Ready to serve: Redis answers, the Kafka feed has its partitions and runs.
+        503 with the failing checks otherwise (open to all, like /healthz)."""
+        checks = {"redis": False, "kafka_assigned": False, "feed_running": False}
+        try:
+            checks["redis"] = bool(await asyncio.wait_for(self.redis.ping(), READY_TIMEOUT_S))
+        except (TimeoutError, OSError, RedisError) as exc:
+            log.warning("readyz: redis: %r", exc)
+        if self._consumer is not None:
+            checks["kafka_assigned"] = bool(self._consumer.assignment())
+        feed = next((t for t in self._tasks if t.get_name() == "kafka-feed"), None)
+        checks["feed_running"] = feed is not None and not feed.done()
+        ready = all(checks.values())
+        return routes.json_response(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status=200 if ready else 503,
+        )
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return routes.response(200, generate_latest(), CONTENT_TYPE_LATEST)

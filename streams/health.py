@@ -1,0 +1,69 @@
+"""The worker's own HTTP endpoints: liveness, readiness and Prometheus metrics.
+
+A Faust worker runs without Faust's web server (``web_enabled=False``); this
+small aiohttp site on ``worker_http_port`` (loopback by default) serves:
+
+* ``GET /healthz`` — 200 while the process runs;
+* ``GET /readyz`` — 200 when it has joined its consumer group, is not
+  rebalancing and its tables are recovered from their changelogs; otherwise
+  503 with which check fails (``{"status", "checks": {name: bool}}``);
+* ``GET /metrics`` — the worker's counters (events in by kind, dead letters by
+  reason, alerts, audit entries, batch time …) in Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+def readiness(app: Any) -> dict[str, bool]:
+    """The checks of ``/readyz`` for a Faust ``app`` (each True when passing)."""
+    recovery = app.tables.recovery
+    return {
+        "assigned": bool(app.assignor.assigned_actives()),
+        "not_rebalancing": not app.rebalancing,
+        "tables_recovered": recovery.completed.is_set() and not recovery.in_recovery,
+    }
+
+
+def _json(status: int, body: dict[str, Any]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+
+def build_site(app: Any) -> web.Application:
+    """The aiohttp application of the endpoints for Faust ``app``."""
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return _json(200, {"status": "ok"})
+
+    async def readyz(_request: web.Request) -> web.Response:
+        checks = readiness(app)
+        ready = all(checks.values())
+        return _json(
+            200 if ready else 503, {"status": "ready" if ready else "not ready", "checks": checks}
+        )
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    site = web.Application()
+    site.router.add_get("/healthz", healthz)
+    site.router.add_get("/readyz", readyz)
+    site.router.add_get("/metrics", metrics)
+    return site
+
+
+async def serve(app: Any, host: str, port: int) -> web.AppRunner:
+    """Start the endpoints; the caller cleans the returned runner up."""
+    runner = web.AppRunner(build_site(app), handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("worker health and metrics on http://%s:%d/", host, port)
+    return runner
