@@ -149,6 +149,12 @@ class WebSettings(BaseModel):
         10.0, gt=0, description="one heatmap frame for the time scrubber this often, s"
     )
     history_s: int = Field(3600, gt=0, description="heatmap frames are kept this long, s")
+    closed_alerts_s: int = Field(
+        86_400,
+        gt=0,
+        description="resolved/expired alerts leave the live view this long after closing, s "
+        "(their audit trail stays)",
+    )
     worker_stale_s: float = Field(
         120.0, gt=0, description="a grid worker not heard from this long is shown offline, s"
     )

@@ -65,6 +65,7 @@ SHUTDOWN_TIMEOUT_S = 5.0
 CANCEL_GRACE_S = 1.0  # stop(): a background task still running this long is cancelled again
 CANCEL_ATTEMPTS = 10
 READY_TIMEOUT_S = 2.0
+PRUNE_INTERVAL_S = 60.0
 NEARBY_MAX_M = 3000  # video linkage: largest radius asked for
 NEARBY_CAMERAS = 20
 NEARBY_WORKERS = 5
@@ -215,6 +216,7 @@ class WebServer:
             asyncio.create_task(
                 HistoryRecorder(self.history, self.snapshot.cells).run(), name="history"
             ),
+            asyncio.create_task(self._prune_loop(), name="prune-closed"),
         ]
         log.info("web server on http://%s:%d/", w.host, self.port)
 
@@ -279,6 +281,19 @@ class WebServer:
             workers = self.workers.take(_now_ms())  # new reports, and workers gone stale
             if workers is not None:
                 self._send(workers)
+
+    async def _prune_loop(self) -> None:
+        """Once a minute, let alerts closed longer than ``web.closed_alerts_s`` go from the
+        live view (bounded Redis; the audit trail keeps them)."""
+        keep_ms = self.settings.web.closed_alerts_s * 1000
+        while True:
+            try:
+                gone = await self.snapshot.prune_closed(_now_ms() - keep_ms)
+                if gone:
+                    log.info("pruned %d closed alerts from the live view", gone)
+            except (OSError, RedisError, orjson.JSONDecodeError) as exc:
+                log.warning("pruning closed alerts failed (next minute again): %r", exc)
+            await asyncio.sleep(PRUNE_INTERVAL_S)
 
     def _send(self, message: dict[str, Any]) -> None:
         """Serialise ``message`` once and queue it for every client; never waits."""

@@ -46,5 +46,21 @@ class Snapshot:
         alerts = [orjson.loads(v) for v in raw.values()]
         return sorted(alerts, key=lambda a: a.get("opened_at", 0), reverse=True)
 
+    async def prune_closed(self, closed_before_ms: int) -> int:
+        """Drop resolved or expired alerts closed before ``closed_before_ms`` (epoch ms)
+        from the live snapshot; their audit trail stays. Returns how many went."""
+        gone = 0
+        for key in (self.alerts_key, self.shadow_key):
+            stale = []
+            async for field, raw in self.redis.hscan_iter(key):
+                alert = orjson.loads(raw)
+                closed = alert.get("closed_at")
+                done = alert.get("state") in ("resolved", "expired")
+                if done and isinstance(closed, int) and closed < closed_before_ms:
+                    stale.append(field)
+            if stale:
+                gone += await self.redis.hdel(key, *stale)
+        return gone
+
     async def clear(self) -> None:
         await self.redis.delete(self.cells_key, self.alerts_key, self.shadow_key)
