@@ -273,6 +273,11 @@ class LayerFileSettings(BaseModel):
         None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="default: from the file name"
     )
     title: str | None = Field(None, max_length=200)
+    geometry: Literal["point", "outline"] = Field(
+        "point",
+        description="point: indexed for POST /api/query; outline: polygons or lines drawn "
+        "on the basemap (e.g. street / 街道 boundaries), not counted",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -285,7 +290,7 @@ class LayersSettings(BaseModel):
 
     paths: list[LayerFileSettings] = Field(
         default_factory=list,
-        description="user layer files: paths, or tables {path, crs, kind, id, title}",
+        description="user layer files: paths, or tables {path, crs, kind, id, title, geometry}",
     )
     generated_dir: Path | None = Field(
         None, description="a directory written by 'citybrain sim layers' (with manifest.json)"

@@ -20,7 +20,7 @@ the real district, for demos and tests:
 * the district outline.
 
 :func:`generate_layers` writes them as GeoJSON (WGS-84) plus ``manifest.json``
-(:mod:`geo.layers`), which the web server loads.
+(:mod:`geo.layer_files`), which the web server loads.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from feeds.gridworkers import grid_areas
 from feeds.places import ALL_PLACES
 from geo.cells import cell_polygon
 from geo.district import District, district_geojson, load_district
-from geo.layers import Geometry, Layer, ManifestEntry, OutlineLayer, PointLayer, write_manifest
+from geo.layer_files import ManifestEntry, write_manifest
+from geo.layers import Geometry, Layer, OutlineLayer, PointLayer
 from geo.measure import EARTH_RADIUS_M, geodesic_area_m2, polygon_parts
 from geo.spatial import PointIndex
 

@@ -37,14 +37,8 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 
 from alerts.los import LosConfig
 from geo.crs import out_of_china, out_of_china_array
-from geo.layers import (
-    CORE_KINDS,
-    LayerFileLike,
-    Layers,
-    PointLayer,
-    load_layer_dir,
-    load_layer_file,
-)
+from geo.layer_files import LayerFileLike, load_layer_dir, load_layer_file
+from geo.layers import CORE_KINDS, Layers, PointLayer
 from geo.measure import geodesic_area_m2
 from geo.spatial import PointIndex, haversine_m, nearest_k
 from web.guard import ApiError, json_body, requires
@@ -414,5 +408,10 @@ def load_layers(paths: Sequence[Path | LayerFileLike], generated_dir: Path | Non
     """The layers of ``generated_dir`` (its manifest.json) and of every user file in
     ``paths``; empty when neither is given. Raises :class:`geo.layers.LayerError`."""
     points, outlines = load_layer_dir(generated_dir) if generated_dir is not None else ([], [])
-    points += [load_layer_file(spec) for spec in paths]
+    for spec in paths:
+        layer = load_layer_file(spec)
+        if isinstance(layer, PointLayer):
+            points.append(layer)
+        else:
+            outlines.append(layer)
     return Layers(tuple(points), tuple(outlines))

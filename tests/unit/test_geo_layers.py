@@ -1,11 +1,13 @@
-"""geo.layers: point and outline layers from GeoJSON/GeoPackage, CRS handling, clear errors,
-the manifest of a layer directory."""
+"""geo.layers and geo.layer_files: point and outline layers from GeoJSON/GeoPackage, CRS
+handling, clear errors, the manifest of a layer directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas
 import numpy as np
@@ -15,12 +17,8 @@ from pyproj import Geod
 from shapely.geometry import Point, Polygon
 
 from geo import crs
-from geo.layers import (
-    LayerError,
-    Layers,
+from geo.layer_files import (
     ManifestEntry,
-    OutlineLayer,
-    PointLayer,
     default_id,
     load_layer_dir,
     load_layer_file,
@@ -29,6 +27,7 @@ from geo.layers import (
     read_manifest,
     write_manifest,
 )
+from geo.layers import LayerError, Layers, OutlineLayer, PointLayer
 from geo.measure import offset_m
 
 BRIDGE = (23.0258, 113.1166)
@@ -51,6 +50,24 @@ def write(path: Path, *features: dict[str, Any]) -> Path:
 def rect(lat: float, lon: float, east_m: float, north_m: float) -> Polygon:
     corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
     return Polygon([offset_m(lat, lon, e * east_m / 2, n * north_m / 2)[::-1] for e, n in corners])
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A configured layer file, as citybrain.settings.LayerFileSettings gives one."""
+
+    path: Path
+    crs: str | None = None
+    kind: str | None = None
+    id: str | None = None
+    title: str | None = None
+    geometry: Literal["point", "outline"] = "point"
+
+
+def gcj02_xy(lat: float, lon: float) -> list[float]:
+    """WGS-84 degrees → GCJ-02 ``[lon, lat]`` as a GeoJSON position."""
+    g_lat, g_lon = crs.wgs84_to_gcj02(lat, lon)
+    return [g_lon, g_lat]
 
 
 def test_points_with_numbers_texts_and_ids(tmp_path: Path) -> None:
@@ -135,17 +152,12 @@ def test_a_declared_projected_crs_is_reprojected(tmp_path: Path) -> None:
 
 
 def test_a_configured_spec_sets_id_kind_title_and_crs(tmp_path: Path) -> None:
-    class Spec:
-        path = write(tmp_path / "x.geojson", feature(point(*crs.wgs84_to_gcj02(*BRIDGE))))
-        crs = "gcj02"
-        kind = "camera"
-        id = "my-cams"
-        title = "My cameras"
-
-    layer = load_layer_file(Spec())
+    path = write(tmp_path / "x.geojson", feature(point(*crs.wgs84_to_gcj02(*BRIDGE))))
+    layer = load_layer_file(FileSpec(path, "gcj02", "camera", "my-cams", "My cameras"))
+    assert isinstance(layer, PointLayer)
     assert (layer.id, layer.kind, layer.title) == ("my-cams", "camera", "My cameras")
     assert layer.lat[0] == pytest.approx(BRIDGE[0], abs=1e-8)
-    assert load_layer_file(Spec.path).id == "x"
+    assert load_layer_file(path).id == "x"
 
 
 @pytest.mark.parametrize(
@@ -218,7 +230,7 @@ def test_outline_layers(tmp_path: Path) -> None:
     assert (converted.y, converted.x) == pytest.approx(crs.gcj02_to_wgs84(*BRIDGE), abs=1e-6)
     drawn = layer.geojson()
     assert drawn["type"] == "FeatureCollection" and drawn["features"][0]["properties"]["id"] == "z"
-    with pytest.raises(LayerError, match="feature 0: a Point, expected Polygon or MultiPolygon"):
+    with pytest.raises(LayerError, match="feature 0: a Point, expected Polygon, MultiPolygon, Li"):
         load_outline_layer(
             write(tmp_path / "p.geojson", feature(point(*BRIDGE))),
             layer_id="p",
@@ -226,6 +238,43 @@ def test_outline_layers(tmp_path: Path) -> None:
             title="p",
             source="p",
         )
+
+
+def test_a_user_outline_file_is_an_outline_layer(tmp_path: Path) -> None:
+    """Street (街道) boundaries and lines in GCJ-02: drawn on the basemap in WGS-84."""
+    street = rect(*BRIDGE, 400, 300)
+    road = [offset_m(*BRIDGE, -300.0, 0.0), offset_m(*BRIDGE, 300.0, 100.0)]
+    path = write(
+        tmp_path / "Streets.geojson",
+        feature(
+            {
+                "type": "Polygon",
+                "coordinates": [[gcj02_xy(y, x) for x, y in street.exterior.coords]],
+            },
+            name="祖庙街道",
+        ),
+        feature({"type": "LineString", "coordinates": [gcj02_xy(*p) for p in road]}, name="升平路"),
+    )
+    spec = FileSpec(path, crs="gcj02", kind="street", geometry="outline")
+    layer = load_layer_file(spec)
+    assert isinstance(layer, OutlineLayer)
+    assert (layer.id, layer.kind, layer.title, layer.source) == (
+        "streets",
+        "street",
+        "Streets.geojson",
+        "Streets.geojson",
+    )
+    assert layer.properties == ({"name": "祖庙街道"}, {"name": "升平路"})  # nothing added
+    polygon, line = layer.shapes
+    for got, want in zip(polygon.exterior.coords, street.exterior.coords, strict=True):
+        assert got == pytest.approx(want, abs=1e-8)  # back to WGS-84
+    assert line.coords[0] == pytest.approx(road[0][::-1], abs=1e-8)
+    assert [x["geometry"] for x in Layers((), (layer,)).summary()] == ["outline"]
+    dots = write(tmp_path / "dots.geojson", feature(point(*BRIDGE)), feature(point(*BRIDGE)))
+    with pytest.raises(LayerError) as err:
+        load_layer_file(dataclasses.replace(spec, path=dots))
+    assert str(err.value).startswith(f"{dots}: feature 0: a Point, expected Polygon")
+    assert len(err.value.problems) == 2
 
 
 def test_point_layer_arrays_are_copied_and_read_only() -> None:

@@ -16,13 +16,14 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 from shapely.geometry import Point, Polygon, mapping
 
 from alerts.los import LosConfig
-from citybrain.settings import Settings
+from citybrain.settings import LayerFileSettings, Settings
 from feeds.layers_gen import LayerGenConfig, generate_layers
 from geo.crs import wgs84_to_gcj02
-from geo.layers import Layers, PointLayer
+from geo.layers import LayerError, Layers, PointLayer
 from geo.measure import distance_m, offset_m
 from web import guard
 from web.auth import TokenTable
@@ -393,3 +394,53 @@ async def test_nearby_workers_online_first_then_nearest(layers: Layers) -> None:
     assert all(w["status"] == "online" for w in got)
     assert got[0]["distance_m"] <= got[1]["distance_m"]
     assert await queries.nearby_workers(*BRIDGE, 1.0, 5) == []
+
+
+@pytest.mark.asyncio
+async def test_user_outline_layer_is_drawn_on_the_basemap_not_counted(tmp_path: Path) -> None:
+    """Street (街道) boundaries the project does not ship: a GCJ-02 polygon file given with
+    geometry = "outline" is converted to WGS-84 and served as a basemap outline."""
+    corners = [(23.02, 113.11), (23.02, 113.12), (23.03, 113.12), (23.03, 113.11)]
+    ring = [list(reversed(wgs84_to_gcj02(lat, lon))) for lat, lon in corners]
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "祖庙街道 (test)"},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+    path = tmp_path / "streets.gcj02.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    spec = Settings().with_overrides(
+        layers={"paths": [{"path": str(path), "geometry": "outline", "kind": "street"}]}
+    )
+    layers = load_layers(spec.layers.paths, None)
+    assert layers.points == () and [o.kind for o in layers.outlines] == ["street"]
+    (shape,) = layers.outlines[0].shapes
+    lon0, lat0 = shape.exterior.coords[0]
+    assert (lat0, lon0) == (pytest.approx(23.02, abs=1e-7), pytest.approx(113.11, abs=1e-7))
+    queries = SpatialQueries(layers, live_cells, live_workers, LOS)
+    async with TestClient(TestServer(build_app(queries))) as c:
+        (listed,) = (await (await c.get("/api/layers")).json())["layers"]
+        assert (listed["id"], listed["kind"], listed["geometry"]) == (
+            "streets",
+            "street",
+            "outline",
+        )
+        served = await (await c.get("/api/layers/streets.geojson")).json(content_type=None)
+        (drawn,) = served["features"]
+        assert drawn["properties"]["name"] == "祖庙街道 (test)"
+        assert drawn["geometry"]["coordinates"][0][0] == pytest.approx([113.11, 23.02], abs=1e-7)
+        answer = await (
+            await c.post("/api/query", json={"center": [113.115, 23.025], "radius_m": 500})
+        ).json()
+        assert answer["layers"] == []  # an outline is drawn, not indexed or counted
+    dots = tmp_path / "dots.geojson"
+    dot = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Point", "coordinates": [113.11, 23.02]},
+    }
+    dots.write_text(json.dumps({"type": "FeatureCollection", "features": [dot]}))
+    with pytest.raises(LayerError, match=r"dots\.geojson: feature 0: a Point, expected Polygon"):
+        load_layers([LayerFileSettings(path=dots, geometry="outline")], None)
+    with pytest.raises(ValidationError, match="geometry"):
+        LayerFileSettings.model_validate({"path": str(path), "geometry": "polygon"})
