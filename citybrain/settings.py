@@ -175,6 +175,12 @@ class PipelineSettings(BaseModel):
     hotline_window_s: int = Field(
         600, gt=0, description="hotline tickets cluster within this window, s"
     )
+    max_lateness_s: int | None = Field(
+        None,
+        ge=0,
+        description="events further behind their partition's event time than this are "
+        "dead-lettered as late; unset: each kind's window (crowd, sensor, hotline)",
+    )
     max_future_skew_s: int = Field(
         300, ge=0, description="events further in the future are rejected"
     )

@@ -39,13 +39,14 @@ from geo.geocode import load_gazetteer
 from streams import metrics
 from streams.cellfold import CellState
 from streams.clock import EventClock
-from streams.config import decode_limits, pipeline_config, zone_index
+from streams.config import decode_limits, lateness, pipeline_config, zone_index
 from streams.deadletter import send_rejections
-from streams.decode import decode_record
+from streams.decode import Rejection, decode_record
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
 from streams.health import serve as serve_health
+from streams.lateness import LateEvent, split_late
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
 from streams.rulesource import RuleSource, load_start_rules
@@ -179,6 +180,24 @@ def create_app(
             body = b'{"actions":[' + record.to_bytes() + b"]}"
             await ingest_sink.send(key=key.encode(), value=body)
 
+    allowed_lateness = lateness(settings)
+
+    async def send_late(late: list[LateEvent], message: Any) -> None:
+        """Dead-letter (and count) the events of a ``cells.ingest`` record that came too
+        late for any open window; ``index`` is their place in that record."""
+        for item in late:
+            rejection = Rejection(
+                "late", item.reason, item.index, orjson.dumps(to_wire(item.event))
+            )
+            await send_rejections(
+                [rejection],
+                kind=item.event.kind,
+                topic=k.topic("cells.ingest"),
+                message=message,
+                sink=deadletter,
+                now_ms=int(_wall_ms()),
+            )
+
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
         nonlocal config
@@ -195,9 +214,15 @@ def create_app(
                 records = orjson.loads(payload)["actions"]
                 requests = [ActionRecord.model_validate(a).to_action() for a in records]
             elif not sweep:
-                batch = [from_wire(d) for d in orjson.loads(payload)]
-                if batch:
-                    clock.observe(partition, max(e.ts for e in batch), wall)
+                arrived = [from_wire(d) for d in orjson.loads(payload)]
+                if arrived:
+                    newest = max(e.ts for e in arrived)
+                    batch, late = split_late(
+                        arrived, clock.now(partition, wall, default=newest), allowed_lateness
+                    )
+                    await send_late(late, event.message)
+                    if batch:
+                        clock.observe(partition, newest, wall)
             elif not clock.knows(partition):
                 continue  # nothing seen on this partition since start: no clock to sweep with
             if source.current is not config.rules:

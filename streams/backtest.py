@@ -29,9 +29,10 @@ from geo.cells import cell_center
 from geo.geocode import load_gazetteer
 from geo.zone_index import ZoneIndex
 from streams.clock import EventClock
-from streams.config import decode_limits, pipeline_config
+from streams.config import decode_limits, lateness, pipeline_config
 from streams.decode import decode_record
 from streams.events import KINDS
+from streams.lateness import split_late
 from streams.locate import route
 from streams.pipeline import Output, Stores, process_batch
 from streams.store import DictStore
@@ -137,6 +138,7 @@ def run_backtest(
     started = time.perf_counter()
     p = settings.pipeline
     limits = decode_limits(settings)
+    allowed_lateness = lateness(settings)
     config = replace(pipeline_config(settings, zones), rules=rules)
     gazetteer = load_gazetteer()
     stores = Stores(DictStore(), DictStore(), DictStore(), DictStore())
@@ -178,9 +180,16 @@ def run_backtest(
         unlocated += len(routed.unlocated)
         for key, group in routed.groups.items():
             partition = partition_of(key, partitions)
-            clock.observe(partition, max(e.ts for e in group), wall)
+            newest = max(e.ts for e in group)
+            on_time, late = split_late(
+                group, clock.now(partition, wall, default=newest), allowed_lateness
+            )
+            rejected += len(late)  # the worker dead-letters these
+            if not on_time:
+                continue
+            clock.observe(partition, newest, wall)
             out = process_batch(
-                group,
+                on_time,
                 stores=stores,
                 partition=partition,
                 now_ms=clock.now(partition, wall),

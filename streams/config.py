@@ -12,6 +12,7 @@ from geo.zone_index import ZoneIndex, build_zone_index
 from geo.zones import Zone, default_zones, load_zones
 from streams.cellfold import Windows
 from streams.decode import Limits
+from streams.lateness import Lateness
 from streams.pipeline import PipelineConfig
 
 
@@ -49,6 +50,21 @@ def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> Pipel
         ),
         zones=zones,
         zone_areas=zone_cell_areas(zones) if zones is not None else None,
+    )
+
+
+def lateness(settings: Settings) -> Lateness:
+    """Allowed lateness per kind: the kind's window, capped by ``max_lateness_s`` if set."""
+    p = settings.pipeline
+    cap = None if p.max_lateness_s is None else p.max_lateness_s * 1000
+
+    def capped(window_s: int) -> int:
+        return window_s * 1000 if cap is None else min(window_s * 1000, cap)
+
+    return Lateness(
+        camera_ms=capped(p.crowd_window_s),
+        sensor_ms=capped(p.sensor_window_s),
+        hotline_ms=capped(p.hotline_window_s),
     )
 
 

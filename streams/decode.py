@@ -30,7 +30,7 @@ from geo.cells import cell_of
 from geo.crs import to_wgs84
 from streams.events import CameraReading, Event, Kind, SensorReading, Ticket, WorkerReport
 
-ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time"]
+ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time", "late"]
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -74,6 +74,7 @@ class _Common(BaseModel):
 
 
 class CameraIn(_Common):
+    kind: Literal["camera"] | None = None  # optional; must match the topic when given
     lat: Latitude
     lon: Longitude
     people: Annotated[StrictInt, Field(ge=0, le=1_000_000)]
@@ -84,6 +85,7 @@ class CameraIn(_Common):
 
 
 class SensorIn(_Common):
+    kind: Literal["sensor"] | None = None
     lat: Latitude
     lon: Longitude
     type: ShortText
@@ -94,6 +96,7 @@ class SensorIn(_Common):
 
 
 class HotlineIn(_Common):
+    kind: Literal["hotline"] | None = None
     channel: Literal["12345", "110"]
     category: ShortText
     text: Annotated[StrictStr, Field(max_length=4000)]
@@ -111,6 +114,7 @@ class HotlineIn(_Common):
 
 
 class WorkerIn(_Common):
+    kind: Literal["worker"] | None = None
     lat: Latitude
     lon: Longitude
     worker: Ident

@@ -12,6 +12,7 @@ from geo.cells import cell_of
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from streams.decode import Limits, decode_record, mask_phone
 from streams.events import CameraReading, SensorReading, Ticket
+from tests.bad_events import BadEvent, BadRecord, bad_events, bad_records, good_camera
 
 NOW = 1_790_000_000_000
 LIMITS = Limits()
@@ -168,3 +169,63 @@ def test_decoder_never_raises(raw: bytes) -> None:
         out = decode_record(kind, raw, NOW, LIMITS)  # type: ignore[arg-type]
         assert len(out.events) + len(out.rejections) >= 1
         assert all(r.reason for r in out.rejections)
+
+
+@pytest.mark.parametrize("bad", bad_events(NOW, "u"), ids=lambda b: b.name)
+def test_corpus_bad_event_is_rejected_alone_in_its_batch(bad: BadEvent) -> None:
+    goods = [good_camera(NOW, n, (23.02, 113.11), "u") for n in range(2)]
+    if bad.kind != "camera":  # a batch of the bad event's own kind: its good twin
+        goods = [{**bad.event, **_fixes(bad)} for _ in range(2)]
+        goods = [{**g, "id": f"u-ok-{i}"} for i, g in enumerate(goods)]
+    out = decode_record(bad.kind, orjson.dumps([goods[0], bad.event, goods[1]]), NOW, LIMITS)  # type: ignore[arg-type]
+    assert len(out.events) == 2, out.rejections
+    (rej,) = out.rejections
+    assert (rej.error, rej.index) == (bad.error, 1)
+    assert bad.fragment in rej.reason
+
+
+def _fixes(bad: BadEvent) -> dict:
+    """What turns a non-camera corpus event back into a valid one."""
+    return {
+        "sensor-nan": {"value": 1.0},
+        "sensor-kind-mismatch": {"kind": "sensor"},
+        "hotline-channel": {"channel": "110"},
+        "hotline-nowhere": {"address": "佛山市禅城区祖庙路"},
+        "hotline-long-text": {"text": "堵"},
+    }[bad.name]
+
+
+@pytest.mark.parametrize("bad", bad_records("camera", "u"), ids=lambda b: b.name)
+def test_corpus_bad_record_is_rejected_whole(bad: BadRecord) -> None:
+    out = decode_record("camera", bad.raw, NOW, LIMITS)
+    assert out.events == []
+    (rej,) = out.rejections
+    assert (rej.error, rej.index) == (bad.error, None) and bad.fragment in rej.reason
+    assert len(rej.original) <= max(len(bad.raw), 1024) and (
+        bad.error != "size" or len(rej.original) == 1024
+    )
+
+
+# JSON that orjson writes and reads (64-bit ints, finite floats): the record stays
+# readable, so only the junk events themselves may be refused
+valid_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=5) | st.dictionaries(st.text(max_size=8), c, max_size=6),
+    max_leaves=30,
+)
+event_like_json = valid_json | st.dictionaries(contract_keys, valid_json, max_size=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(event_like_json, max_size=6), st.integers(0, 6))
+def test_fuzzed_events_never_spoil_the_valid_ones_next_to_them(junk: list, at: int) -> None:
+    goods = [good_camera(NOW, n, (23.02, 113.11), "f") for n in range(3)]
+    batch = [*junk[:at], goods[0], *junk[at:], goods[1], goods[2]]
+    out = decode_record("camera", orjson.dumps(batch), NOW, LIMITS)
+    assert len(out.events) + len(out.rejections) == len(batch)
+    assert {e.id for e in out.events} >= {g["id"] for g in goods}
+    assert all(r.index is not None and r.reason for r in out.rejections)
