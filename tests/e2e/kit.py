@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
 from citybrain.settings import Settings
+from citybrain.stack import EmbeddedStack
 
 
 def http(
@@ -146,3 +150,19 @@ class AlertWatch:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), left)
+
+
+@contextlib.contextmanager
+def own_stack(run_dir: Path, logs_to: Path, **overrides: Any) -> Iterator[EmbeddedStack]:
+    """An embedded stack of a test module's own (no simulator), for tests that restart or
+    break its processes; its logs are copied to ``logs_to`` when it stops."""
+    settings = Settings().with_overrides(web={"port": 0}, log_level="info", **overrides)
+    stack = EmbeddedStack(settings, run_dir, simulate=False)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        if (run_dir / "logs").exists():
+            shutil.rmtree(logs_to, ignore_errors=True)
+            shutil.copytree(run_dir / "logs", logs_to)

@@ -12,7 +12,6 @@ its last reading.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_of
+from tests.e2e import kit
 from tests.e2e.kit import AlertWatch, http, wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -38,17 +38,8 @@ BACKGROUND = [(23.005 + 0.004 * i, 113.040 + 0.006 * j) for i in range(4) for j 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[EmbeddedStack]:
     run_dir = tmp_path_factory.mktemp("faults-stack")
-    settings = Settings().with_overrides(web={"port": 0}, kafka={"partitions": 2}, log_level="info")
-    stack = EmbeddedStack(settings, run_dir, simulate=False)
-    try:
-        stack.start()
+    with kit.own_stack(run_dir, artifacts / "faults-stack-logs", kafka={"partitions": 2}) as stack:
         yield stack
-    finally:
-        stack.stop()
-        logs = artifacts / "faults-stack-logs"
-        if (run_dir / "logs").exists():
-            shutil.rmtree(logs, ignore_errors=True)
-            shutil.copytree(run_dir / "logs", logs)
 
 
 class Feed:

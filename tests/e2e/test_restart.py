@@ -10,16 +10,15 @@ recovered from its changelog, applies the next action to the same incident.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack, wait_port
 from geo.cells import cell_of
+from tests.e2e import kit
 from tests.e2e.kit import AlertWatch, crowd, http, wait_for
 
 pytestmark = [pytest.mark.e2e]
@@ -29,17 +28,8 @@ HERE = (23.0188, 113.1032)
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[EmbeddedStack]:
     run_dir = tmp_path_factory.mktemp("restart-stack")
-    settings = Settings().with_overrides(web={"port": 0}, log_level="info")
-    stack = EmbeddedStack(settings, run_dir, simulate=False)
-    try:
-        stack.start()
+    with kit.own_stack(run_dir, artifacts / "restart-stack-logs") as stack:
         yield stack
-    finally:
-        stack.stop()
-        logs = artifacts / "restart-stack-logs"
-        if (run_dir / "logs").exists():
-            shutil.rmtree(logs, ignore_errors=True)
-            shutil.copytree(run_dir / "logs", logs)
 
 
 def test_nothing_is_lost_across_restarts_of_redis_worker_and_web(
