@@ -66,6 +66,15 @@ class KafkaSettings(BaseModel):
 class RedisSettings(BaseModel):
     url: SecretStr = Field(SecretStr("redis://127.0.0.1:6379/0"), description="may hold a password")
     key_prefix: str = "citybrain:"
+    max_connections: int = Field(
+        50,
+        ge=2,
+        description="the web server's Redis connections at most; more requests wait for one "
+        "(a burst of map clients reading their snapshot must queue, not fail)",
+    )
+    pool_timeout_s: float = Field(
+        10.0, gt=0, description="how long a request waits for a free Redis connection, s"
+    )
 
 
 class TokenSettings(BaseModel):

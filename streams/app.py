@@ -37,6 +37,7 @@ from citybrain.settings import Settings
 from geo.cells import parent
 from geo.geocode import load_gazetteer
 from streams import metrics
+from streams.broker_watch import BrokerWatch
 from streams.cellfold import CellState
 from streams.clock import EventClock
 from streams.config import decode_limits, lateness, pipeline_config, zone_index
@@ -47,6 +48,7 @@ from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
 from streams.health import serve as serve_health
 from streams.lateness import LateEvent, split_late
+from streams.lifecycle_step import republish
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
 from streams.rulesource import RuleSource, load_start_rules
@@ -198,6 +200,8 @@ def create_app(
                 now_ms=int(_wall_ms()),
             )
 
+    republished: set[int] = set()  # partitions whose alerts were republished since start
+
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
         nonlocal config
@@ -251,6 +255,14 @@ def create_app(
                 metrics.CELL_UPDATES.inc(len(out.cells))
                 body = {"cells": list(out.cells.values()), "removed": out.removed}
                 await cells_state.send(key=event.message.key, value=orjson.dumps(body))
+            if sweep and partition not in republished:
+                republished.add(partition)
+                n = republish(out, stores=stores, partition=partition)
+                log.info("partition %d: %d alerts republished after start", partition, n)
+            if (out.alerts or out.audit) and not memory_sinks:
+                # The tables' changelog first: an alert (or audit entry) people have seen
+                # must be in the recovered state if this worker dies right after.
+                await app.producer.flush()
             for alert in out.alerts.values():
                 metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
                 log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
@@ -279,10 +291,14 @@ def create_app(
 
         @app.task
         async def health() -> None:
-            """/healthz, /readyz and /metrics of this worker (streams/health.py)."""
-            runner = await serve_health(app, settings.worker_http_host, settings.worker_http_port)
+            """/healthz, /readyz and /metrics of this worker (streams/health.py), and the
+            broker probe they report."""
+            broker = BrokerWatch(k.bootstrap_servers())
+            runner = await serve_health(
+                app, settings.worker_http_host, settings.worker_http_port, broker
+            )
             try:
-                await asyncio.Event().wait()  # until the worker stops and cancels this
+                await broker.run()  # until the worker stops and cancels this
             finally:
                 await runner.cleanup()
 

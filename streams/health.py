@@ -4,8 +4,9 @@ A Faust worker runs without Faust's web server (``web_enabled=False``); this
 small aiohttp site on ``worker_http_port`` (loopback by default) serves:
 
 * ``GET /healthz`` — 200 while the process runs;
-* ``GET /readyz`` — 200 when it has joined its consumer group, is not
-  rebalancing and its tables are recovered from their changelogs; otherwise
+* ``GET /readyz`` — 200 when the broker answers (streams/broker_watch.py), the
+  worker has joined its consumer group, is not rebalancing and its tables are
+  recovered from their changelogs; otherwise
   503 with which check fails (``{"status", "checks": {name: bool}}``);
 * ``GET /metrics`` — the worker's counters (events in by kind, dead letters by
   reason, alerts, audit entries, batch time …) in Prometheus text format.
@@ -20,13 +21,16 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from streams.broker_watch import BrokerWatch
+
 log = logging.getLogger(__name__)
 
 
-def readiness(app: Any) -> dict[str, bool]:
+def readiness(app: Any, broker: BrokerWatch) -> dict[str, bool]:
     """The checks of ``/readyz`` for a Faust ``app`` (each True when passing)."""
     recovery = app.tables.recovery
     return {
+        "broker": broker.up,
         "assigned": bool(app.assignor.assigned_actives()),
         "not_rebalancing": not app.rebalancing,
         "tables_recovered": recovery.completed.is_set() and not recovery.in_recovery,
@@ -37,14 +41,14 @@ def _json(status: int, body: dict[str, Any]) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 
-def build_site(app: Any) -> web.Application:
+def build_site(app: Any, broker: BrokerWatch) -> web.Application:
     """The aiohttp application of the endpoints for Faust ``app``."""
 
     async def healthz(_request: web.Request) -> web.Response:
         return _json(200, {"status": "ok"})
 
     async def readyz(_request: web.Request) -> web.Response:
-        checks = readiness(app)
+        checks = readiness(app, broker)
         ready = all(checks.values())
         return _json(
             200 if ready else 503, {"status": "ready" if ready else "not ready", "checks": checks}
@@ -60,9 +64,9 @@ def build_site(app: Any) -> web.Application:
     return site
 
 
-async def serve(app: Any, host: str, port: int) -> web.AppRunner:
+async def serve(app: Any, host: str, port: int, broker: BrokerWatch) -> web.AppRunner:
     """Start the endpoints; the caller cleans the returned runner up."""
-    runner = web.AppRunner(build_site(app), handle_signals=False)
+    runner = web.AppRunner(build_site(app, broker), handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("worker health and metrics on http://%s:%d/", host, port)

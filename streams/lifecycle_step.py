@@ -39,6 +39,20 @@ def publish(out: Output, incident: Incident, entries: Iterable[AuditEntry]) -> N
         out.audit.extend(entries)
 
 
+def republish(out: Output, *, stores: Stores, partition: int) -> int:
+    """Queue the alert of every incident ``partition`` holds (not their audit entries);
+    returns how many. A worker does this once per partition after it (re)started: an
+    alert whose state reached the changelog just before a crash, but whose message did
+    not reach Kafka, is published then (the web server takes repeats as no change)."""
+    n = 0
+    for key in list(stores.incidents.keys_in_partition(partition)):
+        incident = stores.incidents.get(key)
+        if incident is not None and incident.id not in out.alerts:
+            out.alerts[incident.id] = to_alert(incident)
+            n += 1
+    return n
+
+
 def apply_actions(
     actions: Iterable[Action], *, stores: Stores, partition: int, out: Output
 ) -> list[Action]:

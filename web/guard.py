@@ -23,6 +23,7 @@ Tokens are never logged nor echoed in a response.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 from prometheus_client import Counter
+from redis.exceptions import RedisError
 
 from web.auth import Principal, Role, TokenTable, allows, authenticate
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -52,6 +56,9 @@ AUTH_REJECTED = Counter(
     "citybrain_http_auth_rejected_total",
     "Requests refused: bad or missing credentials (401) or a role that does not allow it (403)",
     ["status"],
+)
+STORE_UNAVAILABLE = Counter(
+    "citybrain_http_store_unavailable_total", "Requests answered 503 because Redis was away"
 )
 BODY_REJECTED = Counter(
     "citybrain_http_bad_bodies_total",
@@ -106,6 +113,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.message, exc.headers)
+    except (RedisError, ConnectionError) as exc:  # Redis away: the feed waits for it too
+        STORE_UNAVAILABLE.inc()
+        log.warning("%s %s: live store unavailable: %r", request.method, request.path, exc)
+        return error_response(
+            503, "the live store (Redis) is unavailable; try again shortly", {"Retry-After": "5"}
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like stay as aiohttp made them

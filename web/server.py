@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 from aiohttp import WSMsgType, web
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from alerts.los import LosConfig
@@ -26,6 +26,7 @@ from alerts.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
 from geo.zones import zones_geojson
+from streams.broker_watch import BrokerWatch
 from streams.config import zone_index
 from web import guard, routes
 from web.audit import AuditStore, validate_entry
@@ -34,6 +35,7 @@ from web.cell_history import HistoryRecorder, HistoryStore
 from web.cell_history import add_routes as history_routes
 from web.desk_api import AlertDesk
 from web.fanout import Fanout
+from web.feed_offsets import FeedOffsets
 from web.live import (
     CellDelta,
     parse_resolution,
@@ -46,6 +48,7 @@ from web.live import (
 from web.query_api import SpatialQueries, load_layers
 from web.rules_api import RuleLog
 from web.snapshot import Snapshot
+from web.store_feed import StoreFeed
 from web.workers import (
     WorkerBoard,
     WorkerStore,
@@ -108,7 +111,14 @@ class WebServer:
     def __init__(self, settings: Settings, instance: str = "web-1") -> None:
         self.settings = settings
         self.instance = instance
-        self.redis = Redis.from_url(settings.redis.url.get_secret_value())
+        r = settings.redis
+        self.redis = Redis(  # blocking: a burst of clients waits for a connection, none fails
+            connection_pool=BlockingConnectionPool.from_url(
+                r.url.get_secret_value(),
+                max_connections=r.max_connections,
+                timeout=r.pool_timeout_s,
+            )
+        )
         self.snapshot = Snapshot(self.redis, settings.redis.key_prefix)
         self.delta = CellDelta()
         self._worker_stale_ms = round(settings.web.worker_stale_s * 1000)
@@ -119,6 +129,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
+        self.broker = BrokerWatch(settings.kafka.bootstrap_servers())
         self._stopping = False  # set by stop(): _feed ends even if its cancellation was lost
         district = load_district()
         self._district = orjson.dumps(district_geojson(district))
@@ -185,11 +196,6 @@ class WebServer:
     async def start(self) -> None:
         k = self.settings.kafka
         self._consumer = AIOKafkaConsumer(
-            k.topic("cells.state"),
-            k.topic("alerts"),
-            k.topic("alerts.shadow"),
-            k.topic("alerts.audit"),
-            k.topic("workers.state"),
             bootstrap_servers=k.bootstrap_servers(),
             group_id=f"{k.topic_prefix}citybrain-{self.instance}",
             auto_offset_reset="earliest",
@@ -199,6 +205,15 @@ class WebServer:
             rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
             fetch_max_wait_ms=k.fetch_max_wait_ms,
         )
+        self.feed = StoreFeed(
+            self._consumer,
+            self.redis,
+            FeedOffsets(self.redis, self.settings.redis.key_prefix, self.instance),
+            on_recovered=self._resnapshot,
+            stopping=lambda: self._stopping,
+        )
+        topics = ("cells.state", "alerts", "alerts.shadow", "alerts.audit", "workers.state")
+        self._consumer.subscribe([k.topic(t) for t in topics], listener=self.feed.listener)
         await self._consumer.start()
         await self.rules.start()
         await self.desk.start()
@@ -210,7 +225,10 @@ class WebServer:
         await web.TCPSite(self._runner, w.host, w.port).start()
         self.port = int(self._runner.addresses[0][1])
         self._tasks = [
-            asyncio.create_task(self._feed(), name="kafka-feed"),
+            asyncio.create_task(self.feed.run(self._apply_record), name="kafka-feed"),
+            asyncio.create_task(self.feed.save_loop(), name="feed-positions"),
+            asyncio.create_task(self.feed.watch_loop(), name="redis-watch"),
+            asyncio.create_task(self.broker.run(), name="broker-watch"),
             asyncio.create_task(self._broadcast_loop(), name="broadcast"),
             asyncio.create_task(self.rules.run(), name="rules-log"),
             asyncio.create_task(
@@ -230,7 +248,7 @@ class WebServer:
             await self._consumer.stop()
         await self.rules.stop()
         await self.desk.stop()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)  # ours: passed in, not owned
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
         await self.start()
@@ -240,37 +258,49 @@ class WebServer:
             await self.stop()
 
     # -- Kafka → Redis → clients -----------------------------------------------------------
-    async def _feed(self) -> None:
-        assert self._consumer is not None
-        alerts_topic = self.settings.kafka.topic("alerts")
-        shadow_topic = self.settings.kafka.topic("alerts.shadow")
-        audit_topic = self.settings.kafka.topic("alerts.audit")
-        workers_topic = self.settings.kafka.topic("workers.state")
-        async for record in self._consumer:
-            if self._stopping:  # stop() cancelled us, but the cancellation was lost
-                log.info("kafka feed: stopping between records (its cancellation was lost)")
-                return
-            try:
-                body = orjson.loads(record.value) if record.value is not None else None
-                if record.topic == workers_topic:
-                    view = validate_worker_view(body)
-                    if self.workers.apply(view):  # an older view than the one held is dropped
-                        await self.worker_store.put(view)
-                elif record.topic == audit_topic:  # who did what: kept for good
-                    await self.audit.put(validate_entry(body))
-                elif record.topic == shadow_topic:  # engineers read these over HTTP; no desk
-                    await self.snapshot.put_alert(validate_alert(body), shadow=True)
-                elif record.topic == alerts_topic:
-                    alert = validate_alert(body)
-                    await self.snapshot.put_alert(alert)
-                    self._send({"type": "alert", "server_time": _now_ms(), "alert": alert})
-                else:
-                    cells = validate_cells_body(body)
-                    await self.snapshot.apply_cells(cells)
-                    self.delta.apply(cells)
-            except (orjson.JSONDecodeError, ValueError) as exc:
-                FEED_BAD.labels(record.topic).inc()
-                log.warning("skipped bad record %s@%d: %s", record.topic, record.offset, exc)
+    async def _apply_record(self, record: ConsumerRecord[Any, Any]) -> None:
+        """Write one Kafka record into Redis and queue what clients must hear of it.
+        Redis errors propagate (web/store_feed.py waits and retries); a bad record is
+        counted, logged and skipped."""
+        k = self.settings.kafka
+        try:
+            body = orjson.loads(record.value) if record.value is not None else None
+            if record.topic == k.topic("workers.state"):
+                view = validate_worker_view(body)
+                if self.workers.apply(view):  # an older view than the one held is dropped
+                    await self.worker_store.put(view)  # (a retry applies the same view again)
+            elif record.topic == k.topic("alerts.audit"):  # who did what: kept for good
+                await self.audit.put(validate_entry(body))
+            elif record.topic == k.topic("alerts.shadow"):  # engineers read these; no desk
+                await self.snapshot.put_alert(validate_alert(body), shadow=True)
+            elif record.topic == k.topic("alerts"):
+                alert = validate_alert(body)
+                await self.snapshot.put_alert(alert)
+                self._send({"type": "alert", "server_time": _now_ms(), "alert": alert})
+            else:
+                cells = validate_cells_body(body)
+                await self.snapshot.apply_cells(cells)
+                self.delta.apply(cells)
+        except (orjson.JSONDecodeError, ValueError) as exc:
+            FEED_BAD.labels(record.topic).inc()
+            log.warning("skipped bad record %s@%d: %s", record.topic, record.offset, exc)
+
+    async def _snapshot_message(self) -> dict[str, Any]:
+        """Everything a client needs to start from (the ``snapshot`` message)."""
+        return {
+            "type": "snapshot",
+            "server_time": _now_ms(),
+            "resolution": self.settings.pipeline.h3_resolution,
+            "cells": await self.snapshot.cells(),
+            "alerts": await self.snapshot.alerts(),
+            "workers": await self._worker_views(),
+        }
+
+    async def _resnapshot(self) -> None:
+        """Redis came back: every client starts again from what Redis holds now."""
+        message = await self._snapshot_message()
+        self.delta = CellDelta()  # contained in the snapshot
+        self._send(message)
 
     async def _broadcast_loop(self) -> None:
         interval = self.settings.web.broadcast_interval_s
@@ -316,15 +346,7 @@ class WebServer:
             ws, peer=str(request.remote), abort=transport.abort if transport else lambda: None
         )
         try:
-            snapshot = {
-                "type": "snapshot",
-                "server_time": _now_ms(),
-                "resolution": self.settings.pipeline.h3_resolution,
-                "cells": await self.snapshot.cells(),
-                "alerts": await self.snapshot.alerts(),
-                "workers": await self._worker_views(),
-            }
-            client.start(orjson.dumps(snapshot).decode())
+            client.start(orjson.dumps(await self._snapshot_message()).decode())
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     client.offer(orjson.dumps(self._answer(message.data)).decode())
@@ -351,7 +373,12 @@ class WebServer:
     async def _readyz(self, request: web.Request) -> web.Response:
         """Ready to serve: Redis answers, the Kafka feed has its partitions and runs.
         503 with the failing checks otherwise (open to all, like /healthz)."""
-        checks = {"redis": False, "kafka_assigned": False, "feed_running": False}
+        checks = {
+            "broker": self.broker.up,
+            "redis": False,
+            "kafka_assigned": False,
+            "feed_running": False,
+        }
         try:
             checks["redis"] = bool(await asyncio.wait_for(self.redis.ping(), READY_TIMEOUT_S))
         except (TimeoutError, OSError, RedisError) as exc:

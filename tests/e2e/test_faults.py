@@ -12,6 +12,7 @@ its last reading.
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,11 @@ import h3
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+from websockets.asyncio.client import connect
 
 from citybrain.settings import Settings
-from citybrain.stack import EmbeddedStack
+from citybrain.stack import EmbeddedStack, wait_port
 from geo.cells import cell_of
 from tests.e2e import kit
 from tests.e2e.kit import AlertWatch, http, wait_for
@@ -176,3 +179,148 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     }
     assert not wrong, f"cells not showing their camera's last reading (shown, sent): {wrong}"
     (artifacts / "fault-timings.txt").write_text("\n".join(timings) + "\n")
+
+
+def test_broker_pause_is_reported_and_ridden_out(own_stack: EmbeddedStack) -> None:
+    """The broker stops answering for a while (SIGSTOP: hung, like a broker in a long
+    pause or behind a dead switch) and comes back: worker and web server say so in
+    /readyz and in one log line each way, keep running, and the pipeline resumes. (A
+    broker *restart* would lose the embedded broker's memory storage; against Apache
+    Kafka a restart looks the same to the clients as this pause.)"""
+    stack = own_stack
+    s = stack.live
+    children = {c.name: c for c in stack.children}
+    ready = {
+        "worker": f"http://127.0.0.1:{s.worker_http_port}/readyz",
+        "web": f"http://127.0.0.1:{s.web.port}/readyz",
+    }
+
+    def broker_check(name: str) -> bool | None:
+        body = http("GET", ready[name])[1]
+        return body.get("checks", {}).get("broker")
+
+    for name in ready:
+        wait_for(lambda n=name: http("GET", ready[n])[0] == 200, 60, f"{name} ready")
+    broker = children["broker"].proc
+    broker.send_signal(signal.SIGSTOP)
+    try:
+        for name in ready:
+            wait_for(lambda n=name: broker_check(n) is False, 30, f"{name} seeing the broker gone")
+            assert http("GET", ready[name])[0] == 503
+        time.sleep(5)
+    finally:
+        broker.send_signal(signal.SIGCONT)
+    for name in ready:
+        wait_for(lambda n=name: http("GET", ready[n])[0] == 200, 60, f"{name} ready again")
+    assert children["worker"].proc.poll() is None and children["web"].proc.poll() is None
+
+    # the pipeline works again: a new reading reaches the live view
+    spot = (23.020, 113.140)
+    cell = cell_of(*spot, s.pipeline.h3_resolution)
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers())
+        await producer.start()
+        try:
+            reading = Feed._camera("after-pause", int(time.time() * 1000), *spot, 321)
+            await producer.send_and_wait(s.kafka.topic("events.camera"), orjson.dumps(reading))
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    api = f"http://127.0.0.1:{s.web.port}/api/cells"
+    wait_for(
+        lambda: any(c["cell"] == cell for c in http("GET", api)[1]["cells"]), 60, "new reading"
+    )
+    for name in ("worker", "web"):
+        log = children[name].log_path.read_text(errors="replace")
+        assert "Kafka broker not answering" in log and "Kafka broker answers again" in log, name
+
+
+def test_redis_crash_and_wipe_are_ridden_out_and_clients_resnapshotted(
+    own_stack: EmbeddedStack,
+) -> None:
+    """Redis is killed (SIGKILL) while readings arrive, and later wiped (as if replaced by
+    an empty one). The web server answers 503 meanwhile, holds its Kafka feed until Redis
+    is back, re-reads what Redis lost, rebuilds a wiped Redis from the topics, and sends
+    every websocket client a fresh snapshot each time; the web process never restarts."""
+    stack = own_stack
+    s = stack.live
+    res = s.pipeline.h3_resolution
+    api = f"http://127.0.0.1:{s.web.port}/api/"
+    redis_url = s.redis.url.get_secret_value()
+    redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    web = next(c for c in stack.children if c.name == "web")
+
+    def cells() -> set[str]:
+        status, body = http("GET", f"{api}cells")
+        return {c["cell"] for c in body["cells"]} if status == 200 else set()
+
+    def alert_ids() -> set[str]:
+        status, body = http("GET", f"{api}alerts")
+        return {a["id"] for a in body["alerts"]} if status == 200 else set()
+
+    before_cells, before_alerts = cells(), alert_ids()
+    assert before_cells and before_alerts  # left by the tests above
+    spots = [(23.045, 113.045), (23.050, 113.050)]
+
+    async def scenario() -> list[str]:
+        snapshots: list[str] = []
+        async with connect(f"ws://127.0.0.1:{s.web.port}/ws", ping_interval=None) as ws:
+
+            async def read() -> None:
+                async for raw in ws:
+                    if orjson.loads(raw)["type"] == "snapshot":
+                        snapshots.append("snapshot")
+
+            reader = asyncio.create_task(read())
+            await wait_async(lambda: snapshots, 10, "first snapshot")
+            stack.kill_child("redis")
+            status, body = await asyncio.to_thread(http, "GET", f"{api}cells")
+            assert status == 503 and "Redis" in body["error"], body
+            producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers())
+            await producer.start()
+            try:
+                reading = Feed._camera("during-outage", int(time.time() * 1000), *spots[0], 55)
+                await producer.send_and_wait(s.kafka.topic("events.camera"), orjson.dumps(reading))
+            finally:
+                await producer.stop()
+            await asyncio.sleep(3)
+            stack.respawn("redis")
+            await asyncio.to_thread(wait_port, redis_port, 30)
+            await wait_async(lambda: len(snapshots) >= 2, 30, "a snapshot after the restart")
+            new_cell = cell_of(*spots[0], res)
+            await wait_async(
+                lambda: new_cell in cells(), 30, "the reading sent while Redis was down"
+            )
+
+            wiped = Redis.from_url(redis_url)
+            try:
+                await wiped.flushall()
+            finally:
+                await wiped.aclose()
+            await wait_async(lambda: len(snapshots) >= 3, 30, "a snapshot after the wipe")
+            await wait_async(
+                lambda: before_cells | {new_cell} <= cells() and before_alerts <= alert_ids(),
+                60,
+                "the live view rebuilt from Kafka",
+            )
+            reader.cancel()
+            return snapshots
+
+    asyncio.run(scenario())
+    assert web.proc.poll() is None and web in stack.children  # never restarted
+    log = web.log_path.read_text(errors="replace")
+    assert "Redis unavailable" in log and "Redis is back" in log
+    assert "the stored feed positions are gone" in log
+
+
+async def wait_async(check: Any, within_s: float, what: str) -> None:
+    """:func:`tests.e2e.kit.wait_for` for use inside a running event loop (``check`` is
+    called in a thread: it may block on HTTP)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(check):
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {what} within {within_s} s")

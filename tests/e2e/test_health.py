@@ -33,7 +33,12 @@ def test_worker_and_web_report_liveness_readiness_and_metrics(stack: EmbeddedSta
     status, body = http("GET", worker + "readyz")
     assert body == {
         "status": "ready",
-        "checks": {"assigned": True, "not_rebalancing": True, "tables_recovered": True},
+        "checks": {
+            "broker": True,
+            "assigned": True,
+            "not_rebalancing": True,
+            "tables_recovered": True,
+        },
     }
     with urllib.request.urlopen(worker + "metrics", timeout=10) as r:
         text = r.read().decode()
@@ -42,6 +47,7 @@ def test_worker_and_web_report_liveness_readiness_and_metrics(stack: EmbeddedSta
         assert name in text, name
     status, body = http("GET", web + "readyz")
     assert status == 200 and body["checks"] == {
+        "broker": True,
         "redis": True,
         "kafka_assigned": True,
         "feed_running": True,

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pipeline_kit import T0, Run, camera
 
 from alerts.lifecycle import Action
+from streams.lifecycle_step import republish
+from streams.pipeline import Output
 
 CROWD = [200, 900, 1000, 1200, 1300, 1300]  # persons on 400 m²: LOS F from the second reading
 
@@ -111,3 +113,14 @@ def test_a_refused_action_is_audited_and_changes_nothing() -> None:
     (entry,) = out.audit
     assert not entry.accepted and entry.reason == "already acknowledged by 王调度"
     assert out.alerts == {}
+
+
+def test_republish_queues_every_held_alert_once_without_audit_entries() -> None:
+    run = Run()
+    alert_id = surge(run)
+    out = Output()
+    assert republish(out, stores=run.stores, partition=0) == 1
+    assert list(out.alerts) == [alert_id] and out.audit == []
+    assert out.alerts[alert_id] == run.alerts()[-1]  # the alert as last published
+    assert republish(out, stores=run.stores, partition=0) == 0
+    assert republish(Output(), stores=run.stores, partition=1) == 0  # not that partition's
