@@ -24,6 +24,7 @@ from alerts.los import LosConfig
 from alerts.rules import DESKS
 from geo.crs import CRS
 from web.auth import Role, TokenTable
+from web.origin import allowed_set
 
 
 class KafkaSettings(BaseModel):
@@ -143,7 +144,10 @@ class WebSettings(BaseModel):
         description="optional self-hosted XYZ raster tile URL template, e.g. http://tiles.local/{z}/{x}/{y}.png",
     )
     max_message_bytes: int = Field(
-        64 * 1024, gt=0, description="largest websocket message accepted"
+        64 * 1024,
+        gt=0,
+        description="largest websocket message a client may send, bytes; a larger one closes "
+        "the connection (1009)",
     )
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="largest HTTP request body accepted")
     send_timeout_s: float = Field(
@@ -167,6 +171,31 @@ class WebSettings(BaseModel):
     worker_stale_s: float = Field(
         120.0, gt=0, description="a grid worker not heard from this long is shown offline, s"
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins besides the server's own that may open /ws and send "
+        "POST/PUT/PATCH/DELETE, e.g. https://ops.example.cn (scheme://host[:port])",
+    )
+    read_rate_per_s: float = Field(
+        20.0, gt=0, description="GET/HEAD of /api/…, /ws handshakes, /metrics: per caller, per s"
+    )
+    read_burst: int = Field(200, ge=1, description="reads one caller may make at once")
+    write_rate_per_s: float = Field(
+        2.0,
+        gt=0,
+        description="state-changing requests and POST /api/query: per caller, per s",
+    )
+    write_burst: int = Field(20, ge=1, description="writes one caller may make at once")
+    ws_message_rate_per_s: float = Field(
+        2.0, gt=0, description="messages a websocket client may send, per connection, per s"
+    )
+    ws_message_burst: int = Field(20, ge=1, description="websocket messages at once")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        allowed_set(v)  # raises naming the entry that is not scheme://host[:port]
+        return v
 
 
 class PipelineSettings(BaseModel):

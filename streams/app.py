@@ -46,6 +46,7 @@ from streams.decode import Rejection, decode_record
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
+from streams.health import follow_lag
 from streams.health import serve as serve_health
 from streams.lateness import LateEvent, split_late
 from streams.lifecycle_step import republish
@@ -298,7 +299,8 @@ def create_app(
                 app, settings.worker_http_host, settings.worker_http_port, broker
             )
             try:
-                await broker.run()  # until the worker stops and cancels this
+                # until the worker stops and cancels this
+                await asyncio.gather(broker.run(), follow_lag(app, k.bootstrap_servers()))
             finally:
                 await runner.cleanup()
 

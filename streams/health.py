@@ -10,6 +10,12 @@ small aiohttp site on ``worker_http_port`` (loopback by default) serves:
   503 with which check fails (``{"status", "checks": {name: bool}}``);
 * ``GET /metrics`` — the worker's counters (events in by kind, dead letters by
   reason, alerts, audit entries, batch time …) in Prometheus text format.
+
+:func:`follow_lag` keeps ``citybrain_consumer_lag`` (:mod:`streams.lag`) current for
+the partitions the worker's agents consume: the high watermark minus the offset
+the consumer group has committed. Faust commits an offset only once the agents
+have processed the records before it (every few seconds), so this counts records
+fetched but still waiting in Faust's buffers too.
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams.broker_watch import BrokerWatch
+from streams.lag import PartitionOffsets, refresh_forever
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +80,54 @@ async def serve(app: Any, host: str, port: int, broker: BrokerWatch) -> web.AppR
     await web.TCPSite(runner, host, port).start()
     log.info("worker health and metrics on http://%s:%d/", host, port)
     return runner
+
+
+async def group_offsets(app: Any, admin: AIOKafkaAdminClient) -> list[PartitionOffsets]:
+    """High watermark and committed offset of each partition of Faust ``app``'s agents'
+    topics that this worker is assigned (not table changelogs, which are not committed)."""
+    tps = sorted(
+        tp for tp in app.assignor.assigned_actives() if app.topics.acks_enabled_for(tp.topic)
+    )
+    if not tps:
+        return []  # not assigned yet (starting, rebalancing)
+    wanted = [TopicPartition(tp.topic, tp.partition) for tp in tps]
+    committed = await admin.list_consumer_group_offsets(app.conf.id, partitions=wanted)
+    highwaters = await app.consumer.highwaters(*tps)
+    next_offsets = {
+        (tp.topic, tp.partition): (meta.offset if meta.offset >= 0 else None)
+        for tp, meta in committed.items()
+    }
+    never = [tp for tp in tps if next_offsets.get((tp.topic, tp.partition)) is None]
+    starts = await app.consumer.earliest_offsets(*never) if never else {}
+    return [
+        PartitionOffsets(
+            tp.topic,
+            tp.partition,
+            highwater=highwaters.get(tp),
+            next_offset=next_offsets.get((tp.topic, tp.partition)),
+            log_start=starts.get(tp) or 0,
+        )
+        for tp in tps
+    ]
+
+
+async def follow_lag(app: Any, bootstrap_servers: list[str]) -> None:
+    """Refresh the worker's consumer-lag gauge until cancelled (see the module docstring).
+
+    The admin client (for the committed offsets) connects on the first refresh; a
+    broker that is not there yet fails that refresh only, and the next one tries again.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    started = False
+
+    async def read() -> list[PartitionOffsets]:
+        nonlocal started
+        if not started:
+            await admin.start()
+            started = True
+        return await group_offsets(app, admin)
+
+    try:
+        await refresh_forever(read)
+    finally:
+        await admin.close()

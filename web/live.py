@@ -1,7 +1,8 @@
 """The live view the web server keeps between Kafka and websocket clients (pure).
 
 Cell updates are coalesced: between two broadcasts only the newest view of each
-cell is kept, and a cell removed then re-added is sent as added.
+cell is kept, and a cell removed then re-added is sent as added. The Kafka
+timestamps of the records merged are kept with them, for the broadcast lag.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ class CellDelta:
 
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)
     removed: set[str] = field(default_factory=set)
+    record_ms: list[int] = field(default_factory=list)  # Kafka timestamps of merged records
 
-    def apply(self, body: dict[str, Any]) -> None:
-        """Merge one ``cells.state`` record body ``{"cells": [...], "removed": [...]}``."""
+    def apply(self, body: dict[str, Any], record_ms: int | None = None) -> None:
+        """Merge one ``cells.state`` record body ``{"cells": [...], "removed": [...]}``;
+        ``record_ms`` is the record's Kafka timestamp (epoch ms), if it has one."""
+        if record_ms is not None and (body.get("cells") or body.get("removed")):
+            self.record_ms.append(record_ms)
         for view in body.get("cells", ()):
             self.cells[view["cell"]] = view
             self.removed.discard(view["cell"])
@@ -39,14 +44,19 @@ class CellDelta:
 
     def take(self, server_time: int) -> dict[str, Any]:
         """The ``cells`` message for the pending changes, and reset."""
+        return self.take_with_records(server_time)[0]
+
+    def take_with_records(self, server_time: int) -> tuple[dict[str, Any], list[int]]:
+        """The ``cells`` message and the Kafka timestamps of the records it carries; reset."""
         msg = {
             "type": "cells",
             "server_time": server_time,
             "cells": list(self.cells.values()),
             "removed": sorted(self.removed),
         }
-        self.cells, self.removed = {}, set()
-        return msg
+        records = self.record_ms
+        self.cells, self.removed, self.record_ms = {}, set(), []
+        return msg, records
 
 
 def validate_cells_body(body: object) -> dict[str, Any]:

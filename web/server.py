@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -28,7 +28,8 @@ from geo.district import district_geojson, load_district
 from geo.zones import zones_geojson
 from streams.broker_watch import BrokerWatch
 from streams.config import zone_index
-from web import guard, routes
+from streams.lag import refresh_forever
+from web import guard, protect, routes, telemetry
 from web.audit import AuditStore, validate_entry
 from web.auth import TokenTable
 from web.cell_history import HistoryRecorder, HistoryStore
@@ -62,6 +63,9 @@ log = logging.getLogger(__name__)
 
 WS_MESSAGES = Counter("citybrain_ws_messages_total", "Messages broadcast", ["type"])
 WS_BAD_INPUT = Counter("citybrain_ws_bad_messages_total", "Unusable client messages")
+WS_TOO_BIG = Counter(
+    "citybrain_ws_too_big_total", "Client messages larger than web.max_message_bytes (closed, 1009)"
+)
 FEED_BAD = Counter("citybrain_web_bad_records_total", "Unusable Kafka records", ["topic"])
 PING_INTERVAL_S = 20.0  # websocket keep-alive; a client silent for half of it more is closed
 SHUTDOWN_TIMEOUT_S = 5.0
@@ -171,6 +175,7 @@ class WebServer:
         )
         anonymous = None if a.anonymous_role == "none" else a.anonymous_role
         guard.setup(app, tokens, anonymous, self.settings.web.max_body_bytes)
+        protect.setup(app, protect.ProtectConfig.from_settings(self.settings.web))
         viewer = guard.requires("viewer")  # reading the live picture
         r = app.router
         r.add_get("/ws", viewer(self._websocket), allow_head=False)
@@ -235,6 +240,10 @@ class WebServer:
                 HistoryRecorder(self.history, self.snapshot.cells).run(), name="history"
             ),
             asyncio.create_task(self._prune_loop(), name="prune-closed"),
+            asyncio.create_task(telemetry.follow_alert_counts(self.snapshot), name="alert-counts"),
+            asyncio.create_task(
+                refresh_forever(lambda: telemetry.feed_offsets(self._consumer)), name="lag"
+            ),
         ]
         log.info("web server on http://%s:%d/", w.host, self.port)
 
@@ -276,11 +285,13 @@ class WebServer:
             elif record.topic == k.topic("alerts"):
                 alert = validate_alert(body)
                 await self.snapshot.put_alert(alert)
-                self._send({"type": "alert", "server_time": _now_ms(), "alert": alert})
+                sent = _now_ms()
+                self._send({"type": "alert", "server_time": sent, "alert": alert})
+                telemetry.observe_broadcast("alert", [record.timestamp], sent)
             else:
                 cells = validate_cells_body(body)
                 await self.snapshot.apply_cells(cells)
-                self.delta.apply(cells)
+                self.delta.apply(cells, record.timestamp)
         except (orjson.JSONDecodeError, ValueError) as exc:
             FEED_BAD.labels(record.topic).inc()
             log.warning("skipped bad record %s@%d: %s", record.topic, record.offset, exc)
@@ -307,7 +318,10 @@ class WebServer:
         while True:
             await asyncio.sleep(interval)
             if self.delta:
-                self._send(self.delta.take(_now_ms()))
+                sent = _now_ms()
+                message, records = self.delta.take_with_records(sent)
+                self._send(message)
+                telemetry.observe_broadcast("cells", records, sent)
             workers = self.workers.take(_now_ms())  # new reports, and workers gone stale
             if workers is not None:
                 self._send(workers)
@@ -336,7 +350,7 @@ class WebServer:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return routes.response(426, b"websocket only\n", "text/plain; charset=utf-8")
         ws = web.WebSocketResponse(
-            max_msg_size=self.settings.web.max_message_bytes,
+            max_msg_size=self.settings.web.max_message_bytes + 1,  # aiohttp refuses size ≥ this
             compress=False,  # ~70 KiB less per connection; cell JSON is small and frequent
             heartbeat=PING_INTERVAL_S,
         )
@@ -345,13 +359,22 @@ class WebServer:
         client = self.fanout.add(  # before the snapshot read, so no update falls between
             ws, peer=str(request.remote), abort=transport.abort if transport else lambda: None
         )
+        limiter = protect.message_limiter(request.app)  # this connection's message budget
         try:
             client.start(orjson.dumps(await self._snapshot_message()).decode())
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    if not limiter.allow(time.monotonic()):
+                        log.info("websocket %s: too many messages; closed", request.remote)
+                        await client.close(WSCloseCode.POLICY_VIOLATION, b"too many messages")
+                        break
                     client.offer(orjson.dumps(self._answer(message.data)).decode())
                 elif message.type is WSMsgType.ERROR:  # e.g. too big: aiohttp closes (1009)
-                    log.info("websocket %s: %s", request.remote, ws.exception())
+                    error = message.data
+                    too_big = WSCloseCode.MESSAGE_TOO_BIG
+                    if isinstance(error, WebSocketError) and error.code == too_big:
+                        WS_TOO_BIG.inc()
+                    log.info("websocket %s: %s", request.remote, error)
         finally:
             await self.fanout.remove(client)
         return ws

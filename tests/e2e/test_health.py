@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from alerts.lifecycle import LIFECYCLE_STATES
+from alerts.rulespec import SEVERITIES
 from citybrain.stack import EmbeddedStack
-from tests.e2e.kit import http, wait_for
+from tests.e2e.kit import crowd, http, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -52,3 +56,84 @@ def test_worker_and_web_report_liveness_readiness_and_metrics(stack: EmbeddedSta
         "kafka_assigned": True,
         "feed_running": True,
     }
+
+
+def samples(url: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """The samples called ``name`` on a /metrics page, by their sorted labels."""
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+def lag_by_partition(url: str) -> dict[tuple[str, str], float]:
+    return {
+        (dict(labels)["topic"], dict(labels)["partition"]): value
+        for labels, value in samples(url, "citybrain_consumer_lag").items()
+    }
+
+
+def test_consumer_lag_alert_counts_and_broadcast_lag(stack: EmbeddedStack) -> None:
+    s = stack.live
+    worker = f"http://127.0.0.1:{s.worker_http_port}/metrics"
+    web = f"http://127.0.0.1:{s.web.port}/metrics"
+    parts = [str(p) for p in range(s.kafka.partitions)]
+    agent_topics = ["events.camera", "events.sensor", "events.hotline", "events.worker"]
+    agent_topics += ["alerts.actions", "cells.ingest"]
+    feed_topics = ["cells.state", "alerts", "alerts.shadow", "alerts.audit", "workers.state"]
+
+    def broadcasts() -> tuple[float, float]:
+        found = samples(web, "citybrain_broadcast_lag_seconds_count")
+        total = samples(web, "citybrain_broadcast_lag_seconds_sum")
+        key = (("type", "cells"),)
+        return found.get(key, 0.0), total.get(key, 0.0)
+
+    count_before, sum_before = broadcasts()
+    # a quiet camera (5 people on 400 m²: no alert) for 3 s, through Kafka
+    asyncio.run(crowd(s, 22.99, 113.07, seconds=3, people=5, tag="health"))
+
+    # every partition of the worker's agents' topics, refreshed every 5 s; the camera's
+    # records are processed and committed, so its lag comes back to 0
+    def worker_caught_up() -> dict[tuple[str, str], float] | None:
+        lag = lag_by_partition(worker)
+        wanted = {(s.kafka.topic(t), p) for t in agent_topics for p in parts}
+        camera = s.kafka.topic("events.camera")
+        if wanted <= set(lag) and all(lag[(camera, p)] == 0 for p in parts):
+            return lag
+        return None
+
+    lag = wait_for(worker_caught_up, 60, "worker consumer lag for every input partition")
+    assert all(v >= 0 and v == int(v) for v in lag.values()), lag
+    assert not any(t.endswith("-changelog") for t, _ in lag)  # table changelogs: not group lag
+
+    def web_lag() -> dict[tuple[str, str], float] | None:
+        lag = lag_by_partition(web)
+        wanted = {(s.kafka.topic(t), p) for t in feed_topics for p in parts}
+        return lag if wanted <= set(lag) else None
+
+    lag = wait_for(web_lag, 30, "web consumer lag for every feed partition")
+    assert all(v >= 0 for v in lag.values()), lag
+
+    # the camera's cell went out to websocket clients: each cells.state record measured once
+    grew = wait_for(lambda: broadcasts()[0] > count_before, 30, "broadcast lag observations")
+    assert grew
+    count, total = broadcasts()
+    mean = (total - sum_before) / (count - count_before)
+    assert 0 <= mean < 30, mean  # ~1 s: the worker's batch, then the 1 s coalescing
+
+    # live alerts by severity and state: every pair shown, adding up to the live view
+    def alert_gauge() -> dict[tuple[str, str], float] | None:
+        gauge = {
+            (dict(k)["severity"], dict(k)["state"]): v
+            for k, v in samples(web, "citybrain_live_alerts").items()
+        }
+        status, body = http("GET", f"http://127.0.0.1:{s.web.port}/api/alerts")
+        assert status == 200
+        return gauge if sum(gauge.values()) == len(body["alerts"]) and gauge else None
+
+    gauge = wait_for(alert_gauge, 30, "live alert gauge matching GET /api/alerts")
+    assert {(sev, st) for sev in SEVERITIES for st in LIFECYCLE_STATES} <= set(gauge)
