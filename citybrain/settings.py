@@ -198,6 +198,24 @@ class WebSettings(BaseModel):
         return v
 
 
+class PrivacySettings(BaseModel):
+    """How long unmasked ticket text and the record of who read it are kept (docs/operations.md,
+    "Personal data")."""
+
+    ticket_text_s: int = Field(
+        7 * 86_400,
+        gt=0,
+        description="a ticket's unmasked text is kept this long after the ticket's time, s: "
+        "in Redis for GET /api/tickets/{id}, and the retention of the hotline.private topic",
+    )
+    view_audit_s: int = Field(
+        365 * 86_400,
+        gt=0,
+        description="entries of the view audit (who read unmasked ticket text) are kept this "
+        "long, s",
+    )
+
+
 class PipelineSettings(BaseModel):
     h3_resolution: int = Field(9, ge=0, le=15, description="resolution of the fine cells")
     partition_resolution: int = Field(
@@ -350,6 +368,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     web: WebSettings = WebSettings()
     auth: AuthSettings = AuthSettings()
+    privacy: PrivacySettings = PrivacySettings()
     pipeline: PipelineSettings = PipelineSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     sim: SimSettings = SimSettings()

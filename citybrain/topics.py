@@ -27,6 +27,7 @@ TOPICS = (
     "alerts.shadow",
     "alerts.actions",
     "alerts.audit",
+    "hotline.private",
     "rules",
     "workers.state",
 )
@@ -35,8 +36,16 @@ TOPICS = (
 PARTITIONS = {"rules": 1}
 
 
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Broker settings of the topics that need their own: ``hotline.private`` holds
+    citizens' unmasked text, so it is kept only ``privacy.ticket_text_s``."""
+    retention_ms = settings.privacy.ticket_text_s * 1000
+    return {"hotline.private": {"retention.ms": str(retention_ms)}}
+
+
 async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
-    """Create missing topics with ``kafka.partitions`` partitions; returns those created."""
+    """Create missing topics with ``kafka.partitions`` partitions and :func:`topic_configs`;
+    returns those created. Topics that exist are left as they are (their settings too)."""
     k = settings.kafka
     admin = AIOKafkaAdminClient(bootstrap_servers=k.bootstrap_servers())
     for attempt in range(attempts):
@@ -52,9 +61,15 @@ async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
         wanted = [k.topic(t) for t in TOPICS if k.topic(t) not in existing]
         if wanted:
             logical = {k.topic(t): t for t in TOPICS}
+            configs = topic_configs(settings)
             await admin.create_topics(
                 [
-                    NewTopic(t, PARTITIONS.get(logical[t], k.partitions), k.replication)
+                    NewTopic(
+                        t,
+                        PARTITIONS.get(logical[t], k.partitions),
+                        k.replication,
+                        topic_configs=configs.get(logical[t], {}),
+                    )
                     for t in wanted
                 ]
             )

@@ -5,7 +5,8 @@ Agents only decode, call pure code and emit:
 * ``ingest`` reads ``events.camera|sensor|hotline``, validates with
   :mod:`streams.decode`, dead-letters bad input and forwards normalised events
   to ``cells.ingest`` keyed by their coarse H3 parent, one record per parent
-  and input record;
+  and input record; hotline tickets go on with their free text masked
+  (:mod:`streams.privacy`), the unmasked text only to ``hotline.private``;
 * ``actions`` reads people's requests from ``alerts.actions`` (acknowledge,
   assign, resolve; validated by :mod:`alerts.action_record`) and forwards each
   to ``cells.ingest`` keyed like the incident's anchor cell, so it reaches the
@@ -52,6 +53,7 @@ from streams.lateness import LateEvent, split_late
 from streams.lifecycle_step import republish
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
+from streams.privacy import split_private
 from streams.rulesource import RuleSource, load_start_rules
 from streams.workers_agent import add_workers_agent
 
@@ -105,6 +107,7 @@ def create_app(
     cells_state, alerts_topic = sink("cells.state"), sink("alerts")
     shadow_topic = sink("alerts.shadow")  # shadow-rule incidents: engineers only, no desk
     audit_topic = sink("alerts.audit")  # every lifecycle transition, who and when
+    private_topic = sink("hotline.private")  # unmasked ticket text: the web server only
 
     def table(name: str) -> Any:
         return app.Table(name, default=None, partitions=k.partitions, **raw)
@@ -143,13 +146,18 @@ def create_app(
             sink=deadletter,
             now_ms=now,
         )
-        routed = route(decoded.events, gazetteer, p.h3_resolution, p.partition_resolution)
+        # From here on tickets carry masked text; the unmasked text goes to its own topic.
+        events, private = split_private(decoded.events)
+        for text in private:
+            metrics.PRIVATE_TEXTS.inc()
+            await private_topic.send(key=text.id.encode(), value=orjson.dumps(text.to_wire()))
+        routed = route(events, gazetteer, p.h3_resolution, p.partition_resolution)
         for ticket in routed.unlocated:
             metrics.UNLOCATED.inc()
             await unlocated.send(value=orjson.dumps(to_wire(ticket)))
         for precision in routed.geocoded:
             metrics.GEOCODED.labels(precision).inc()
-        metrics.EVENTS_IN.labels(kind).inc(len(decoded.events))
+        metrics.EVENTS_IN.labels(kind).inc(len(events))
         for key, group in routed.groups.items():
             body = orjson.dumps([to_wire(e) for e in group])
             await ingest_sink.send(key=key.encode(), value=body)
@@ -329,5 +337,6 @@ def create_app(
         "workers_state": workers_state,
         "rules": rules_topic,
         "unlocated": unlocated,
+        "hotline_private": private_topic,
     }
     return app

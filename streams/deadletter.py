@@ -1,4 +1,7 @@
-"""Sending a record's bad events to ``events.deadletter``: counted, logged, never fatal."""
+"""Sending a record's bad events to ``events.deadletter``: counted, logged, never fatal.
+
+Dead letters of hotline records are redacted first (:func:`streams.privacy.redact_dead_letter`):
+neither the topic nor the log gets a citizen's phone or ID number."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import orjson
 
 from streams import metrics
 from streams.decode import Rejection, dead_letter
+from streams.privacy import redact_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,14 @@ async def send_rejections(
             offset=message.offset,
             at_ms=now_ms,
         )
-        log.warning(
+        if kind == "hotline":
+            letter = redact_dead_letter(letter)
+        log.warning(  # the reason only, never the original
             "dead-lettered %s %s[%s]@%s: %s",
             rejection.error,
             topic,
             rejection.index,
             message.offset,
-            rejection.reason[:200],
+            letter["reason"][:200],
         )
         await sink.send(value=orjson.dumps(letter))

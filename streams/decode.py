@@ -4,12 +4,15 @@ A record holds one event object or a JSON array of them (see docs/protocol.md).
 Every problem becomes a :class:`Rejection` with a plain reason; one bad event
 never spoils the others in its batch. :func:`decode_record` decodes the kinds of
 the cell pipeline, :func:`decode_worker_record` grid worker reports (``worker``).
+
+A hotline caller's number is masked here (:func:`streams.privacy.mask_phone`): the
+full number goes no further than this module (data minimisation). Ticket text is
+returned as sent; the ingest agent splits it off (:func:`streams.privacy.split_private`).
 """
 
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -29,6 +32,7 @@ from pydantic import (
 from geo.cells import cell_of
 from geo.crs import to_wgs84
 from streams.events import CameraReading, Event, Kind, SensorReading, Ticket, WorkerReport
+from streams.privacy import mask_phone
 
 ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time", "late"]
 
@@ -159,17 +163,6 @@ class DecodedWorkers:
 
     reports: list[WorkerReport] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-
-
-_DIGITS = re.compile(r"\d")
-
-
-def mask_phone(phone: str) -> str:
-    """Mask a phone number, keeping the first 3 and last 4 digits: 13812341234 -> 138****1234."""
-    digits = _DIGITS.findall(phone)
-    if len(digits) < 8:
-        return "*" * len(digits)
-    return "".join(digits[:3]) + "****" + "".join(digits[-4:])
 
 
 def _reason(exc: ValidationError) -> str:
@@ -385,5 +378,6 @@ def dead_letter(
         "reason": rejection.reason,
         "original": original,
         "original_b64": original_b64,
+        "redacted": False,  # streams.privacy.redact_dead_letter: hotline records
         "at": at_ms,
     }

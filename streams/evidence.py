@@ -14,9 +14,12 @@ from alerts.metrics import CellMetrics
 from alerts.rules import SENSOR_LIMITS
 from alerts.zone_metrics import ZoneFigures
 from streams.cellfold import SensorObs, TicketObs
+from streams.privacy import redact
 
 #: Tickets listed in a cluster's evidence at most (the newest).
 MAX_EVIDENCE_TICKETS = 30
+#: Characters of a ticket's (redacted) text shown in evidence.
+EVIDENCE_TEXT_CHARS = 200
 
 
 def crowd_evidence(m: CellMetrics | None) -> dict[str, Any]:
@@ -71,7 +74,12 @@ def cluster_evidence(
     window_s: int,
 ) -> dict[str, Any]:
     """A hotline cluster: counts by channel, time span, and the newest tickets (callers are
-    already masked by the decoder). ``tickets`` are ``(ticket, cell)`` sorted by time."""
+    already masked by the decoder). ``tickets`` are ``(ticket, cell)`` sorted by time.
+
+    Ticket text is redacted (:func:`streams.privacy.redact`) before it is cut to
+    :data:`EVIDENCE_TEXT_CHARS`, so that no number is cut short of being recognised. The
+    ingest agent masks tickets already; this also covers backtests and cell state written
+    by an older release."""
     channels = sorted({t.channel for t, _ in tickets})
     return {
         "category": category,
@@ -88,7 +96,7 @@ def cluster_evidence(
                 "ts": t.ts,
                 "channel": t.channel,
                 "category": t.category,
-                "text": t.text[:200],
+                "text": redact(t.text)[:EVIDENCE_TEXT_CHARS],
                 "caller": t.caller,
                 "cell": cell,
                 "precision": t.precision,

@@ -19,6 +19,9 @@ GEOCODED = Counter(
     "Hotline tickets located from their address text",
     ["precision"],
 )
+PRIVATE_TEXTS = Counter(
+    "citybrain_private_texts_total", "Unmasked ticket texts written to hotline.private"
+)
 ALERTS_OUT = Counter("citybrain_alerts_total", "Alert messages published", ["rule", "state"])
 ACTIONS_BAD = Counter("citybrain_actions_refused_total", "Unusable alerts.actions records")
 ACTIONS_UNKNOWN = Counter(

@@ -25,6 +25,10 @@ engineer: each is a separate duty.
 Liaison staff are scoped to desks (110, 12345 …): they handle only the alerts
 routed to one of their desks (:func:`may_handle`); dispatchers and admins
 handle every alert.
+
+A hotline ticket's unmasked text (docs/operations.md, "Personal data") is for
+admins, and for liaison staff whose desks include the channel the ticket came in
+on (:func:`may_read_ticket`); everyone else sees it masked.
 """
 
 from __future__ import annotations
@@ -155,3 +159,27 @@ def may_handle(principal: Principal, alert_desks: Iterable[str]) -> str | None:
         return None
     mine = ", ".join(principal.desks) or "none"
     return f"alert is routed to {', '.join(routed) or 'no desk'}; {principal.name}'s desks: {mine}"
+
+
+#: The hotline channels a ticket comes in on; each is also a desk.
+HOTLINE_CHANNELS: tuple[str, ...] = ("110", "12345")
+
+
+def may_read_ticket(principal: Principal, channel: str | None) -> str | None:
+    """Why ``principal`` may not read the unmasked text of a ticket that came in on
+    ``channel`` (``"110"``, ``"12345"``), or None. ``channel`` None asks whether they could
+    read some ticket's text (checked before a ticket is looked up, so that the answer
+    tells nobody else whether it exists)."""
+    if principal.role == "admin":
+        return None
+    if principal.role != "liaison":
+        return (
+            f"{principal.name} has role {principal.role!r}; unmasked ticket text needs admin, "
+            "or liaison of the ticket's channel"
+        )
+    allowed = HOTLINE_CHANNELS if channel is None else (channel,)
+    if set(allowed) & set(principal.desks):
+        return None
+    mine = ", ".join(principal.desks) or "none"
+    came = f"ticket came in on {channel}" if channel else "tickets come in on 110 or 12345"
+    return f"{came}; {principal.name}'s desks: {mine}"

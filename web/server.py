@@ -4,7 +4,8 @@ One asyncio process (aiohttp): a Kafka consumer of ``cells.state`` and ``alerts`
 keeps the Redis snapshot current and feeds the clients; cell changes are
 coalesced and broadcast once per ``web.broadcast_interval_s``; alerts go out at
 once. Each message is serialised once and fanned out by :mod:`web.fanout`.
-Callers and roles: :mod:`web.guard`.
+Callers and roles: :mod:`web.guard`. Ticket text in alerts is stored and sent
+masked; the unmasked text (``hotline.private``) only through :mod:`web.tickets`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from geo.zones import zones_geojson
 from streams.broker_watch import BrokerWatch
 from streams.config import zone_index
 from streams.lag import refresh_forever
+from streams.privacy import redact_alert
 from web import guard, protect, routes, telemetry
 from web.audit import AuditStore, validate_entry
 from web.auth import TokenTable
@@ -50,6 +52,8 @@ from web.query_api import SpatialQueries, load_layers
 from web.rules_api import RuleLog
 from web.snapshot import Snapshot
 from web.store_feed import StoreFeed
+from web.tickets import TicketTexts, ViewAudit, validate_private_text
+from web.tickets import add_routes as ticket_routes
 from web.workers import (
     WorkerBoard,
     WorkerStore,
@@ -164,6 +168,13 @@ class WebServer:
             self.redis, settings.redis.key_prefix, w.history_interval_s, w.history_s
         )
         self.desk = AlertDesk(settings, self.snapshot, self.audit)
+        privacy = settings.privacy
+        self.ticket_texts = TicketTexts(
+            self.redis, settings.redis.key_prefix, privacy.ticket_text_s * 1000
+        )
+        self.ticket_views = ViewAudit(
+            self.redis, settings.redis.key_prefix, privacy.view_audit_s * 1000
+        )
         self.app = self._build_app()
 
     def _build_app(self) -> web.Application:
@@ -193,7 +204,8 @@ class WebServer:
         self.queries.routes(app)
         worker_routes(app, self.worker_store, self._worker_stale_ms)
         history_routes(app, self.history, self.settings.pipeline.h3_resolution, self._los)
-        r.add_get("/api/{tail:.*}", self._no_endpoint)
+        ticket_routes(app, self.ticket_texts, self.ticket_views)
+        r.add_get("/api/{tail:.*}", viewer(self._no_endpoint))  # no probing without a token
         r.add_get("/{tail:.*}", self._static)
         return app
 
@@ -217,7 +229,14 @@ class WebServer:
             on_recovered=self._resnapshot,
             stopping=lambda: self._stopping,
         )
-        topics = ("cells.state", "alerts", "alerts.shadow", "alerts.audit", "workers.state")
+        topics = (
+            "cells.state",
+            "alerts",
+            "alerts.shadow",
+            "alerts.audit",
+            "workers.state",
+            "hotline.private",
+        )
         self._consumer.subscribe([k.topic(t) for t in topics], listener=self.feed.listener)
         await self._consumer.start()
         await self.rules.start()
@@ -280,10 +299,12 @@ class WebServer:
                     await self.worker_store.put(view)  # (a retry applies the same view again)
             elif record.topic == k.topic("alerts.audit"):  # who did what: kept for good
                 await self.audit.put(validate_entry(body))
+            elif record.topic == k.topic("hotline.private"):  # unmasked: GET /api/tickets only
+                await self.ticket_texts.put(validate_private_text(body), _now_ms())
             elif record.topic == k.topic("alerts.shadow"):  # engineers read these; no desk
-                await self.snapshot.put_alert(validate_alert(body), shadow=True)
+                await self.snapshot.put_alert(redact_alert(validate_alert(body)), shadow=True)
             elif record.topic == k.topic("alerts"):
-                alert = validate_alert(body)
+                alert = redact_alert(validate_alert(body))  # masked even from older workers
                 await self.snapshot.put_alert(alert)
                 sent = _now_ms()
                 self._send({"type": "alert", "server_time": sent, "alert": alert})

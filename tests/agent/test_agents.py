@@ -79,6 +79,45 @@ async def test_hotline_address_is_geocoded_or_else_goes_to_unlocated(app) -> Non
     assert body["id"] == "t2" and body["caller"] == "139****1111"
 
 
+async def test_ticket_text_goes_on_masked_and_unmasked_only_to_hotline_private(app) -> None:
+    text = "车辆被困出不去，回电13812345678，身份证44060419900101123X"
+    located = {
+        "id": "p1",
+        "ts": NOW,
+        "channel": "12345",
+        "category": "traffic",
+        "text": text,
+        "lat": 23.0262,
+        "lon": 113.1158,
+        "caller": "13900001111",
+    }
+    nowhere = {**located, "id": "p2", "address": "某某小区 13712345678", "lat": None, "lon": None}
+    bad = {**located, "id": "p3", "channel": "911"}
+    async with app.agents["ingest_hotline"].test_context() as agent:
+        await agent.put(orjson.dumps([located, nowhere, bad]))
+        await agent.put(text.encode("gb18030"))  # not UTF-8: cannot be redacted, so withheld
+    private = [orjson.loads(e.value) for e in await drain(app.readers["hotline_private"], 2)]
+    assert private == [
+        {"id": "p1", "channel": "12345", "ts": NOW, "text": text},
+        {"id": "p2", "channel": "12345", "ts": NOW, "text": text},
+    ]
+    masked = "车辆被困出不去，回电138****5678，身份证**************123X"
+    (forwarded,) = await drain(app.readers["cells_ingest"], 1)
+    assert [t["text"] for t in orjson.loads(forwarded.value)] == [masked]
+    (unlocated,) = await drain(app.readers["unlocated"], 1)
+    body = orjson.loads(unlocated.value)
+    assert body["text"] == masked and body["address"] == "某某小区 137****5678"
+    letters = [orjson.loads(e.value) for e in await drain(app.readers["deadletter"], 2)]
+    assert [(d["error"], d["redacted"]) for d in letters] == [
+        ("validation", True),
+        ("encoding", True),
+    ]
+    assert orjson.loads(letters[0]["original"])["text"] == masked
+    assert letters[1]["original"].startswith("withheld: ") and letters[1]["original_b64"] is None
+    for letter in letters:
+        assert "13812345678" not in str(letter) and "13900001111" not in str(letter)
+
+
 async def test_cells_agent_publishes_views_and_one_cluster_alert(app) -> None:
     sinks = app.readers
     cell = cell_of(23.029, 113.1185, 9)

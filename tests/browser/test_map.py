@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page
 
 from citybrain.stack import EmbeddedStack
-from tests.browser.kit import PageErrors, produce
+from tests.browser.kit import PageErrors, produce, sign_in, token
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -69,7 +69,7 @@ def send_tickets(stack: EmbeddedStack) -> None:
             "ts": now + i,
             "channel": "110" if i == 2 else "12345",
             "category": "traffic",
-            "text": "停车场车辆被困出不去",
+            "text": "停车场车辆被困出不去，回电13800001234",
             "lat": 22.985 + (i % 2) * 0.0005,
             "lon": 113.02,
             "caller": "13800001234",
@@ -99,4 +99,15 @@ def test_incident_detail_lists_its_signals_with_evidence(
     english = page.inner_text(signal)
     assert "Risk" in english and "Tickets" in english and "138****1234" in english
     page.click("#lang-toggle")  # back to Chinese for the next session on this screen
+    # the unmasked text: nothing to press for the anonymous viewer; a 12345 liaison may read
+    # the five 12345 tickets (not the 110 one), and the server answers the full text
+    assert page.locator(f"{signal} .ticket-reveal").count() == 0
+    assert "13800001234" not in page.inner_html(signal)  # not even in the tooltips
+    sign_in(page, token(stack, "liaison-12345"))
+    reveal = page.locator(f"{signal} .ticket-reveal")
+    reveal.first.wait_for(timeout=5_000)
+    assert reveal.count() == 5
+    reveal.first.click()
+    page.wait_for_selector(f"{signal} .ticket-full:has-text('13800001234')", timeout=10_000)
+    assert reveal.first.get_attribute("aria-expanded") == "true"
     assert errors.messages == []

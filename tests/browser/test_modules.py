@@ -135,6 +135,20 @@ def test_buttons_are_disabled_with_the_reason_role_desk_and_state_give(page: Pag
     assert got["missing"] == {"ack": "ok", "assign": "reason.unavailable", "resolve": "ok"}
 
 
+def test_full_ticket_text_is_offered_to_admins_and_liaisons_of_its_channel(page: Page) -> None:
+    got = run(
+        page,
+        """const { mayReadTicket } = await m('alert-model');
+        const me = (role, desks = [], signedIn = true) => ({name: 'x', role, desks, signedIn});
+        return [
+          mayReadTicket(me('admin'), '110'), mayReadTicket(me('liaison', ['12345']), '12345'),
+          mayReadTicket(me('liaison', ['12345']), '110'), mayReadTicket(me('dispatcher'), '110'),
+          mayReadTicket(me('engineer'), '12345'), mayReadTicket(me('viewer', [], false), '110'),
+        ];""",
+    )
+    assert got == [True, True, False, False, False, False]
+
+
 def test_tone_only_for_critical_alerts_nobody_has_acknowledged(page: Page) -> None:
     got = run(
         page,

@@ -156,7 +156,8 @@ class AlertWatch:
 def own_stack(run_dir: Path, logs_to: Path, **overrides: Any) -> Iterator[EmbeddedStack]:
     """An embedded stack of a test module's own (no simulator), for tests that restart or
     break its processes; its logs are copied to ``logs_to`` when it stops."""
-    settings = Settings().with_overrides(web={"port": 0}, log_level="info", **overrides)
+    web = {"port": 0, **overrides.pop("web", {})}
+    settings = Settings().with_overrides(web=web, log_level="info", **overrides)
     stack = EmbeddedStack(settings, run_dir, simulate=False)
     try:
         stack.start()
@@ -166,3 +167,12 @@ def own_stack(run_dir: Path, logs_to: Path, **overrides: Any) -> Iterator[Embedd
         if (run_dir / "logs").exists():
             shutil.rmtree(logs_to, ignore_errors=True)
             shutil.copytree(run_dir / "logs", logs_to)
+
+
+async def reply(ws: Any) -> dict[str, Any]:
+    """The server's answer (``pong`` or ``error``) to what a websocket client sent, past
+    any broadcasts (cells, alerts, workers) that other activity puts in between."""
+    while True:
+        message = orjson.loads(await ws.recv())
+        if message["type"] in ("error", "pong"):
+            return dict(message)

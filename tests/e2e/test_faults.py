@@ -12,8 +12,14 @@ its last reading.
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
+import os
+import re
 import signal
+import socket
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +47,12 @@ BACKGROUND = [(23.005 + 0.004 * i, 113.040 + 0.006 * j) for i in range(4) for j 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[EmbeddedStack]:
     run_dir = tmp_path_factory.mktemp("faults-stack")
-    with kit.own_stack(run_dir, artifacts / "faults-stack-logs", kafka={"partitions": 2}) as stack:
+    with kit.own_stack(
+        run_dir,
+        artifacts / "faults-stack-logs",
+        kafka={"partitions": 2},
+        web={"send_timeout_s": 2.0},  # the stalled client is dropped sooner
+    ) as stack:
         yield stack
 
 
@@ -324,3 +335,95 @@ async def wait_async(check: Any, within_s: float, what: str) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"no {what} within {within_s} s")
+
+
+def test_a_stalled_websocket_client_is_dropped_and_the_others_keep_their_pace(
+    own_stack: EmbeddedStack,
+) -> None:
+    """A client that stops reading (a frozen browser tab, a dead video-wall PC) fills its
+    socket and its queue; the server drops it within web.send_timeout_s and counts it,
+    while a client that reads keeps getting a cells message every broadcast."""
+    stack = own_stack
+    s = stack.live
+    # ~900 changing cells a second: ~0.6 MB of deltas a second, more than the server's
+    # socket buffer (Linux grows it to tcp_wmem's 4 MiB) holds for long
+    cameras = [(23.06 + 0.002 * i, 113.00 + 0.002 * j) for i in range(30) for j in range(30)]
+
+    def dropped() -> float:
+        text = http_text(f"http://127.0.0.1:{s.web.port}/metrics")
+        return sum(
+            float(n) for n in re.findall(r"^citybrain_ws_dropped_total\{[^}]*\} (\S+)$", text, re.M)
+        )
+
+    before = dropped()
+    stalled = stalled_client("127.0.0.1", s.web.port)
+
+    async def scenario() -> list[float]:
+        arrivals: list[float] = []
+        async with connect(f"ws://127.0.0.1:{s.web.port}/ws", ping_interval=None) as ws:
+
+            async def read() -> None:
+                async for raw in ws:
+                    if orjson.loads(raw)["type"] == "cells":
+                        arrivals.append(time.monotonic())
+
+            reader = asyncio.create_task(read())
+            producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers())
+            await producer.start()
+            try:
+                for tick in range(15):
+                    now = int(time.time() * 1000)
+                    batch = [
+                        Feed._camera(f"stall-{lat}-{lon}", now, lat, lon, 20 + tick)
+                        for lat, lon in cameras
+                    ]
+                    await producer.send_and_wait(
+                        s.kafka.topic("events.camera"), orjson.dumps(batch)
+                    )
+                    await asyncio.sleep(1.0)
+            finally:
+                await producer.stop()
+            await asyncio.sleep(2)
+            reader.cancel()
+        return arrivals
+
+    try:
+        arrivals = asyncio.run(scenario())
+        wait_for(lambda: dropped() > before, 30, "the stalled client dropped")
+        stalled.settimeout(10)
+        ended = False
+        while not ended:  # what it had been sent, then the end of the connection
+            try:
+                ended = stalled.recv(65536) == b""
+            except (ConnectionResetError, TimeoutError):
+                ended = True
+    finally:
+        stalled.close()
+    assert len(arrivals) >= 10, arrivals
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert max(gaps) < 3.0, f"the reading client waited {max(gaps):.1f} s for a broadcast"
+
+
+def stalled_client(host: str, port: int) -> socket.socket:
+    """A websocket client that completes the handshake and then never reads, with a
+    receive buffer as small as the kernel allows."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.connect((host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)  # byte by byte: not one byte of the first message is taken
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def http_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.read().decode()

@@ -12,6 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from citybrain.stack import EmbeddedStack
+from tests.e2e.kit import reply
 from tests.e2e.test_web_server import bounded, web_server
 
 pytestmark = [pytest.mark.e2e]
@@ -110,10 +111,10 @@ async def test_rate_limits_and_message_limits(stack: EmbeddedStack) -> None:
         async with connect(ws_url) as ws:
             await ws.recv()  # the snapshot
             await ws.send("x" * 1024)  # exactly the limit: read, and refused as unsupported
-            assert orjson.loads(await ws.recv())["type"] == "error"
+            assert (await reply(ws))["type"] == "error"
             await ws.send("x" * 1025)
             with pytest.raises(ConnectionClosed) as closed:
-                await ws.recv()
+                await reply(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         assert sample("citybrain_ws_too_big_total") == too_big + 1
 
@@ -122,10 +123,10 @@ async def test_rate_limits_and_message_limits(stack: EmbeddedStack) -> None:
             await ws.recv()
             for _ in range(4):
                 await ws.send('{"type":"ping"}')
-                assert orjson.loads(await ws.recv())["type"] == "pong"
+                assert (await reply(ws))["type"] == "pong"
             await ws.send('{"type":"ping"}')
             with pytest.raises(ConnectionClosed) as closed:
-                await ws.recv()
+                await reply(ws)
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "too many messages")
         assert sample("citybrain_rate_limited_total", route_class="ws_message") == flood + 1

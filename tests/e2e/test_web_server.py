@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_of
+from tests.e2e.kit import reply
 from web.server import WebServer
 
 pytestmark = [pytest.mark.e2e]
@@ -32,6 +33,26 @@ TOKENS = {
     role: f"{role}-e2e-token-0123456789abcdef"
     for role in ("viewer", "dispatcher", "liaison", "engineer", "admin")
 }
+
+
+def token_only(live: Settings, suffix: str) -> Settings:
+    """``live`` for an in-process server where nothing is open without a token: one
+    token per role from TOKENS, named ``<role>-<suffix>``; the liaison's desk is 12345."""
+    return live.with_overrides(
+        web={"port": 0},
+        auth={
+            "anonymous_role": "none",
+            "tokens": [
+                {
+                    "name": f"{role}-{suffix}",
+                    "role": role,
+                    "token": token,
+                    "desks": ["12345"] if role == "liaison" else [],
+                }
+                for role, token in TOKENS.items()
+            ],
+        },
+    )
 
 
 def call(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -115,21 +136,7 @@ async def web_server(settings: Settings) -> AsyncIterator[str]:
 
 @pytest.mark.asyncio
 async def test_roles_and_tokens_on_a_real_server(stack: EmbeddedStack) -> None:
-    settings = stack.live.with_overrides(
-        web={"port": 0},
-        auth={
-            "anonymous_role": "none",
-            "tokens": [
-                {
-                    "name": f"{role}-desk",
-                    "role": role,
-                    "token": t,
-                    "desks": ["12345"] if role == "liaison" else [],
-                }
-                for role, t in TOKENS.items()
-            ],
-        },
-    )
+    settings = token_only(stack.live, "desk")
     async with (
         bounded(60, "the in-process web server's test (start, requests, stop)"),
         web_server(settings) as base,
@@ -239,11 +246,11 @@ async def test_websocket_protocol_and_one_broadcast_for_all(stack: EmbeddedStack
                 "workers",
             }
         await a.send('{"type":"ping"}')
-        assert orjson.loads(await a.recv())["type"] == "pong"
+        assert (await reply(a))["type"] == "pong"
         await a.send(b'{"type":"ping"}')  # binary frames are read the same way
-        assert orjson.loads(await a.recv())["type"] == "pong"
+        assert (await reply(a))["type"] == "pong"
         await a.send("hello")
-        assert orjson.loads(await a.recv()) == {
+        assert await reply(a) == {
             "type": "error",
             "error": 'unsupported message; send {"type":"ping"}',
         }

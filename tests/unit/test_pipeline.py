@@ -184,3 +184,21 @@ def test_walkable_area_and_zones_come_from_the_zone_layer() -> None:
     assert "tongji-bridge-deck" in view["zones"] and view["crowd_kind"] == "moving"
     assert view["density"] == 2.5  # (800 + 1200) / (400 + 400) m²: overlap-neutral ratio
     assert view["people"] == round(2.5 * walkable, 1)  # extrapolated to the walkable area
+
+
+def test_ticket_text_leaves_the_pipeline_only_redacted() -> None:
+    """The ingest agent masks tickets already; tickets held unmasked (cell state written by
+    an older release, a backtest) still reach alert evidence redacted, and cut only after
+    redaction, and the cell view carries no ticket text at all."""
+    run = Run()
+    long_text = "车辆被困" * 48 + "电话:13812345678"  # the 200-char cut falls in the number
+    for i in range(6):
+        text = long_text if i == 5 else f"停车场车辆被困，回电13912345678，证件44060419900101123{i}"
+        out = run.feed([replace(ticket(i, i * 10), text=text)], i * 10)
+        wire = orjson.dumps(list(out.cells.values())).decode()
+        assert "停车场" not in wire and "1391234" not in wire and "tickets" in wire
+    tickets = run.alerts()[-1].evidence["signals"][0]["tickets"]
+    texts = {t["id"]: t["text"] for t in tickets}
+    assert texts["t0"] == "停车场车辆被困，回电139****5678，证件**************1230"
+    assert texts["t5"] == long_text[:195] + "138**"  # not "13812": masked, then cut
+    assert all("12345" not in t and "440604" not in t for t in texts.values())

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from citybrain.settings import Settings, load_settings
 from citybrain.stack import settings_env
+from citybrain.topics import TOPICS, topic_configs
 
 
 def test_env_and_toml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -41,3 +42,16 @@ def test_children_receive_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> 
     for key, value in settings_env(s).items():
         monkeypatch.setenv(key, value)
     assert load_settings() == s
+
+
+def test_unmasked_ticket_text_is_kept_as_long_as_the_privacy_setting_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CITYBRAIN_PRIVACY__TICKET_TEXT_S", "3600")
+    s = load_settings()
+    assert s.privacy.ticket_text_s == 3600 and s.privacy.view_audit_s == 365 * 86_400
+    assert "hotline.private" in TOPICS
+    assert topic_configs(s) == {"hotline.private": {"retention.ms": "3600000"}}
+    monkeypatch.setenv("CITYBRAIN_PRIVACY__VIEW_AUDIT_S", "0")
+    with pytest.raises(ValidationError, match=r"privacy\.view_audit_s"):
+        load_settings()

@@ -11,13 +11,13 @@ import { t, onLangChange } from "./i18n.js";
 import { alertText, ruleLabel } from "./labels.js";
 import { isLive } from "./alert-model.js";
 import { conditionBadge, desksNode, stateBadge } from "./alert-panel.js";
-import { evidenceBlock } from "./evidence.js";
+import { evidenceBlock, forgetRevealed } from "./evidence.js";
 import { clearSelection } from "./selection.js";
 import { el, fmtLatLon, fmtWhen, isNum, isStr, kvTable } from "./util.js";
 
 const ui = {};
 let shown = null;
-let langEpoch = 0;
+let epoch = 0;  // bumped when the language or the signed-in person changes: draw again
 let shownEpoch = -1;
 
 export function initAlertDetail() {
@@ -27,7 +27,8 @@ export function initAlertDetail() {
   ui["detail-close"].addEventListener("click", () => clearSelection());
   on("selection", render);
   on("alerts", render);
-  onLangChange(() => { langEpoch += 1; render(); });
+  onLangChange(() => { epoch += 1; render(); });
+  on("me", () => { forgetRevealed(); epoch += 1; render(); });
 }
 
 function render() {
@@ -45,9 +46,9 @@ function render() {
   root.dataset.severity = isLive(a) ? a.severity : "ended";
   root.dataset.state = a.state;
   root.dataset.id = a.id;
-  if (shown === a && shownEpoch === langEpoch) return;
+  if (shown === a && shownEpoch === epoch) return;
   shown = a;
-  shownEpoch = langEpoch;
+  shownEpoch = epoch;
   ui["detail-title"].textContent = `${t(`sev.${a.severity}`)} · ${ruleLabel(a.rule)}`;
   ui["detail-summary"].replaceChildren(...summaryNodes(a));
   ui["detail-evidence"].replaceChildren(evidenceBlock(a));

@@ -82,6 +82,17 @@ export function wantsTone(incoming, held) {
   return (incoming.reopened || 0) > (held.reopened || 0);
 }
 
+/**
+ * Whether ``me`` may read the unmasked text of a ticket that came in on ``channel``
+ * (the server decides: web.auth.may_read_ticket): admins, and liaison staff whose
+ * desks include the channel. Everyone else sees the masked text only.
+ */
+export function mayReadTicket(me, channel) {
+  if (!me.signedIn) return false;
+  if (me.role === "admin") return true;
+  return me.role === "liaison" && Array.isArray(me.desks) && me.desks.includes(channel);
+}
+
 /** Who may press which lifecycle button: {allowed, reasonKey, params} per action. */
 export function permissions(a, me, available) {
   const result = {};

@@ -1,16 +1,33 @@
 /**
  * An alert's evidence in the detail: the fused signals, each with its own
- * numbers and risk factors, and hotline tickets (callers arrive masked).
+ * numbers and risk factors, and hotline tickets (callers and text arrive masked).
+ *
+ * Admins, and liaison staff for the tickets of their channel, get a "show full
+ * text" button per ticket: GET /api/tickets/{id}?alert={alert id} with the
+ * signed-in token (the server checks the role again and audits the view). The
+ * texts fetched are kept only while the same alert is shown to the same person.
  */
 
+import { state } from "./store.js";
+import { getJson } from "./api.js";
+import { mayReadTicket } from "./alert-model.js";
 import { getLang, has, t } from "./i18n.js";
 import { evidenceLabel, ruleLabel } from "./labels.js";
-import { el, fmtNum, fmtWhen, isNum, isObj, kvTable } from "./util.js";
+import { button, el, fmtNum, fmtWhen, isNum, isObj, isStr, kvTable } from "./util.js";
 
 // Fields shown elsewhere (header, badges, location) or as their own block.
 const META = new Set(["id", "rule", "state", "severity", "cell", "opened_at", "updated_at", "desks", "title",
   "shadow", "signals", "tickets", "risk", "message", "lead", "anchor", "closed_at", "rule_version", "dedupe"]);
 const TICKET_LIMIT = 50;
+
+// Unmasked texts fetched for the alert shown: ticket id -> text; so that an update of the
+// alert (which redraws the evidence) neither hides them nor asks, and audits, again.
+let revealed = { alertId: null, texts: new Map() };
+
+/** Forget every unmasked text fetched (the signed-in person changed). */
+export function forgetRevealed() {
+  revealed = { alertId: null, texts: new Map() };
+}
 
 function formatValue(key, v) {
   if (v === null || v === undefined) return "—";
@@ -32,7 +49,7 @@ function formatValue(key, v) {
   return String(v);
 }
 
-function evidenceNodes(ev, heading) {
+function evidenceNodes(ev, heading, alertId) {
   const rows = Object.entries(ev).filter(([k]) => !META.has(k)).map(([k, v]) => [evidenceLabel(k), formatValue(k, v)]);
   const risk = isObj(ev.risk) ? ev.risk : null;
   if (risk && isNum(risk.score)) {
@@ -44,11 +61,11 @@ function evidenceNodes(ev, heading) {
     rows.unshift([evidenceLabel("risk"), ev.risk.toFixed(2)]);
   }
   const nodes = rows.length ? [el("h4", null, heading), kvTable(rows)] : [];
-  if (Array.isArray(ev.tickets)) nodes.push(...ticketNodes(ev.tickets));
+  if (Array.isArray(ev.tickets)) nodes.push(...ticketNodes(ev.tickets, alertId));
   return nodes;
 }
 
-function signalNode(sig) {
+function signalNode(sig, alertId) {
   const sev = ["critical", "warning", "info"].includes(sig.severity) ? sig.severity : "info";
   const state = typeof sig.state === "string" ? (has(`state.${sig.state}`) ? t(`state.${sig.state}`) : sig.state) : "";
   const box = el("section", "signal");
@@ -57,19 +74,72 @@ function signalNode(sig) {
   const message = isObj(sig.message) ? sig.message : {};
   const title = (getLang() === "en" ? message.en : message.zh) || sig.title || "";
   box.append(el("p", "signal-title", title),
-    ...evidenceNodes(sig, `${ruleLabel(sig.rule)} · ${t(`sev.${sev}`)} · ${state}`));
+    ...evidenceNodes(sig, `${ruleLabel(sig.rule)} · ${t(`sev.${sev}`)} · ${state}`, alertId));
   return box;
 }
 
-/** hotline.cluster evidence: one compact row per ticket, newest first. */
-function ticketNodes(tickets) {
+const mayReveal = (x) => isStr(x.id) && mayReadTicket(state.me, x.channel);
+
+function fullTextRow(text, columns) {
+  const row = el("tr", "ticket-full");
+  const cell = el("td", null, text);
+  cell.colSpan = columns;
+  row.append(cell);
+  return row;
+}
+
+/** The "show full text" button of ticket ``x`` in row ``tr`` of a table ``columns`` wide. */
+function revealButton(x, alertId, tr, columns) {
+  const b = button("ticket-reveal", "", t("tickets.show.title"));
+  b.dataset.ticket = x.id;
+  let row = null;
+  // ``note``: the text (expanded), a loading or error note, or null (nothing shown).
+  const render = (note, expanded) => {
+    row?.remove();
+    row = note === null ? null : fullTextRow(note, columns);
+    if (row) tr.after(row);
+    b.textContent = t(expanded ? "tickets.hide" : "tickets.show");
+    b.setAttribute("aria-expanded", expanded ? "true" : "false");
+  };
+  b.addEventListener("click", async () => {
+    if (b.getAttribute("aria-expanded") === "true") {
+      revealed.texts.delete(x.id);
+      render(null, false);
+      return;
+    }
+    b.disabled = true;
+    render(t("tickets.loading"), false);
+    try {
+      const query = alertId ? `?alert=${encodeURIComponent(alertId)}` : "";
+      const data = await getJson(`/api/tickets/${encodeURIComponent(x.id)}${query}`);
+      const text = isObj(data) && isObj(data.ticket) ? data.ticket.text : undefined;
+      if (typeof text !== "string") throw new Error("bad answer");
+      if (revealed.alertId === alertId) revealed.texts.set(x.id, text);
+      render(text, true);
+    } catch (err) {
+      render(t("tickets.failed", { error: err.message || String(err) }), false);
+    } finally {
+      b.disabled = false;
+    }
+  });
+  // the row is in its table already: a text fetched before this redraw shows again
+  render(revealed.texts.has(x.id) ? revealed.texts.get(x.id) : null, revealed.texts.has(x.id));
+  return b;
+}
+
+/** hotline.cluster evidence: one compact row per ticket, newest first; the (masked) text
+ * as the row's tooltip. */
+function ticketNodes(tickets, alertId) {
   const shown = tickets.filter(isObj).sort((x, y) => (y.ts || 0) - (x.ts || 0)).slice(0, TICKET_LIMIT);
   const withCaller = shown.some((x) => x.caller);
+  const withReveal = shown.some(mayReveal);
   const table = el("table", "tickets");
   const head = el("tr");
   const columns = ["tickets.time", "tickets.channel", "tickets.category", "tickets.id"];
   if (withCaller) columns.push("tickets.caller");
   for (const key of columns) head.append(el("th", null, t(key)));
+  if (withReveal) head.append(el("th"));
+  const width = columns.length + (withReveal ? 1 : 0);
   const thead = el("thead");
   thead.append(head);
   const body = el("tbody");
@@ -80,6 +150,11 @@ function ticketNodes(tickets) {
     if (withCaller) tr.append(el("td", "mono", x.caller ?? "—"));
     if (typeof x.text === "string") tr.title = x.text;
     body.append(tr);
+    if (withReveal) {
+      const cell = el("td");
+      if (mayReveal(x)) cell.append(revealButton(x, alertId, tr, width));
+      tr.append(cell);
+    }
   }
   table.append(thead, body);
   const nodes = [el("h4", null, t("tickets.title", { n: tickets.length })), table];
@@ -89,14 +164,15 @@ function ticketNodes(tickets) {
 
 /** The evidence block of alert ``a``. */
 export function evidenceBlock(a) {
+  if (revealed.alertId !== a.id) revealed = { alertId: a.id, texts: new Map() };
   const ev = a.evidence;
   const signals = Array.isArray(ev.signals) ? ev.signals.filter(isObj) : [];
   const box = el("div", "evidence");
   if (signals.length) {
     box.append(el("h4", null, t("detail.fused", { n: signals.length })));
-    for (const sig of signals) box.append(signalNode(sig));
+    for (const sig of signals) box.append(signalNode(sig, a.id));
   } else {
-    box.append(...evidenceNodes(ev, t("detail.evidence")));
+    box.append(...evidenceNodes(ev, t("detail.evidence"), a.id));
   }
   return box;
 }

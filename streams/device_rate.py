@@ -1,0 +1,84 @@
+"""Ingest ceiling per device: a camera or sensor that floods is cut off, not believed.
+
+A device in trouble (firmware loop, a gateway replaying its buffer in a tight loop, a
+misconfigured integrator) can send far more readings than it could have made. Each
+camera and sensor gets a token bucket measured in *event time* — ``burst`` readings at
+once, then ``per_s`` per second of its own timestamps — so a device catching up on a
+backlog with honest timestamps passes at any speed, while one stamping hundreds of
+readings into the same second is refused beyond its burst. Hotline tickets are not
+limited here (a channel legitimately sends many; a ticket id counts once anyway).
+
+:func:`take` is the pure rule; :class:`DeviceBuckets` holds one bucket per device,
+bounded (least recently seen forgotten first).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from streams.events import CameraReading, Event, SensorReading
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    per_s: float = 5.0  # readings per second of the device's own event time
+    burst: int = 30  # readings at once
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    tokens: float
+    ts: int  # newest event time seen, ms
+
+
+def take(bucket: Bucket | None, ts: int, ceiling: Ceiling) -> tuple[Bucket, bool]:
+    """The bucket after a reading stamped ``ts`` (ms), and whether it may pass.
+
+    Time only moves forward: an older reading refills nothing. A new device starts full.
+    """
+    if bucket is None:
+        bucket = Bucket(float(ceiling.burst), ts)
+    elif ts > bucket.ts:
+        refill = (ts - bucket.ts) / 1000 * ceiling.per_s
+        bucket = Bucket(min(float(ceiling.burst), bucket.tokens + refill), ts)
+    if bucket.tokens >= 1.0:
+        return Bucket(bucket.tokens - 1.0, bucket.ts), True
+    return bucket, False
+
+
+def device_of(event: Event) -> str | None:
+    """The device an event came from, or None when it is not limited."""
+    if isinstance(event, CameraReading):
+        return f"camera:{event.camera}"
+    if isinstance(event, SensorReading):
+        return f"sensor:{event.sensor}"
+    return None
+
+
+class DeviceBuckets:
+    """One bucket per device, at most ``max_devices`` (LRU)."""
+
+    def __init__(self, ceiling: Ceiling, max_devices: int = 200_000) -> None:
+        self.ceiling = ceiling
+        self.max_devices = max_devices
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def admit(self, events: list[Event]) -> tuple[list[int], list[int]]:
+        """Indexes of ``events`` that pass and of those over their device's ceiling."""
+        passed: list[int] = []
+        refused: list[int] = []
+        for i, event in enumerate(events):
+            device = device_of(event)
+            if device is None:
+                passed.append(i)
+                continue
+            bucket, ok = take(self._buckets.pop(device, None), event.ts, self.ceiling)
+            self._buckets[device] = bucket  # most recently seen last
+            if len(self._buckets) > self.max_devices:
+                self._buckets.popitem(last=False)
+            (passed if ok else refused).append(i)
+        return passed, refused
