@@ -237,6 +237,13 @@ class PipelineSettings(BaseModel):
         description="events further behind their partition's event time than this are "
         "dead-lettered as late; unset: each kind's window (crowd, sensor, hotline)",
     )
+    device_max_per_s: float = Field(
+        5.0,
+        gt=0,
+        description="a camera or sensor may send this many readings per second of its own "
+        "event time; beyond its burst, more are dead-lettered as 'rate'",
+    )
+    device_burst: int = Field(30, ge=1, description="readings a device may send at once")
     max_future_skew_s: int = Field(
         300, ge=0, description="events further in the future are rejected"
     )

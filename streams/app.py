@@ -44,6 +44,7 @@ from streams.clock import EventClock
 from streams.config import decode_limits, lateness, pipeline_config, zone_index
 from streams.deadletter import send_rejections
 from streams.decode import Rejection, decode_record
+from streams.device_rate import Ceiling, DeviceBuckets, admit
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
@@ -132,14 +133,19 @@ def create_app(
     gazetteer = load_gazetteer()
     clock = EventClock()
 
+    device_buckets = DeviceBuckets(
+        Ceiling(per_s=p.device_max_per_s, burst=p.device_burst)
+    )  # per process: a device's records may reach another worker's ingest too
+
     async def ingest_record(kind: Kind, event: Any) -> None:
         """Decode one input record, dead-letter what is bad, forward what is good."""
         msg = event.message
         now = int(_wall_ms())
         metrics.RECORDS_IN.labels(kind).inc()
         decoded = decode_record(kind, event.value, now, limits)
+        within, flooding = admit(decoded, device_buckets)
         await send_rejections(
-            decoded.rejections,
+            [*decoded.rejections, *flooding],
             kind=kind,
             topic=k.topic(f"events.{kind}"),
             message=msg,
@@ -147,7 +153,7 @@ def create_app(
             now_ms=now,
         )
         # From here on tickets carry masked text; the unmasked text goes to its own topic.
-        events, private = split_private(decoded.events)
+        events, private = split_private(within)
         for text in private:
             metrics.PRIVATE_TEXTS.inc()
             await private_topic.send(key=text.id.encode(), value=orjson.dumps(text.to_wire()))

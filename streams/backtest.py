@@ -31,6 +31,7 @@ from geo.zone_index import ZoneIndex
 from streams.clock import EventClock
 from streams.config import decode_limits, lateness, pipeline_config
 from streams.decode import decode_record
+from streams.device_rate import Ceiling, DeviceBuckets, admit
 from streams.events import KINDS
 from streams.lateness import split_late
 from streams.locate import route
@@ -139,6 +140,7 @@ def run_backtest(
     p = settings.pipeline
     limits = decode_limits(settings)
     allowed_lateness = lateness(settings)
+    device_buckets = DeviceBuckets(Ceiling(per_s=p.device_max_per_s, burst=p.device_burst))
     config = replace(pipeline_config(settings, zones), rules=rules)
     gazetteer = load_gazetteer()
     stores = Stores(DictStore(), DictStore(), DictStore(), DictStore())
@@ -174,9 +176,10 @@ def run_backtest(
             next_tick += TICK_MS
         n_records += 1
         decoded = decode_record(kind, record.value, wall, limits)
-        rejected += len(decoded.rejections)
-        n_events += len(decoded.events)
-        routed = route(decoded.events, gazetteer, p.h3_resolution, p.partition_resolution)
+        within, flooding = admit(decoded, device_buckets)
+        rejected += len(decoded.rejections) + len(flooding)
+        n_events += len(within)
+        routed = route(within, gazetteer, p.h3_resolution, p.partition_resolution)
         unlocated += len(routed.unlocated)
         for key, group in routed.groups.items():
             partition = partition_of(key, partitions)

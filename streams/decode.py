@@ -34,7 +34,7 @@ from geo.crs import to_wgs84
 from streams.events import CameraReading, Event, Kind, SensorReading, Ticket, WorkerReport
 from streams.privacy import mask_phone
 
-ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time", "late"]
+ErrorKind = Literal["size", "encoding", "json", "shape", "validation", "time", "late", "rate"]
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -155,6 +155,7 @@ class Rejection:
 class Decoded:
     events: list[Event] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)  # each event's place in its record
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +343,7 @@ def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) ->
             out.rejections.append(result)
         else:
             out.events.append(result)
+            out.indexes.append(i)
     return out
 
 

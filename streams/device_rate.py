@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from streams.events import CameraReading, Event, SensorReading
+import orjson
+
+from streams.decode import Decoded, Rejection
+from streams.events import CameraReading, Event, SensorReading, to_wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +85,21 @@ class DeviceBuckets:
                 self._buckets.popitem(last=False)
             (passed if ok else refused).append(i)
         return passed, refused
+
+
+def admit(decoded: Decoded, buckets: DeviceBuckets) -> tuple[list[Event], list[Rejection]]:
+    """The events of a decoded record within their devices' ceilings, and a ``rate``
+    rejection (with the event's place in the record) for each one over it."""
+    passed, refused = buckets.admit(decoded.events)
+    c = buckets.ceiling
+    rejections = [
+        Rejection(
+            "rate",
+            f"{device_of(decoded.events[i])} is over its ceiling of {c.burst} readings at "
+            f"once and {c.per_s:g} per second of event time",
+            decoded.indexes[i],
+            orjson.dumps(to_wire(decoded.events[i])),
+        )
+        for i in refused
+    ]
+    return [decoded.events[i] for i in passed], rejections

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -27,8 +28,16 @@ LATE_SPOT = (22.935, 113.04)
 COUNTER = re.compile(r'^citybrain_deadlettered_total\{error="(\w+)",kind="(\w+)"\} (\S+)$', re.M)
 
 
+def worker_ready(settings: Settings) -> bool:
+    try:
+        return http("GET", f"http://127.0.0.1:{settings.worker_http_port}/readyz")[0] == 200
+    except urllib.error.URLError:  # not listening yet: the stack has just started
+        return False
+
+
 def deadlettered(settings: Settings) -> dict[tuple[str, str], float]:
-    """The worker's dead-letter counters by (kind, error)."""
+    """The worker's dead-letter counters by (kind, error), once it is ready."""
+    wait_for(lambda: worker_ready(settings), 60, "worker ready")
     url = f"http://127.0.0.1:{settings.worker_http_port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as r:
         text = r.read().decode()
@@ -110,6 +119,12 @@ def test_corpus_is_dead_lettered_counted_and_the_good_events_processed(
         expected.append((f"events.{bad.kind}", len(batch), bad.error, bad.fragment))
         batch.append(bad.event)
     expected += [("events.camera", None, r.error, r.fragment) for r in records]
+    # a camera stamping 40 readings into one second: the 10 beyond its burst (30) refused
+    flood = [
+        {**good_camera(now, 0, SPOT, tag), "id": f"{tag}-flood-{i}", "camera": f"{tag}-flood"}
+        for i in range(40)
+    ]
+    expected += [("events.camera", i, "rate", "ceiling") for i in range(30, 40)]
 
     def matched(letters: list[dict[str, Any]]) -> list[bool]:
         return [
@@ -133,6 +148,7 @@ def test_corpus_is_dead_lettered_counted_and_the_good_events_processed(
                 await producer.send_and_wait(s.kafka.topic(f"events.{kind}"), orjson.dumps(batch))
             for record in records:
                 await producer.send_and_wait(s.kafka.topic("events.camera"), record.raw)
+            await producer.send_and_wait(s.kafka.topic("events.camera"), orjson.dumps(flood))
             return await letters.until(lambda got: all(matched(got)), 60)
         finally:
             await producer.stop()
@@ -148,6 +164,7 @@ def test_corpus_is_dead_lettered_counted_and_the_good_events_processed(
 
     # counted by kind and error
     after = deadlettered(s)
+    assert after.get(("camera", "rate"), 0) - before.get(("camera", "rate"), 0) >= 10
     for (kind, error), n in _counts(events, records).items():
         assert after.get((kind, error), 0) - before.get((kind, error), 0) >= n, (kind, error)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.device_rate import Ceiling, DeviceBuckets, take
+from streams.decode import Limits, decode_record
+from streams.device_rate import Ceiling, DeviceBuckets, admit, take
 from tests.unit.pipeline_kit import T0, camera, ticket
 
 CEILING = Ceiling(per_s=2.0, burst=5)
+NOW = T0 + 10_000
 
 
 def test_a_flood_in_one_second_is_cut_at_the_burst() -> None:
@@ -66,3 +69,16 @@ def test_a_device_within_its_rate_is_never_refused(spacing_ms: int, n: int) -> N
     buckets = DeviceBuckets(CEILING)  # 2 per s: anything spaced 500 ms or more passes
     events = [replace(camera(0, 1), ts=T0 + i * spacing_ms) for i in range(n)]
     assert buckets.admit(events)[1] == []
+
+
+def test_admit_names_the_device_and_the_place_in_the_record() -> None:
+    raw = orjson.dumps(
+        [{"id": f"f{i}", "ts": NOW, "lat": 23.02, "lon": 113.11, "people": 3, "area_m2": 9.0,
+          "camera": "cam-flood"} for i in range(8)] + ["not an event"]
+    )  # fmt: skip
+    decoded = decode_record("camera", raw, NOW, Limits())
+    within, refused = admit(decoded, DeviceBuckets(CEILING))
+    assert [e.id for e in within] == [f"f{i}" for i in range(5)]
+    assert [(r.error, r.index) for r in refused] == [("rate", 5), ("rate", 6), ("rate", 7)]
+    assert "camera:cam-flood is over its ceiling of 5 readings" in refused[0].reason
+    assert b'"f5"' in refused[0].original
