@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from citybrain.layers_cli import register as register_layers
+from citybrain.load_cli import register as register_load
 from citybrain.recording_cli import register as register_recording
 from citybrain.rules_cli import rules_app
 from citybrain.settings import Settings, load_settings
@@ -47,6 +48,7 @@ def _settings() -> Settings:
 
 
 register_recording(app, _settings)  # citybrain record / citybrain replay
+register_load(app, _settings)  # citybrain load
 
 
 async def _until_signal() -> asyncio.Event:

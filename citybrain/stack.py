@@ -60,7 +60,9 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before listening")
+            argv = proc.args
+            name = os.fsdecode(argv if isinstance(argv, str | bytes | os.PathLike) else argv[0])
+            raise RuntimeError(f"{name} exited with {proc.returncode} before listening")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
             return
         time.sleep(0.1)
