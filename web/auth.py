@@ -106,6 +106,21 @@ class TokenTable:
         return found
 
 
+WS_PROTOCOL = "citybrain"  # the websocket subprotocol the server selects
+WS_BEARER = "citybrain.bearer."  # browsers offer their token as this subprotocol + token
+
+
+def protocol_token(offered: str | None) -> str | None:
+    """The token a browser offered in ``Sec-WebSocket-Protocol`` as
+    ``citybrain.bearer.<token>`` (browsers cannot set ``Authorization`` on a websocket);
+    None when it offered none."""
+    for protocol in (offered or "").split(","):
+        protocol = protocol.strip()
+        if protocol.startswith(WS_BEARER) and len(protocol) > len(WS_BEARER):
+            return protocol[len(WS_BEARER) :]
+    return None
+
+
 def bearer_token(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header value.
 

@@ -33,7 +33,7 @@ from aiohttp import web
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from web.auth import Principal, Role, TokenTable, allows, authenticate
+from web.auth import Principal, Role, TokenTable, allows, authenticate, protocol_token
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +134,13 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
     config = request.app[CONFIG]
+    header = request.headers.get("Authorization")
+    if header is None and (
+        offered := protocol_token(request.headers.get("Sec-WebSocket-Protocol"))
+    ):
+        header = f"Bearer {offered}"  # a browser's websocket: the token as a subprotocol
     try:
-        request[_PRINCIPAL] = authenticate(
-            config.tokens, request.headers.get("Authorization"), config.anonymous_role
-        )
+        request[_PRINCIPAL] = authenticate(config.tokens, header, config.anonymous_role)
     except ValueError as exc:  # the message names the problem, never the token
         AUTH_REJECTED.labels("401").inc()
         raise ApiError(

@@ -33,7 +33,7 @@ from streams.lag import refresh_forever
 from streams.privacy import redact_alert
 from web import guard, protect, routes, telemetry
 from web.audit import AuditStore, validate_entry
-from web.auth import TokenTable
+from web.auth import WS_PROTOCOL, TokenTable
 from web.cell_history import HistoryRecorder, HistoryStore
 from web.cell_history import add_routes as history_routes
 from web.desk_api import AlertDesk
@@ -372,6 +372,7 @@ class WebServer:
             return routes.response(426, b"websocket only\n", "text/plain; charset=utf-8")
         ws = web.WebSocketResponse(
             max_msg_size=self.settings.web.max_message_bytes + 1,  # aiohttp refuses size ≥ this
+            protocols=(WS_PROTOCOL,),  # chosen when a browser offers its token (web/auth.py)
             compress=False,  # ~70 KiB less per connection; cell JSON is small and frequent
             heartbeat=PING_INTERVAL_S,
         )

@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
@@ -180,6 +181,16 @@ async def test_roles_and_tokens_on_a_real_server(stack: EmbeddedStack) -> None:
         auth = {"Authorization": f"Bearer {TOKENS['liaison']}"}
         async with connect(ws_url, additional_headers=auth) as ws:
             assert orjson.loads(await ws.recv())["type"] == "snapshot"
+        # a browser cannot set Authorization on a websocket: it offers the token as a
+        # subprotocol, and the server selects "citybrain"
+        offered = [Subprotocol("citybrain"), Subprotocol(f"citybrain.bearer.{TOKENS['viewer']}")]
+        async with connect(ws_url, subprotocols=offered) as ws:
+            assert ws.subprotocol == "citybrain"
+            assert orjson.loads(await ws.recv())["type"] == "snapshot"
+        wrong = [Subprotocol("citybrain"), Subprotocol("citybrain.bearer.not-a-known-token-1234")]
+        with pytest.raises(InvalidStatus, match="401"):
+            async with connect(ws_url, subprotocols=wrong):
+                pass
 
         metrics = (await get("/metrics", TOKENS["admin"]))[2].decode()
         assert 'citybrain_http_auth_rejected_total{status="401"}' in metrics

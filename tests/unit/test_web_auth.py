@@ -27,6 +27,7 @@ from web.auth import (
     authenticate,
     bearer_token,
     may_handle,
+    protocol_token,
 )
 
 ENGINEER = "engineer-token-0123456789"
@@ -366,3 +367,20 @@ def test_guard_without_setup_fails_loudly() -> None:
 
     with pytest.raises(RuntimeError, match="setup"):
         guard.principal(make_mocked_request("GET", "/"))
+
+
+@pytest.mark.parametrize(
+    ("offered", "token"),
+    [
+        (None, None),
+        ("", None),
+        ("citybrain", None),
+        ("citybrain, citybrain.bearer.abc_DEF-123", "abc_DEF-123"),
+        ("citybrain.bearer.", None),
+        ("chat, citybrain.bearer.t0ken", "t0ken"),
+    ],
+)
+def test_a_browser_offers_its_token_as_a_websocket_subprotocol(
+    offered: str | None, token: str | None
+) -> None:
+    assert protocol_token(offered) == token

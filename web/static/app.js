@@ -29,7 +29,7 @@ import { initActions } from "./js/actions.js";
 import { initAudit } from "./js/audit.js";
 import { initTrend } from "./js/trend.js";
 import { initNearby } from "./js/nearby.js";
-import { initAuth } from "./js/auth.js";
+import { adoptStoredToken, initAuth } from "./js/auth.js";
 import { alertTone, initSound } from "./js/sound.js";
 import { drawKey, initDraw } from "./js/draw.js";
 import { clearQuery, initQuery, queryShape } from "./js/query.js";
@@ -113,7 +113,9 @@ async function start() {
   document.getElementById("reset-view").addEventListener("click", resetView);
   onLangChange(() => invalidate("alerts", "selection", "heatmap"));
 
-  // The feed does not depend on the config: connect at once, in parallel.
+  // The feed does not depend on the config: connect at once, in parallel (with the
+  // tab's token, if it signed in before).
+  adoptStoredToken();
   connect({ message: handleMessage, status: renderStatus });
   const auth = initAuth();
   loadDesks();

@@ -28,6 +28,11 @@ export function setToken(value) {
   token = value || null;
 }
 
+/** The signed-in token, or null (the websocket offers it as a subprotocol). */
+export function currentToken() {
+  return token;
+}
+
 export function hasToken() {
   return token !== null;
 }

@@ -2,7 +2,8 @@
  * Signing in: a small dialog to paste a bearer token, checked with
  * GET /api/whoami and kept in sessionStorage (this tab only, gone when it
  * closes). The header shows the holder's name and role; signing out forgets
- * the token. The websocket stays anonymous (viewer) either way.
+ * the token. The websocket offers the token from its next (re)connection on
+ * (connection.js).
  */
 
 import { state, invalidate } from "./store.js";
@@ -124,9 +125,20 @@ export async function initAuth() {
         return;
       }
     } catch (err) {
+      setToken(null);
       storeToken(null);
       if (err.status === 401) showNotice(t("auth.expired"));
     }
   }
   await loadAnonymous();
+}
+
+/**
+ * Use the token this tab signed in with before, at once (initAuth checks it): the
+ * websocket opens before the check and must offer it when anonymous callers are
+ * turned away.
+ */
+export function adoptStoredToken() {
+  const token = storedToken();
+  if (token) setToken(token);
 }

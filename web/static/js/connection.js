@@ -1,13 +1,17 @@
 /**
  * The websocket to /ws: connect, keep alive, reconnect with backoff.
  *
- * The socket is viewer-level (browsers cannot set an Authorization header on
- * a websocket); signing in only affects HTTP calls. A socket silent for too
+ * Browsers cannot set an Authorization header on a websocket, so a signed-in
+ * page offers its token as the subprotocol "citybrain.bearer.<token>" next to
+ * "citybrain" (the one the server selects); a server that lets nobody in
+ * without a token (auth.anonymous_role "none") then serves the feed to the
+ * signed-in page. A socket silent for too
  * long (not even a pong) is treated as dead: browsers can take minutes to
  * notice a dead TCP link on their own.
  */
 
 import { state } from "./store.js";
+import { currentToken } from "./api.js";
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10000;
@@ -54,7 +58,8 @@ function open() {
   setState("connecting");
   let ws;
   try {
-    ws = new WebSocket(wsUrl());
+    const token = currentToken();
+    ws = new WebSocket(wsUrl(), token ? ["citybrain", `citybrain.bearer.${token}`] : []);
   } catch (err) {
     console.warn("citybrain: cannot open websocket:", err);
     scheduleReconnect();
