@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -80,9 +81,14 @@ def web() -> None:
 
     settings = _settings()
 
+    # Each web server reads every record (its own consumer group) so that its clients see
+    # everything; two servers under one name would split the partitions between them.
+    w = settings.web
+    instance = w.instance or f"web-{socket.gethostname()}-{w.port}"
+
     async def main() -> None:
         stop = await _until_signal()
-        await WebServer(settings).serve_forever(stop)
+        await WebServer(settings, instance=instance).serve_forever(stop)
 
     asyncio.run(main())
 

@@ -168,6 +168,13 @@ class WebSettings(BaseModel):
         description="resolved/expired alerts leave the live view this long after closing, s "
         "(their audit trail stays)",
     )
+    instance: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        description="this web server's name, unique among the web servers sharing a Kafka "
+        "cluster and Redis (its consumer group and stored feed positions); unset: "
+        "web-<hostname>-<port>",
+    )
     worker_stale_s: float = Field(
         120.0, gt=0, description="a grid worker not heard from this long is shown offline, s"
     )
