@@ -79,14 +79,18 @@ def test_nothing_is_lost_across_restarts_of_redis_worker_and_web(
     wait_port(s.web.port, 60)
     timings.append(f"restarts issued and web up again: {time.monotonic() - started:.1f} s")
 
+    def answer(path: str) -> dict | None:
+        """The body of a 200; None meanwhile (a 503 while Redis still loads its AOF)."""
+        status, body = http("GET", f"{api}{path}", dispatcher)
+        return body if status == 200 else None
+
     after = wait_for(
-        lambda: http("GET", f"{api}alerts/{aid}")[1].get("alert"), 20, "the alert after restarts"
+        lambda: (answer(f"alerts/{aid}") or {}).get("alert"), 30, "the alert after restarts"
     )
     assert after["state"] == "acknowledged" and after["acked_by"] == "dispatcher"
-    assert [a["id"] for a in http("GET", f"{api}alerts")[1]["alerts"]] == [
-        a["id"] for a in before_alerts
-    ]
-    assert trail() == before_trail
+    listed = wait_for(lambda: answer("alerts"), 10, "the alert list")
+    assert [a["id"] for a in listed["alerts"]] == [a["id"] for a in before_alerts]
+    assert wait_for(trail, 10, "the audit trail") == before_trail
 
     # The recovered worker still owns the incident: resolving it works and is audited.
     # (Sent once: Kafka keeps it until the worker has rejoined and recovered its tables.)
