@@ -24,7 +24,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import SecretStr
 
@@ -236,6 +236,18 @@ class EmbeddedStack:
             self._spawn("sim", [*cli, "sim", *self.sim_args], env)
         self.live = live
         return live
+
+    def add_process(self, name: str, command: str, **overrides: Any) -> tuple[Child, Settings]:
+        """Start another ``worker`` or ``web`` (``command``) named ``name`` on this stack,
+        with ``overrides`` to its settings (its own ports); stopped with the rest."""
+        if command not in ("worker", "web"):
+            raise ValueError(f"add_process starts a worker or a web server, not {command!r}")
+        settings = self.live.with_overrides(**overrides)
+        argv = [sys.executable, "-m", "citybrain", command]
+        child = self._spawn(name, argv, settings_env(settings))
+        if command == "web":
+            wait_port(settings.web.port, 60, child.proc)
+        return child, settings
 
     def _layers(self, live: Settings) -> Path:
         """The simulated static layers of this run (buildings, enterprises, the camera
