@@ -11,6 +11,8 @@ import asyncio
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import h3
@@ -21,10 +23,26 @@ from aiokafka import AIOKafkaProducer
 from citybrain.stack import EmbeddedStack
 from feeds.runner import run_simulator
 from geo.cells import cell_of
+from tests.e2e import kit
 from tests.e2e.kit import collect, signals
 
 pytestmark = [pytest.mark.e2e]
 BOUND_S = 90.0
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, rules_dir: Path
+) -> Iterator[EmbeddedStack]:
+    """This module's own stack. The browser tests play the same Tongji Bridge incident on
+    the shared one, and a complaint cluster there re-opened within the cool-down
+    (pipeline.incident_reopen_s) is rightly theirs, not a new fused incident."""
+    with kit.own_stack(
+        tmp_path_factory.mktemp("incident"),
+        artifacts / "incident-stack-logs",
+        rules={"path": str(rules_dir)},
+    ) as own:
+        yield own
 
 
 def traffic_cluster(alert: dict) -> dict | None:
