@@ -50,7 +50,7 @@ from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
 from streams.health import follow_lag
 from streams.health import serve as serve_health
-from streams.lateness import LateEvent, split_late
+from streams.lateness import LateEvent, arrive
 from streams.lifecycle_step import republish
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
@@ -234,14 +234,8 @@ def create_app(
                 requests = [ActionRecord.model_validate(a).to_action() for a in records]
             elif not sweep:
                 arrived = [from_wire(d) for d in orjson.loads(payload)]
-                if arrived:
-                    newest = max(e.ts for e in arrived)
-                    batch, late = split_late(
-                        arrived, clock.now(partition, wall, default=newest), allowed_lateness
-                    )
-                    await send_late(late, event.message)
-                    if batch:
-                        clock.observe(partition, newest, wall)
+                batch, late = arrive(clock, partition, arrived, wall, allowed_lateness)
+                await send_late(late, event.message)
             elif not clock.knows(partition):
                 continue  # nothing seen on this partition since start: no clock to sweep with
             if source.current is not config.rules:

@@ -33,7 +33,7 @@ from streams.config import decode_limits, lateness, pipeline_config
 from streams.decode import decode_record
 from streams.device_rate import Ceiling, DeviceBuckets, admit
 from streams.events import KINDS
-from streams.lateness import split_late
+from streams.lateness import arrive
 from streams.locate import route
 from streams.pipeline import Output, Stores, process_batch
 from streams.store import DictStore
@@ -183,14 +183,10 @@ def run_backtest(
         unlocated += len(routed.unlocated)
         for key, group in routed.groups.items():
             partition = partition_of(key, partitions)
-            newest = max(e.ts for e in group)
-            on_time, late = split_late(
-                group, clock.now(partition, wall, default=newest), allowed_lateness
-            )
+            on_time, late = arrive(clock, partition, group, wall, allowed_lateness)
             rejected += len(late)  # the worker dead-letters these
             if not on_time:
                 continue
-            clock.observe(partition, newest, wall)
             out = process_batch(
                 on_time,
                 stores=stores,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from streams.clock import EventClock
 from streams.events import Event, Kind
 
 
@@ -66,4 +67,19 @@ def split_late(
             late.append(LateEvent(event, index, behind, allowed))
         else:
             on_time.append(event)
+    return on_time, late
+
+
+def arrive(
+    clock: EventClock, partition: int, events: list[Event], wall_ms: float, lateness: Lateness
+) -> tuple[list[Event], list[LateEvent]]:
+    """``events`` reaching ``partition`` at ``wall_ms``, split by the partition's event
+    time before them (:func:`split_late`); the clock takes the newest of them when any is
+    on time. The worker and the backtest place events alike through this."""
+    if not events:
+        return [], []
+    newest = max(e.ts for e in events)
+    on_time, late = split_late(events, clock.now(partition, wall_ms, default=newest), lateness)
+    if on_time:
+        clock.observe(partition, newest, wall_ms)
     return on_time, late

@@ -8,7 +8,8 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.lateness import Lateness, split_late
+from streams.clock import EventClock
+from streams.lateness import Lateness, arrive, split_late
 from tests.unit.pipeline_kit import BRIDGE, CAR_PARK, T0, Run, camera, ticket
 
 LATENESS = Lateness(camera_ms=60_000, sensor_ms=60_000, hotline_ms=600_000)
@@ -132,3 +133,12 @@ def test_cell_view_of_a_replayed_cell_is_identical() -> None:
     first = run.outputs[-1].cells[cell]
     run.feed(batch, 12)
     assert run.outputs[-1].cells[cell] == first
+
+
+def test_arrive_advances_the_clock_only_with_events_on_time() -> None:
+    clock = EventClock()
+    on_time, late = arrive(clock, 0, [camera(100, 5)], T0 + 100_000, LATENESS)
+    assert len(on_time) == 1 and late == [] and clock.now(0, T0 + 100_000) == T0 + 100_000
+    on_time, late = arrive(clock, 0, [camera(0, 5)], T0 + 100_000, LATENESS)  # 100 s behind
+    assert on_time == [] and len(late) == 1 and clock.now(0, T0 + 100_000) == T0 + 100_000
+    assert arrive(clock, 1, [], T0, LATENESS) == ([], []) and not clock.knows(1)
