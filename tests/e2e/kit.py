@@ -17,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
+from citybrain.load_metrics import Samples, parse_metrics
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
 
@@ -176,3 +177,30 @@ async def reply(ws: Any) -> dict[str, Any]:
         message = orjson.loads(await ws.recv())
         if message["type"] in ("error", "pong"):
             return dict(message)
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 (False while the process is not listening yet)."""
+    try:
+        return http("GET", url)[0] == 200
+    except urllib.error.URLError:  # not listening yet: it has just been started
+        return False
+
+
+def metrics(url: str) -> Samples:
+    """The samples of a ``/metrics`` page (citybrain.load_metrics.parse_metrics)."""
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return parse_metrics(r.read().decode())
+
+
+def camera(cam: str, ts: int, lat: float, lon: float, people: int) -> dict[str, Any]:
+    """A camera reading counting ``people`` on 400 m², event id unique per camera and ts."""
+    return {
+        "id": f"{cam}-{ts}",
+        "camera": cam,
+        "ts": ts,
+        "lat": lat,
+        "lon": lon,
+        "people": people,
+        "area_m2": 400.0,
+    }

@@ -6,10 +6,7 @@ keeps running."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import orjson
@@ -20,28 +17,22 @@ from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_of
 from tests.bad_events import TEN_MIB, BadEvent, BadRecord, bad_events, bad_records, good_camera
-from tests.e2e.kit import http, wait_for
+from tests.e2e.kit import answers, http, metrics, wait_for
 
 pytestmark = [pytest.mark.e2e]
 SPOT = (22.93, 113.02)  # far from every other test's spot
 LATE_SPOT = (22.935, 113.04)
-COUNTER = re.compile(r'^citybrain_deadlettered_total\{error="(\w+)",kind="(\w+)"\} (\S+)$', re.M)
-
-
-def worker_ready(settings: Settings) -> bool:
-    try:
-        return http("GET", f"http://127.0.0.1:{settings.worker_http_port}/readyz")[0] == 200
-    except urllib.error.URLError:  # not listening yet: the stack has just started
-        return False
 
 
 def deadlettered(settings: Settings) -> dict[tuple[str, str], float]:
     """The worker's dead-letter counters by (kind, error), once it is ready."""
-    wait_for(lambda: worker_ready(settings), 60, "worker ready")
-    url = f"http://127.0.0.1:{settings.worker_http_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as r:
-        text = r.read().decode()
-    return {(kind, error): float(n) for error, kind, n in COUNTER.findall(text)}
+    worker = f"http://127.0.0.1:{settings.worker_http_port}/"
+    wait_for(lambda: answers(worker + "readyz"), 60, "worker ready")
+    return {
+        (dict(labels)["kind"], dict(labels)["error"]): value
+        for (name, labels), value in metrics(worker + "metrics").items()
+        if name == "citybrain_deadlettered_total"
+    }
 
 
 def good_of(bad: BadEvent, now: int, n: int, tag: str) -> dict[str, Any]:

@@ -15,11 +15,9 @@ import asyncio
 import base64
 import itertools
 import os
-import re
 import signal
 import socket
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,11 +29,12 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
+from citybrain.load_metrics import total
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack, wait_port
 from geo.cells import cell_of
 from tests.e2e import kit
-from tests.e2e.kit import AlertWatch, http, wait_for
+from tests.e2e.kit import AlertWatch, camera, http, metrics, wait_for
 
 pytestmark = [pytest.mark.e2e]
 EARLY = [(23.000, 113.060), (23.000, 113.100)]  # crowds from the start
@@ -77,10 +76,10 @@ class Feed:
                 now = int(time.time() * 1000)
                 batch = []
                 for n, (lat, lon) in enumerate(self.crowds):
-                    batch.append(self._camera(f"crowd-{lat}-{lon}", now, lat, lon, 1000 + n))
+                    batch.append(camera(f"crowd-{lat}-{lon}", now, lat, lon, 1000 + n))
                 for lat, lon in BACKGROUND:
                     people = 5 + (self.ticks + int(lat * 1000)) % 9
-                    batch.append(self._camera(f"bg-{lat}-{lon}", now, lat, lon, people))
+                    batch.append(camera(f"bg-{lat}-{lon}", now, lat, lon, people))
                     self.last_people[lat, lon] = people
                 await producer.send_and_wait(topic_cam, orjson.dumps(batch))
                 if self.ticks % 5 == 0:  # a ticket in each ticket cell every 5 s
@@ -94,18 +93,6 @@ class Feed:
                 await asyncio.sleep(1.0)
         finally:
             await producer.stop()
-
-    @staticmethod
-    def _camera(cam: str, now: int, lat: float, lon: float, people: int) -> dict[str, Any]:
-        return {
-            "id": f"{cam}-{now}",
-            "camera": cam,
-            "ts": now,
-            "lat": lat,
-            "lon": lon,
-            "people": people,
-            "area_m2": 400.0,
-        }
 
     @staticmethod
     def _ticket(tid: str, now: int, lat: float, lon: float, n: int) -> dict[str, Any]:
@@ -233,7 +220,7 @@ def test_broker_pause_is_reported_and_ridden_out(own_stack: EmbeddedStack) -> No
         producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers())
         await producer.start()
         try:
-            reading = Feed._camera("after-pause", int(time.time() * 1000), *spot, 321)
+            reading = camera("after-pause", int(time.time() * 1000), *spot, 321)
             await producer.send_and_wait(s.kafka.topic("events.camera"), orjson.dumps(reading))
         finally:
             await producer.stop()
@@ -292,7 +279,7 @@ def test_redis_crash_and_wipe_are_ridden_out_and_clients_resnapshotted(
             producer = AIOKafkaProducer(bootstrap_servers=s.kafka.bootstrap_servers())
             await producer.start()
             try:
-                reading = Feed._camera("during-outage", int(time.time() * 1000), *spots[0], 55)
+                reading = camera("during-outage", int(time.time() * 1000), *spots[0], 55)
                 await producer.send_and_wait(s.kafka.topic("events.camera"), orjson.dumps(reading))
             finally:
                 await producer.stop()
@@ -350,9 +337,9 @@ def test_a_stalled_websocket_client_is_dropped_and_the_others_keep_their_pace(
     cameras = [(23.06 + 0.002 * i, 113.00 + 0.002 * j) for i in range(30) for j in range(30)]
 
     def dropped() -> float:
-        text = http_text(f"http://127.0.0.1:{s.web.port}/metrics")
-        return sum(
-            float(n) for n in re.findall(r"^citybrain_ws_dropped_total\{[^}]*\} (\S+)$", text, re.M)
+        return (
+            total(metrics(f"http://127.0.0.1:{s.web.port}/metrics"), "citybrain_ws_dropped_total")
+            or 0.0
         )
 
     before = dropped()
@@ -374,7 +361,7 @@ def test_a_stalled_websocket_client_is_dropped_and_the_others_keep_their_pace(
                 for tick in range(15):
                     now = int(time.time() * 1000)
                     batch = [
-                        Feed._camera(f"stall-{lat}-{lon}", now, lat, lon, 20 + tick)
+                        camera(f"stall-{lat}-{lon}", now, lat, lon, 20 + tick)
                         for lat, lon in cameras
                     ]
                     await producer.send_and_wait(
@@ -422,8 +409,3 @@ def stalled_client(host: str, port: int) -> socket.socket:
         head += sock.recv(1)  # byte by byte: not one byte of the first message is taken
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
-
-
-def http_text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return r.read().decode()

@@ -7,12 +7,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.lifecycle import LIFECYCLE_STATES
 from alerts.rulespec import SEVERITIES
 from citybrain.stack import EmbeddedStack
-from tests.e2e.kit import crowd, http, wait_for
+from tests.e2e.kit import crowd, http, metrics, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -60,14 +59,7 @@ def test_worker_and_web_report_liveness_readiness_and_metrics(stack: EmbeddedSta
 
 def samples(url: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The samples called ``name`` on a /metrics page, by their sorted labels."""
-    with urllib.request.urlopen(url, timeout=10) as r:
-        text = r.read().decode()
-    return {
-        tuple(sorted(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == name
-    }
+    return {labels: value for (sample, labels), value in metrics(url).items() if sample == name}
 
 
 def lag_by_partition(url: str) -> dict[tuple[str, str], float]:

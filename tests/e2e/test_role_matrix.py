@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from citybrain.stack import EmbeddedStack
-from tests.e2e.test_web_server import TOKENS, bounded, token_only, web_server
+from tests.e2e.test_web_server import TOKENS, bounded, running_server, token_only
 from web.auth import ROLES
 
 pytestmark = [pytest.mark.e2e]
@@ -81,14 +81,13 @@ async def test_every_endpoint_refuses_the_roles_it_must(stack: EmbeddedStack) ->
     settings = token_only(stack.live, "matrix")
     async with (
         bounded(120, "the role matrix"),
-        web_server(settings) as base,
+        running_server(settings) as server,
         aiohttp.ClientSession() as http,
     ):
-        from web.server import WebServer  # the routes the running server was built with
-
+        base = f"http://127.0.0.1:{server.port}"
         routes = {
             (r.method, r.resource.canonical)
-            for r in WebServer(settings).app.router.routes()
+            for r in server.app.router.routes()
             if r.method != "HEAD" and r.resource is not None
         }
         assert routes == set(POLICY), f"routes without a policy line: {routes - set(POLICY)}"

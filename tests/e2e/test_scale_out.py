@@ -22,7 +22,7 @@ from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack, free_port
 from geo.cells import cell_of
 from tests.e2e import kit
-from tests.e2e.kit import http, wait_for
+from tests.e2e.kit import answers, camera, http, wait_for
 
 pytestmark = [pytest.mark.e2e]
 # Crowds far apart across the district, so that they land in different coarse parents
@@ -60,9 +60,9 @@ def schedule(t0_ms: int) -> list[tuple[float, str, list[dict[str, Any]]]]:
     out: list[tuple[float, str, list[dict[str, Any]]]] = []
     for second in range(FEED_S):
         ts = t0_ms + second * 1000
-        cams = [_camera(f"crowd-{n}", ts, *where, 1100) for n, where in enumerate(CROWDS)]
+        cams = [camera(f"crowd-{n}", ts, *where, 1100) for n, where in enumerate(CROWDS)]
         cams += [
-            _camera(f"bg-{n}", ts, *where, 5 + (second + n) % 11)
+            camera(f"bg-{n}", ts, *where, 5 + (second + n) % 11)
             for n, where in enumerate(BACKGROUND)
         ]
         out.append((second, "camera", cams))
@@ -81,18 +81,6 @@ def schedule(t0_ms: int) -> list[tuple[float, str, list[dict[str, Any]]]]:
             ]
             out.append((second, "hotline", tickets))
     return out
-
-
-def _camera(cam: str, ts: int, lat: float, lon: float, people: int) -> dict[str, Any]:
-    return {
-        "id": f"{cam}-{ts}",
-        "camera": cam,
-        "ts": ts,
-        "lat": lat,
-        "lon": lon,
-        "people": people,
-        "area_m2": 400.0,
-    }
 
 
 async def feed(
@@ -175,7 +163,7 @@ def test_two_workers_and_two_web_servers_match_a_single_worker(
     _, web2 = scaled.add_process("web-2", "web", web={"port": free_port()})
     for port in (s2.worker_http_port, worker2.worker_http_port):
         wait_for(
-            lambda p=port: _ready(f"http://127.0.0.1:{p}/readyz"), 90, f"worker on {port} ready"
+            lambda p=port: answers(f"http://127.0.0.1:{p}/readyz"), 90, f"worker on {port} ready"
         )
 
     t0 = int(time.time() * 1000) + 2000
@@ -215,10 +203,3 @@ def test_two_workers_and_two_web_servers_match_a_single_worker(
         assert {c: v for c, v in cells.items() if c in expected_cells} == {
             c: v for c, v in ref_cells.items() if c in expected_cells
         }
-
-
-def _ready(url: str) -> bool:
-    try:
-        return http("GET", url)[0] == 200
-    except OSError:
-        return False

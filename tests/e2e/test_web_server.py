@@ -121,8 +121,8 @@ async def bounded(seconds: float, what: str) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def web_server(settings: Settings) -> AsyncIterator[str]:
-    """A second, in-process web server on the stack's broker and redis; yields its base URL.
+async def running_server(settings: Settings) -> AsyncIterator[WebServer]:
+    """A second, in-process web server on the stack's broker and redis, started.
 
     It keeps its snapshot under its own Redis keys: it replays the topics from the start
     and is stopped part-way, which must not leave the stack's snapshot rewound."""
@@ -130,9 +130,16 @@ async def web_server(settings: Settings) -> AsyncIterator[str]:
     server = WebServer(settings.with_overrides(redis={"key_prefix": f"{name}:"}), instance=name)
     await server.start()
     try:
-        yield f"http://127.0.0.1:{server.port}"
+        yield server
     finally:
         await server.stop()
+
+
+@asynccontextmanager
+async def web_server(settings: Settings) -> AsyncIterator[str]:
+    """:func:`running_server`, yielding its base URL."""
+    async with running_server(settings) as server:
+        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.mark.asyncio
