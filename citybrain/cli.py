@@ -183,9 +183,17 @@ def up(
     run_dir: Annotated[
         Path | None, typer.Option(help="logs and state; default: a temp dir")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="worker processes (one consumer group)")
+    ] = 1,
+    webs: Annotated[int, typer.Option(min=1, max=16, help="web servers, each on its own port")] = 1,
 ) -> None:
-    """Start the whole embedded stack on loopback and print the map URL; Ctrl-C stops it."""
-    from citybrain.stack import EmbeddedStack
+    """Start the whole embedded stack on loopback and print the map URL; Ctrl-C stops it.
+
+    ``--workers``/``--webs`` start more workers and web servers, as
+    ``docker compose up --scale`` does (docs/deploy.md); the topics get
+    ``kafka.partitions`` partitions (``CITYBRAIN_KAFKA__PARTITIONS``)."""
+    from citybrain.stack import EmbeddedStack, free_port
 
     settings = _settings()
     directory = run_dir or Path(tempfile.mkdtemp(prefix="citybrain-"))
@@ -204,6 +212,21 @@ def up(
             "starting broker, redis-server, worker, web" + (", simulator" if simulate else "")
         )
         stack.start()
+        live = stack.live
+        console.print(f"  broker (feeds send here): {','.join(live.kafka.bootstrap_servers())}")
+        console.print(f"  worker: metrics and health on http://127.0.0.1:{live.worker_http_port}/")
+        for n in range(2, workers + 1):
+            port = free_port()
+            stack.add_process(
+                f"worker-{n}",
+                "worker",
+                worker_http_port=port,
+                embedded={"data_dir": str(directory / f"worker-{n}")},
+            )
+            console.print(f"  worker-{n}: metrics and health on http://127.0.0.1:{port}/")
+        for n in range(2, webs + 1):
+            _, extra = stack.add_process(f"web-{n}", "web", web={"port": free_port()})
+            console.print(f"  web-{n}: http://127.0.0.1:{extra.web.port}/")
         console.print(
             f"\n  command map: [bold green]{stack.url()}[/bold green]\n"
             f"  logs:        {directory / 'logs'}\n"

@@ -4,9 +4,11 @@ Agents only decode, call pure code and emit:
 
 * ``ingest`` reads ``events.camera|sensor|hotline``, validates with
   :mod:`streams.decode`, dead-letters bad input and forwards normalised events
-  to ``cells.ingest`` keyed by their coarse H3 parent, one record per parent
-  and input record; hotline tickets go on with their free text masked
-  (:mod:`streams.privacy`), the unmasked text only to ``hotline.private``;
+  to ``cells.ingest`` keyed by their cell's placement (:mod:`streams.placement`:
+  coarse H3 parent, zones kept together), one record per key and input record;
+  hotline tickets go on with their free text masked (:mod:`streams.privacy`), the
+  unmasked text only to ``hotline.private``, and as halo copies to the partitions
+  whose clusters must count them (:mod:`streams.halo`);
 * ``actions`` reads people's requests from ``alerts.actions`` (acknowledge,
   assign, resolve; validated by :mod:`alerts.action_record`) and forwards each
   to ``cells.ingest`` keyed like the incident's anchor cell, so it reaches the
@@ -14,7 +16,9 @@ Agents only decode, call pure code and emit:
 * ``cells`` folds each ``cells.ingest`` record (events, actions, or a tick)
   into the changelog-backed tables with :func:`streams.pipeline.process_batch`
   and publishes changed cells to ``cells.state``, alerts to ``alerts`` and
-  lifecycle transitions to ``alerts.audit``.
+  lifecycle transitions to ``alerts.audit``; what the other partitions must know of
+  its side of a boundary (clusters opening or closing, incidents, signals for their
+  incidents) goes to them as ``{"near": ...}`` records on ``cells.ingest``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ from alerts.incident import Incident
 from alerts.metrics import CellBaselines
 from alerts.rulefile import RuleSet
 from citybrain.settings import Settings
-from geo.cells import parent
 from geo.geocode import load_gazetteer
 from streams import metrics
 from streams.broker_watch import BrokerWatch
@@ -48,6 +51,7 @@ from streams.device_rate import Ceiling, DeviceBuckets, admit
 from streams.events import KINDS, Event, Kind, from_wire, to_wire
 from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
+from streams.halo import NEAR, Mark, Near
 from streams.health import follow_lag
 from streams.health import serve as serve_health
 from streams.lateness import LateEvent, arrive
@@ -120,10 +124,15 @@ def create_app(
         baselines=FaustStore[CellBaselines](
             table("baselines"), CellBaselines.from_dict, CellBaselines.to_dict
         ),
+        halo=FaustStore[CellState](table("halo"), CellState.from_dict, CellState.to_dict),
+        marks=FaustStore[Mark](table("marks"), Mark.from_dict, Mark.to_dict),
+        ghosts=FaustStore[Incident](table("ghosts"), Incident.from_dict, asdict),
     )
 
     limits = decode_limits(settings)
     config = pipeline_config(settings, zone_index(settings))
+    placed = config.placement
+    assert placed is not None  # pipeline_config always places cells
     rules_topic = sink("rules")
 
     async def publish_rules(value: bytes) -> None:
@@ -157,7 +166,7 @@ def create_app(
         for text in private:
             metrics.PRIVATE_TEXTS.inc()
             await private_topic.send(key=text.id.encode(), value=orjson.dumps(text.to_wire()))
-        routed = route(events, gazetteer, p.h3_resolution, p.partition_resolution)
+        routed = route(events, gazetteer, p.h3_resolution, placed)
         for ticket in routed.unlocated:
             metrics.UNLOCATED.inc()
             await unlocated.send(value=orjson.dumps(to_wire(ticket)))
@@ -167,6 +176,9 @@ def create_app(
         for key, group in routed.groups.items():
             body = orjson.dumps([to_wire(e) for e in group])
             await ingest_sink.send(key=key.encode(), value=body)
+        for key, tickets in routed.halo.items():
+            metrics.NEAR_SENT.labels("tickets").inc(len(tickets))
+            await ingest_sink.send(key=key.encode(), value=Near(tickets=tickets).to_bytes())
 
     def ingest_agent(kind: Kind) -> None:
         topic = app.topic(k.topic(f"events.{kind}"), allow_empty=True, **raw)
@@ -193,7 +205,7 @@ def create_app(
                 metrics.ACTIONS_BAD.inc()
                 log.warning("refused alerts.actions@%s: %s", event.message.offset, str(exc)[:300])
                 continue
-            key = parent(record.anchor, p.partition_resolution)
+            key = placed.key(record.anchor)
             body = b'{"actions":[' + record.to_bytes() + b"]}"
             await ingest_sink.send(key=key.encode(), value=body)
 
@@ -228,10 +240,13 @@ def create_app(
             sweep = payload == TICK
             batch: list[Event] = []
             requests = None
+            near = None
             if payload.startswith(ACTIONS):
                 # validated by the actions agent that wrote them
                 records = orjson.loads(payload)["actions"]
                 requests = [ActionRecord.model_validate(a).to_action() for a in records]
+            elif payload.startswith(NEAR):  # written by the ingest agent or this one (below)
+                near = Near.from_bytes(payload)
             elif not sweep:
                 arrived = [from_wire(d) for d in orjson.loads(payload)]
                 batch, late = arrive(clock, partition, arrived, wall, allowed_lateness)
@@ -249,7 +264,12 @@ def create_app(
                 config=config,
                 sweep=sweep,
                 actions=requests,
+                near=near,
             )
+            for key, told in out.near.items():
+                for what in ("marks", "incidents", "gone", "signals"):
+                    metrics.NEAR_SENT.labels(what).inc(len(getattr(told, what)))
+                await ingest_sink.send(key=key.encode(), value=told.to_bytes())
             for unknown in out.unknown_actions:
                 metrics.ACTIONS_UNKNOWN.inc()
                 log.warning(

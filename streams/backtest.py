@@ -3,22 +3,22 @@
 The recording's input records are taken in file order, each at its Kafka
 timestamp (its arrival time), and go through exactly what the worker does
 with a record: :func:`streams.decode.decode_record` with the same limits,
-:func:`streams.locate.route` (geocoding, grouping by coarse parent cell), the
+:func:`streams.locate.route` (geocoding, grouping by ``cells.ingest`` key), the
 partition the Kafka default partitioner would pick for that key, the
 partition's event clock, and :func:`streams.pipeline.process_batch` on
-in-memory stores. Between records, every partition is swept once per second of
-recording time, as the worker's tick does. Only the speed differs: no broker,
-no changelog, no waiting.
+in-memory stores; halo tickets and cluster marks reach their partitions after the
+record that caused them, as the worker's own records do. Between records, every
+partition is swept once per second of recording time, as the worker's tick does.
+Only the speed differs: no broker, no changelog, no waiting.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Final
-
-from aiokafka.partitioner import murmur2
 
 from alerts.backtest_report import Fired
 from alerts.detect import SEVERITY_RANK, worse
@@ -33,10 +33,11 @@ from streams.config import decode_limits, lateness, pipeline_config
 from streams.decode import decode_record
 from streams.device_rate import Ceiling, DeviceBuckets, admit
 from streams.events import KINDS
+from streams.halo import Near
 from streams.lateness import arrive
 from streams.locate import route
 from streams.pipeline import Output, Stores, process_batch
-from streams.store import DictStore
+from streams.placement import partition_of
 
 #: The worker sweeps each partition once a second (streams/app.py ``tick``).
 TICK_MS: Final = 1000
@@ -72,11 +73,6 @@ class BacktestRun:
 def rule_fingerprint(spec: RuleSpec) -> str:
     """A hash of one rule's meaning (the rule-set version of a set of just this rule)."""
     return rules_version([spec])
-
-
-def partition_of(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives ``key`` (as the worker's records get)."""
-    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 class _Signals:
@@ -142,8 +138,10 @@ def run_backtest(
     allowed_lateness = lateness(settings)
     device_buckets = DeviceBuckets(Ceiling(per_s=p.device_max_per_s, burst=p.device_burst))
     config = replace(pipeline_config(settings, zones), rules=rules)
+    placed = config.placement
+    assert placed is not None  # pipeline_config always places cells
     gazetteer = load_gazetteer()
-    stores = Stores(DictStore(), DictStore(), DictStore(), DictStore())
+    stores = Stores.in_memory()
     clock = EventClock()
     signals = _Signals()
     partitions = settings.kafka.partitions
@@ -151,6 +149,23 @@ def run_backtest(
     first_ms: int | None = None
     last_ms = 0
     next_tick: int | None = None
+    # What partitions tell each other, on its way, in send order (the worker sends each
+    # as a cells.ingest record of its own: streams/halo.py).
+    pending: deque[tuple[str, Near]] = deque()
+
+    def collect(out: Output) -> None:
+        signals.collect(out)
+        pending.extend(out.near.items())
+
+    def deliver(wall: int) -> None:
+        while pending:
+            key, near = pending.popleft()
+            partition = partition_of(key, partitions)
+            now = clock.now(partition, wall, default=wall)
+            out = process_batch(
+                [], stores=stores, partition=partition, now_ms=now, config=config, near=near
+            )
+            collect(out)
 
     def sweep(wall: int) -> None:
         for partition in range(partitions):
@@ -159,7 +174,8 @@ def run_backtest(
                 out = process_batch(
                     [], stores=stores, partition=partition, now_ms=now, config=config, sweep=True
                 )
-                signals.collect(out)
+                collect(out)
+        deliver(wall)
 
     for record in records:
         if progress is not None:
@@ -179,7 +195,7 @@ def run_backtest(
         within, flooding = admit(decoded, device_buckets)
         rejected += len(decoded.rejections) + len(flooding)
         n_events += len(within)
-        routed = route(within, gazetteer, p.h3_resolution, p.partition_resolution)
+        routed = route(within, gazetteer, p.h3_resolution, placed)
         unlocated += len(routed.unlocated)
         for key, group in routed.groups.items():
             partition = partition_of(key, partitions)
@@ -194,7 +210,9 @@ def run_backtest(
                 now_ms=clock.now(partition, wall),
                 config=config,
             )
-            signals.collect(out)
+            collect(out)
+        pending.extend((key, Near(tickets=tickets)) for key, tickets in routed.halo.items())
+        deliver(wall)
     return BacktestRun(
         rules=rules,
         fired=signals.fired(rules),

@@ -13,7 +13,8 @@ from geo.zones import Zone, default_zones, load_zones
 from streams.cellfold import Windows
 from streams.decode import Limits
 from streams.lateness import Lateness
-from streams.pipeline import PipelineConfig
+from streams.pipeline import HOTLINE_CLUSTER_K, PipelineConfig
+from streams.placement import Placement, zone_homes
 
 
 def zone_layers(settings: Settings) -> tuple[Zone, ...]:
@@ -28,6 +29,18 @@ def zone_layers(settings: Settings) -> tuple[Zone, ...]:
 def zone_index(settings: Settings) -> ZoneIndex | None:
     zones = zone_layers(settings)
     return build_zone_index(zones, settings.pipeline.h3_resolution) if zones else None
+
+
+def placement(settings: Settings, zones: ZoneIndex | None) -> Placement:
+    """Where cells live: ``kafka.partitions``, ``pipeline.partition_resolution``, zone
+    groups kept together, halo as wide as the hotline cluster radius."""
+    p = settings.pipeline
+    return Placement(
+        partitions=settings.kafka.partitions,
+        partition_resolution=p.partition_resolution,
+        halo_k=HOTLINE_CLUSTER_K,
+        homes=zone_homes(zones.cells_of_zone, p.partition_resolution) if zones else {},
+    )
 
 
 def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> PipelineConfig:
@@ -50,6 +63,7 @@ def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> Pipel
         ),
         zones=zones,
         zone_areas=zone_cell_areas(zones) if zones is not None else None,
+        placement=placement(settings, zones),
     )
 
 

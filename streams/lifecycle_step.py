@@ -93,6 +93,7 @@ def sweep_incidents(
             continue
         if forgettable(incident, now_ms, config.fusion):
             store.delete(key)
+            out.forgotten.append(incident)
             continue
         lc, entries = tick(incident.lifecycle, incident.facts(), now_ms, config.lifecycle, policies)
         if entries:

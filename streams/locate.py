@@ -1,14 +1,15 @@
 """Locate hotline tickets that came with an address instead of coordinates, and route
-events to their coarse parent cell (pure)."""
+events to the ``cells.ingest`` key of their cell, tickets also to their halo (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from geo.cells import cell_of, parent
+from geo.cells import cell_of
 from geo.geocode import Gazetteer
 from streams.events import Event, Ticket
+from streams.placement import Placement
 
 
 def locate_ticket(ticket: Ticket, gazetteer: Gazetteer, resolution: int) -> Ticket | None:
@@ -38,22 +39,26 @@ def locate_ticket(ticket: Ticket, gazetteer: Gazetteer, resolution: int) -> Tick
 class Routed:
     """Decoded events of one input record, ready for the cell pipeline.
 
-    ``groups`` maps each coarse parent cell (the ``cells.ingest`` key) to its events
-    in input order; ``unlocated`` are tickets no address could place; ``geocoded``
-    the precision of each ticket located from its address.
+    ``groups`` maps each ``cells.ingest`` key (:meth:`Placement.key`) to its events in
+    input order; ``halo`` each key to the tickets placed elsewhere that its partition's
+    hotline clusters must also count (:meth:`Placement.halo_keys`); ``unlocated`` are
+    tickets no address could place; ``geocoded`` the precision of each ticket located
+    from its address.
     """
 
     groups: dict[str, list[Event]]
     unlocated: list[Ticket]
     geocoded: list[str]
+    halo: dict[str, list[Ticket]]
 
 
 def route(
-    events: Iterable[Event], gazetteer: Gazetteer, resolution: int, partition_resolution: int
+    events: Iterable[Event], gazetteer: Gazetteer, resolution: int, placement: Placement
 ) -> Routed:
-    """Locate address-only tickets and group events by their coarse parent cell: what the
-    worker's ingest agent does with every record, and what a backtest does too."""
+    """Locate address-only tickets and group events by their ``cells.ingest`` key: what
+    the worker's ingest agent does with every record, and what a backtest does too."""
     groups: dict[str, list[Event]] = {}
+    halo: dict[str, list[Ticket]] = {}
     unlocated: list[Ticket] = []
     geocoded: list[str] = []
     for ev in events:
@@ -65,5 +70,8 @@ def route(
             geocoded.append(located.precision)
             ev = located
         assert ev.cell is not None  # the decoder gives every located event its cell
-        groups.setdefault(parent(ev.cell, partition_resolution), []).append(ev)
-    return Routed(groups, unlocated, geocoded)
+        groups.setdefault(placement.key(ev.cell), []).append(ev)
+        if isinstance(ev, Ticket):
+            for key in placement.halo_keys(ev.cell):
+                halo.setdefault(key, []).append(ev)
+    return Routed(groups, unlocated, geocoded, halo)

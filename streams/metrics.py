@@ -22,6 +22,12 @@ GEOCODED = Counter(
 PRIVATE_TEXTS = Counter(
     "citybrain_private_texts_total", "Unmasked ticket texts written to hotline.private"
 )
+NEAR_SENT = Counter(
+    "citybrain_near_sent_total",
+    "What partitions tell each other about their boundary (streams/halo.py): ticket "
+    "copies, cluster marks, incident copies, forgotten incidents, forwarded signals",
+    ["what"],
+)
 ALERTS_OUT = Counter("citybrain_alerts_total", "Alert messages published", ["rule", "state"])
 ACTIONS_BAD = Counter("citybrain_actions_refused_total", "Unusable alerts.actions records")
 ACTIONS_UNKNOWN = Counter(

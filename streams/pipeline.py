@@ -57,13 +57,15 @@ from streams.cellfold import CellState, TicketObs, Windows, add, expire, initial
 from streams.cellview import view
 from streams.events import Event, Ticket
 from streams.evidence import cluster_evidence, crowd_evidence, sensor_evidence, zone_evidence
+from streams.halo import Forwarded, Mark, Near, halo_key
 from streams.lifecycle_step import apply_actions, escalations, publish, sweep_incidents
-from streams.store import Store
+from streams.store import DictStore, Store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from geo.zone_index import ZoneIndex
+    from streams.placement import Placement
 
 #: Cluster radius in H3 grid steps at the fine resolution (k-ring; ~0.35 km per step at res 9).
 HOTLINE_CLUSTER_K = 2
@@ -82,6 +84,12 @@ class Output:
     alerts: dict[str, Alert] = field(default_factory=dict)  # incident id -> newest version
     audit: list[AuditEntry] = field(default_factory=list)  # lifecycle transitions, in order
     unknown_actions: list[Action] = field(default_factory=list)  # for alerts not held here
+    near: dict[str, Near] = field(default_factory=dict)  # cells.ingest key -> what it is told
+    forgotten: list[Incident] = field(default_factory=list)  # forgotten (bounded state)
+
+    def tell(self, key: str) -> Near:
+        """The record for the partition of ``key`` (streams/halo.py), made on first use."""
+        return self.near.setdefault(key, Near())
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,9 @@ class PipelineConfig:
     zone_areas: Mapping[str, Mapping[str, float]] | None = None  # zone → cell → m² (zone rules)
     rules: RuleSet = field(default_factory=default_rules)
     cluster_k: int = HOTLINE_CLUSTER_K
+    # Where cells live (streams/placement.py). None: every cell is this partition's, as in
+    # a one-partition run; then no halo and no marks.
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,22 @@ class Stores:
     tracks: Store[Track]
     incidents: Store[Incident]
     baselines: Store[CellBaselines]
+    halo: Store[CellState]  # tickets of other partitions' cells near ours (streams/halo.py)
+    marks: Store[Mark]  # other partitions' open hotline clusters near ours
+    ghosts: Store[Incident]  # other partitions' incidents near ours
+
+    @classmethod
+    def in_memory(cls) -> Stores:
+        """Stores in dicts (tests, backtests)."""
+        return cls(
+            cells=DictStore(),
+            tracks=DictStore(),
+            incidents=DictStore(),
+            baselines=DictStore(),
+            halo=DictStore(),
+            marks=DictStore(),
+            ghosts=DictStore(),
+        )
 
 
 @lru_cache(maxsize=65_536)
@@ -258,13 +285,27 @@ class _Step:
             lambda: sensor_evidence(sensor_type, readings, m),
         )
 
+    def owns(self, cell: str) -> bool:
+        """Whether ``cell`` is placed on this partition."""
+        placement = self.config.placement
+        return placement is None or placement.partition(cell) == self.partition
+
+    def tickets_state(self, cell: str) -> CellState | None:
+        """The cell's tickets as this partition knows them: its own cell state, or the
+        halo copy of a cell placed on another partition; expired to ``now``."""
+        if self.owns(cell):
+            return self.state(cell)
+        raw = self.st.halo.get(halo_key(self.partition, cell))
+        return expire(raw, self.now, self.config.windows) if raw else None
+
     def cluster_tickets(self, anchor: str, category: str) -> list[tuple[TicketObs, str]]:
-        """Clusterable tickets of ``category`` within ``cluster_k`` steps of ``anchor``."""
+        """Clusterable tickets of ``category`` within ``cluster_k`` steps of ``anchor``
+        (those of cells on other partitions from the halo)."""
         key = (anchor, category)
         if key not in self._clusters:
             found: list[tuple[TicketObs, str]] = []
             for cell in h3.grid_disk(anchor, self.config.cluster_k):
-                state = self.state(cell)
+                state = self.tickets_state(cell)
                 if state:
                     found.extend(
                         (t, cell)
@@ -385,6 +426,20 @@ class _Step:
             self.st.tracks.delete(key)
         else:
             self.st.tracks.put(key, new, self.partition)
+        if rule.kind == "hotline" and _is_open(track) != _is_open(new):
+            self.mark(key, track, new)
+
+    def mark(self, key: str, *tracks: Track) -> None:
+        """Tell the partitions near a cluster's anchors that it opened or closed."""
+        placement = self.config.placement
+        if placement is None:
+            return
+        anchors = {t.cell for t in tracks if t.cell}
+        for track in tracks:
+            anchors.update(m.split(":")[2] for m, _ in track.members if m.startswith("hotline:"))
+        mark = Mark(key, _is_open(tracks[-1]), self.now)
+        for near in sorted({k for a in anchors for k in placement.halo_keys(a)}):
+            self.out.tell(near).marks.append(mark)
 
     def signal(
         self, rule: CompiledRule, track: Track, transition: Transition | None, obs: Observed | None
@@ -437,24 +492,49 @@ class _Step:
 
     def emit(self, track: Track, signal: Signal) -> Track:
         """Fuse ``signal`` into its incident, publish the incident, remember the link."""
-        store = self.st.incidents
-        incident = store.get(track.incident) if track.incident else None
-        if incident is None:
-            nearby = (store.get(k) for k in store.keys_in_partition(self.partition))
-            incident = find_incident(
-                (i for i in nearby if i is not None), signal, self.now, self.config.fusion
-            )
+        return replace(track, incident=self.fuse(track.incident, signal), cell=signal.cell)
+
+    def ghost(self, incident: str) -> Incident | None:
+        """Another partition's incident near this one's cells, as last told."""
+        return self.st.ghosts.get(halo_key(self.partition, incident))
+
+    def fuse(self, current: str | None, signal: Signal) -> str:
+        """Attach ``signal`` to incident ``current``, or to the one it should join, or to a
+        new one; returns the incident's id. An incident of another partition gets the
+        signal forwarded (streams/halo.py): that partition is its only writer."""
+        ghost = self.ghost(current) if current else None
+        incident = self.st.incidents.get(current) if ghost is None and current else None
+        if ghost is None and incident is None:
+            store, ghosts = self.st.incidents, self.st.ghosts
+            here = (store.get(k) for k in store.keys_in_partition(self.partition))
+            near = [g for k in ghosts.keys_in_partition(self.partition) if (g := ghosts.get(k))]
+            candidates = [*(i for i in here if i is not None), *near]
+            incident = find_incident(candidates, signal, self.now, self.config.fusion)
+            if incident is not None and any(incident is g for g in near):
+                ghost, incident = incident, None
+        if ghost is not None:
+            placement = self.config.placement
+            assert placement is not None  # ghosts come only from placed partitions
+            self.out.tell(placement.key(ghost.cell)).signals.append(Forwarded(ghost.id, signal))
+            return ghost.id
+        return self.attach(incident, signal).id
+
+    def attach(self, incident: Incident | None, signal: Signal) -> Incident:
+        """Attach ``signal`` to this partition's ``incident`` (a new one when None), save
+        and publish it."""
         incident, entry = attach(incident, signal, self.now)
-        store.put(incident.id, incident, self.partition)
+        self.st.incidents.put(incident.id, incident, self.partition)
         publish(self.out, incident, [entry] if entry else [])
-        return replace(track, incident=incident.id, cell=signal.cell)
+        return incident
 
     def retire(self, key: str, track: Track) -> None:
         """Close the alert of a track whose rule left the rule set (or was disabled)."""
         self.st.tracks.delete(key)
+        if _is_open(track):  # a mark for a cluster's neighbours (others ignore it)
+            self.mark(key, track, replace(track, phase="idle"))
         if track.phase not in ("open", "clearing") or not track.incident:
             return
-        incident = self.st.incidents.get(track.incident)
+        incident = self.ghost(track.incident) or self.st.incidents.get(track.incident)
         signals = incident.signals if incident else ()
         old = next((s for s in signals if s.id == track.alert_id), None)
         if incident is None or old is None:
@@ -466,9 +546,7 @@ class _Step:
             updated_at=self.now,
             evidence={**old.evidence, "closed_reason": reason},
         )
-        incident, entry = attach(incident, closed, self.now)
-        self.st.incidents.put(incident.id, incident, self.partition)
-        publish(self.out, incident, [entry] if entry else [])
+        self.fuse(track.incident, closed)
 
     def resweep(self, key: str) -> None:
         """Re-evaluate every subject of a stored track (tick without new input)."""
@@ -496,6 +574,10 @@ class _Step:
             self.advance(rule, key, current, {subject_key: obs} if obs else {})
 
 
+def _is_open(track: Track) -> bool:
+    return track.phase in ("open", "clearing")
+
+
 def _stale(state: CellState, s: _Step) -> tuple[str, ...]:
     return stale_cameras(state.cameras, s.now, s.config.metrics.camera_stale_ms)
 
@@ -509,6 +591,7 @@ def process_batch(
     config: PipelineConfig | None = None,
     sweep: bool = False,
     actions: list[Action] | None = None,
+    near: Near | None = None,
 ) -> Output:
     """Fold ``events`` into the cell states, measure the touched cells, run the rules.
 
@@ -516,7 +599,9 @@ def process_batch(
     ``sweep=True`` every cell, rule track and incident of ``partition`` is also
     re-checked, so cameras go stale, alerts close, escalate and expire, and old
     state is forgotten without new input. ``actions`` (people's acknowledge /
-    assign / resolve requests) are applied first.
+    assign / resolve requests) are applied first, then ``near``: what other partitions
+    tell this one about their side of the boundary (streams/halo.py). ``Output.near``
+    is what this batch tells them.
     """
     config = config or PipelineConfig()
     s = _Step(stores, partition, now_ms, config)
@@ -524,6 +609,7 @@ def process_batch(
         s.out.unknown_actions = apply_actions(
             actions, stores=stores, partition=partition, out=s.out
         )
+    halo = _take(s, near) if near else []
     touched: dict[str, None] = {}
     new_tickets: list[Ticket] = []
     for ev in events:
@@ -548,9 +634,19 @@ def process_batch(
     for ticket in new_tickets:
         if clusterable(ticket, config.metrics):
             _cluster(s, ticket)
+    for ticket in halo:
+        if clusterable(ticket, config.metrics):
+            _cluster(s, ticket, start=False)
     if sweep:
         for key in list(stores.tracks.keys_in_partition(partition)):
             s.resweep(key)
+        for key in list(stores.halo.keys_in_partition(partition)):
+            held = stores.halo.get(key)
+            left = expire(held, now_ms, config.windows) if held else None
+            if left is None or not left.tickets:
+                stores.halo.delete(key)
+            elif left != held:
+                stores.halo.put(key, left, partition)
         sweep_incidents(
             stores=stores,
             partition=partition,
@@ -559,7 +655,54 @@ def process_batch(
             policies=escalations(s.rules),
             out=s.out,
         )
+    _tell_neighbours(s)
     return s.out
+
+
+def _take(s: _Step, near: Near) -> list[Ticket]:
+    """Store what another partition told: its open clusters and incidents near here,
+    its tickets near here (returned, to be clustered), and attach the signals it
+    forwarded to this partition's incidents."""
+    st, p = s.st, s.partition
+    for mark in near.marks:
+        if mark.open:
+            st.marks.put(halo_key(p, mark.track), mark, p)
+        else:
+            st.marks.delete(halo_key(p, mark.track))
+    for incident in near.incidents:
+        st.ghosts.put(halo_key(p, incident.id), incident, p)
+    for gone in near.gone:
+        st.ghosts.delete(halo_key(p, gone))
+    for forwarded in near.signals:
+        # None when forgotten here meanwhile: the signal then opens an incident anew
+        s.attach(st.incidents.get(forwarded.incident), forwarded.signal)
+    tickets = []
+    for ticket in near.tickets:
+        if ticket.cell is None or s.owns(ticket.cell):
+            continue  # not a halo ticket for this partition
+        key = halo_key(p, ticket.cell)
+        held = st.halo.get(key)
+        held = expire(held, s.now, s.config.windows) if held else initial(ticket.cell, p)
+        st.halo.put(key, add(held, ticket), p)
+        tickets.append(ticket)
+    return tickets
+
+
+def _tell_neighbours(s: _Step) -> None:
+    """Send each incident that changed or was forgotten to the partitions within the
+    fusion radius of its anchor."""
+    placement = s.config.placement
+    if placement is None:
+        return
+    radius = s.config.fusion.radius_k
+    for incident_id in s.out.alerts:
+        incident = s.st.incidents.get(incident_id)
+        if incident is not None:
+            for key in placement.halo_keys(incident.cell, radius):
+                s.out.tell(key).incidents.append(incident)
+    for incident in s.out.forgotten:
+        for key in placement.halo_keys(incident.cell, radius):
+            s.out.tell(key).gone.append(incident.id)
 
 
 def _evaluate_cells(s: _Step, touched: dict[str, None]) -> None:
@@ -591,8 +734,12 @@ def _evaluate_cells(s: _Step, touched: dict[str, None]) -> None:
                 s.evaluate(rule, zone_obs)
 
 
-def _cluster(s: _Step, ticket: Ticket) -> None:
-    """Join the ticket to an open cluster nearby, or start one at the ticket's cell."""
+def _cluster(s: _Step, ticket: Ticket, *, start: bool = True) -> None:
+    """Join the ticket to the first open cluster nearby (anchors in H3 order), or, with
+    ``start``, start one at the ticket's cell. The first open cluster may be another
+    partition's (known from its mark): its owner counts the ticket from its halo copy,
+    so nothing happens here. ``start=False`` for halo tickets: their own partition
+    starts their clusters."""
     assert ticket.cell is not None
     for rule in s.rules.of("hotline"):
         here = s.subject("hotline", ticket.cell, category=ticket.category)
@@ -600,9 +747,15 @@ def _cluster(s: _Step, ticket: Ticket) -> None:
             continue
         for anchor in sorted(h3.grid_disk(ticket.cell, s.config.cluster_k)):
             near = s.subject("hotline", anchor, category=ticket.category)
-            track = s.st.tracks.get(_track_key(rule.id, rule.dedupe_key(near)))
-            if track and track.phase in ("open", "clearing") and rule.in_scope(near):
+            key = _track_key(rule.id, rule.dedupe_key(near))
+            if not s.owns(anchor):
+                if s.st.marks.get(halo_key(s.partition, key)) and rule.in_scope(near):
+                    break  # another partition's open cluster takes it
+                continue
+            track = s.st.tracks.get(key)
+            if track and _is_open(track) and rule.in_scope(near):
                 s.evaluate(rule, s.observe_cluster(ticket.category, anchor), grew=True)
                 break
         else:
-            s.evaluate(rule, s.observe_cluster(ticket.category, ticket.cell))
+            if start:
+                s.evaluate(rule, s.observe_cluster(ticket.category, ticket.cell))

@@ -2,7 +2,9 @@
 one worker killed mid-stream, against a single worker and web server fed the same
 events. The same alerts (one per crowd and complaint cluster, none lost or duplicated)
 and the same cell figures, on both web servers alike — in their HTTP API and on a map
-client connected to each."""
+client connected to each. One complaint cluster straddles a partition boundary: its
+tickets alternate between two neighbouring cells on different partitions, four on
+each side, and it must still be one alert counting all eight."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from websockets.asyncio.client import connect
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack, free_port
 from geo.cells import cell_of
+from streams import config
 from tests.e2e import kit
 from tests.e2e.kit import answers, camera, http, wait_for
 
@@ -28,7 +31,8 @@ pytestmark = [pytest.mark.e2e]
 # Crowds far apart across the district, so that they land in different coarse parents
 # (and so on different partitions), and two complaint clusters away from them.
 CROWDS = [(22.985, 113.020), (23.000, 113.150), (23.060, 113.040), (23.070, 113.130)]
-CLUSTERS = [((23.030, 113.080), "noise"), ((23.045, 113.110), "sanitation")]
+CLUSTERS = [((23.030, 113.080), "noise")]
+STRADDLING = "sanitation"  # the cluster across a partition boundary
 BACKGROUND = [(22.99 + 0.01 * i, 113.03 + 0.015 * j) for i in range(7) for j in range(7)]
 FEED_S = 40
 # Four partitions; cameras stay fresh for the whole test, so the figures compared do not
@@ -37,6 +41,22 @@ SETUP: dict[str, Any] = {
     "kafka": {"partitions": 4},
     "pipeline": {"crowd_window_s": 900, "camera_stale_s": 600},
 }
+
+
+def straddle() -> tuple[tuple[float, float], tuple[float, float]]:
+    """Centres of two neighbouring fine cells that the setup places on different partitions,
+    near (23.045, 113.110), away from the crowds."""
+    settings = Settings().with_overrides(**SETUP)
+    placement = config.placement(settings, config.zone_index(settings))
+    near = cell_of(23.045, 113.110, settings.pipeline.h3_resolution)
+    for a in sorted(h3.grid_disk(near, 10), key=lambda c: (h3.grid_distance(near, c), c)):
+        for b in sorted(h3.grid_ring(a, 1)):
+            if placement.partition(a) != placement.partition(b):
+                return h3.cell_to_latlng(a), h3.cell_to_latlng(b)
+    raise AssertionError("no partition boundary near (23.045, 113.110)")
+
+
+SIDES = straddle()
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +99,18 @@ def schedule(t0_ms: int) -> list[tuple[float, str, list[dict[str, Any]]]]:
                 }
                 for (lat, lon), category in CLUSTERS
             ]
+            lat, lon = SIDES[(second // 4) % 2]  # the sides take turns
+            tickets.append(
+                {
+                    "id": f"t-{STRADDLING}-{second}",
+                    "ts": ts,
+                    "channel": "12345",
+                    "category": STRADDLING,
+                    "text": "反映问题",
+                    "lat": lat,
+                    "lon": lon,
+                }
+            )
             out.append((second, "hotline", tickets))
     return out
 
@@ -198,6 +230,13 @@ def test_two_workers_and_two_web_servers_match_a_single_worker(
     scaled_pictures = [picture(w) for w in webs[1:]] + [v.picture() for v in views]
     ref_alerts, ref_cells = reference
     assert all(n == 1 for n in ref_alerts.values()), ref_alerts  # one alert per place and rule
+    straddling = [
+        signal["count"]
+        for alert in http("GET", f"{webs[1]}/api/alerts")[1]["alerts"]
+        for signal in alert["evidence"]["signals"]
+        if signal["rule"] == "hotline.cluster" and signal["category"] == STRADDLING
+    ]
+    assert straddling == [8]  # both sides' tickets, in one alert
     for alerts, cells in scaled_pictures:
         assert alerts == ref_alerts
         assert {c: v for c, v in cells.items() if c in expected_cells} == {

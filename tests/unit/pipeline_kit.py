@@ -3,7 +3,6 @@
 from geo.cells import cell_of
 from streams.events import CameraReading, Ticket
 from streams.pipeline import Output, PipelineConfig, Stores, process_batch
-from streams.store import DictStore
 
 T0 = 1_790_000_000_000
 BRIDGE = (23.0258, 113.1166)
@@ -41,7 +40,7 @@ def ticket(i: int, t_s: float, channel: str = "12345", where=CAR_PARK) -> Ticket
 
 class Run:
     def __init__(self, config: PipelineConfig | None = None) -> None:
-        self.stores = Stores(DictStore(), DictStore(), DictStore(), DictStore())
+        self.stores = Stores.in_memory()
         self.cells = self.stores.cells
         self.config = config or PipelineConfig()
         self.outputs: list[Output] = []
