@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from citybrain.bench_cli import register as register_bench
 from citybrain.layers_cli import register as register_layers
 from citybrain.load_cli import register as register_load
 from citybrain.recording_cli import register as register_recording
@@ -50,6 +51,7 @@ def _settings() -> Settings:
 
 register_recording(app, _settings)  # citybrain record / citybrain replay
 register_load(app, _settings)  # citybrain load
+register_bench(app)  # citybrain bench
 
 
 async def _until_signal() -> asyncio.Event:

@@ -255,6 +255,7 @@ def create_app(
                 continue  # nothing seen on this partition since start: no clock to sweep with
             if source.current is not config.rules:
                 config = replace(config, rules=source.current)  # hot reload; tables untouched
+            metrics.EVENTS_FOLDED.inc(len(batch))
             out = process_batch(
                 batch,
                 stores=stores,

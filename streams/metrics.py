@@ -37,6 +37,9 @@ AUDIT_OUT = Counter(
     "citybrain_audit_entries_total", "Lifecycle audit entries published", ["action"]
 )
 CELL_UPDATES = Counter("citybrain_cell_updates_total", "Cell views published")
+EVENTS_FOLDED = Counter(
+    "citybrain_events_folded_total", "Events folded into cell state by the cells agent"
+)
 BATCH_SECONDS = Histogram(
     "citybrain_batch_seconds",
     "Time to process one cells.ingest record",

@@ -1,0 +1,157 @@
+"""``citybrain bench``: the benchmark harness (wiring only).
+
+* ``bench setup`` — create or update ``.venv-contenders`` (:mod:`citybrain.bench_env`);
+* ``bench throughput`` — every contender on the same pre-loaded input
+  (:mod:`citybrain.bench_run`), medians and ratios (:mod:`citybrain.bench_report`), a
+  plot (:mod:`citybrain.bench_plot`). Writes the ``throughput`` section of
+  ``<out>/results.json`` (other sections are kept), ``<out>/throughput.md`` and the PNG.
+
+docs/benchmarks.md says how the published figures were made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+bench_app = typer.Typer(help="Benchmarks: side by side with the alternatives (docs/benchmarks.md)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command()
+def setup() -> None:
+    """Create or update .venv-contenders with the pinned third-party engines."""
+    from citybrain import bench_env
+
+    console.print(f"contenders' environment: {bench_env.ensure()}")
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{what}: comma-separated whole numbers, not {text!r}") from None
+    if not values or min(values) < 1:
+        raise typer.BadParameter(f"{what}: at least one number, each 1 or more")
+    return values
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        mem_kb = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
+
+
+@bench_app.command()
+def throughput(
+    events: Annotated[int, typer.Option(min=1, help="events pre-loaded per run")] = 2_000_000,
+    runs: Annotated[int, typer.Option(min=1, help="runs per input (medians)")] = 3,
+    per_record: Annotated[str, typer.Option(help="events per record, comma-separated")] = "1,500",
+    partitions: Annotated[str, typer.Option(help="partitions, comma-separated")] = "1,4",
+    contenders: Annotated[
+        str, typer.Option(help="contender ids, comma-separated, or 'all'")
+    ] = "all",
+    max_seconds: Annotated[
+        float, typer.Option(min=1, help="cut a contender off this long after its first record")
+    ] = 120.0,
+    out: Annotated[Path, typer.Option(help="results.json and throughput.md go here")] = Path(
+        "benchmarks"
+    ),
+    plot: Annotated[Path, typer.Option(help="the PNG")] = Path("docs/img/bench-throughput.png"),
+) -> None:
+    """Every contender on the same pre-loaded input, side by side (docs/benchmarks.md)."""
+    from citybrain import bench_env
+    from citybrain.bench_plot import plot_throughput
+    from citybrain.bench_report import as_json, markdown, summarize
+    from citybrain.bench_run import CEILING, CONTENDERS, Input, Plan, run_plan
+
+    known = {c.id: c for c in CONTENDERS}
+    wanted = list(known) if contenders == "all" else [c.strip() for c in contenders.split(",")]
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown contenders {unknown}; known: {', '.join(known)}")
+    chosen = tuple(known[c] for c in wanted)
+    third_party = any(c.third_party for c in chosen)
+    if third_party and not bench_env.ready():
+        console.print("setting up .venv-contenders (once) …")
+        bench_env.ensure()
+    inputs = tuple(
+        Input(r, p)
+        for r in _ints(per_record, "--per-record")
+        for p in _ints(partitions, "--partitions")
+    )
+    plan = Plan(
+        inputs=inputs,
+        contenders=chosen,
+        events=events,
+        runs=runs,
+        max_seconds=max_seconds,
+        contenders_python=bench_env.python() if third_party else None,
+    )
+    started = time.time()
+    with console.status("benchmark") as status:
+        raw = run_plan(plan, progress=lambda msg: status.update(msg))
+    rows = summarize(raw, CEILING)
+    meta = {
+        "command": "citybrain bench throughput " + shlex.join(sys.argv[3:]),
+        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+        "minutes": round((time.time() - started) / 60, 1),
+        "machine": machine(),
+        "events": events,
+        "runs": runs,
+        "max_seconds": max_seconds,
+        "ceiling": CEILING,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    data: dict[str, Any] = json.loads(results.read_text()) if results.exists() else {}
+    data["throughput"] = as_json(rows, meta, raw)
+    results.write_text(json.dumps(data, indent=1) + "\n")
+    (out / "throughput.md").write_text(markdown(rows))
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    title = f"citybrain bench throughput: {events:,} events, median of {runs}, {meta['date']}"
+    plot_throughput(rows, title, plot)
+    table = Table("input", "contender", "events/s", "× ceiling", "CPU s/M", "RSS MiB", "runs")
+    for r in rows:
+        table.add_row(
+            r.input,
+            r.name,
+            f"{r.events_per_s:,.0f}" if r.events_per_s else "—",
+            f"{r.events_per_s_x:.2f}" if r.events_per_s_x else "—",
+            f"{r.cpu_s_per_m:.2f}" if r.cpu_s_per_m else "—",
+            f"{r.rss_mb:,.0f}" if r.rss_mb else "—",
+            f"{r.runs}" + (f" ({r.partial} cut)" if r.partial else "")
+            + (f", {r.errors} failed: {r.error}" if r.errors else ""),
+        )  # fmt: skip
+    Console().print(table)
+    console.print(f"wrote {results}, {out / 'throughput.md'}, {plot}")
