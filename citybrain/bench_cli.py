@@ -132,11 +132,7 @@ def throughput(
         "max_seconds": max_seconds,
         "ceiling": CEILING,
     }
-    out.mkdir(parents=True, exist_ok=True)
-    results = out / "results.json"
-    data: dict[str, Any] = json.loads(results.read_text()) if results.exists() else {}
-    data["throughput"] = as_json(rows, meta, raw)
-    results.write_text(json.dumps(data, indent=1) + "\n")
+    results = _save_section(out, "throughput", as_json(rows, meta, raw))
     (out / "throughput.md").write_text(markdown(rows))
     plot.parent.mkdir(parents=True, exist_ok=True)
     title = f"citybrain bench throughput: {events:,} events, median of {runs}, {meta['date']}"
@@ -155,3 +151,77 @@ def throughput(
         )  # fmt: skip
     Console().print(table)
     console.print(f"wrote {results}, {out / 'throughput.md'}, {plot}")
+
+
+def _save_section(out: Path, name: str, section: dict[str, Any]) -> Path:
+    """Write ``section`` as ``name`` in ``<out>/results.json``, keeping the other sections."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    data: dict[str, Any] = json.loads(results.read_text()) if results.exists() else {}
+    data[name] = section
+    results.write_text(json.dumps(data, indent=1) + "\n")
+    return results
+
+
+@bench_app.command()
+def query(
+    features: Annotated[int, typer.Option(min=1000, help="buildings in the index")] = 1_000_000,
+    queries: Annotated[int, typer.Option(min=1, help="queries per shape and size")] = 200,
+    out: Annotated[Path, typer.Option(help="results.json and query.md go here")] = Path(
+        "benchmarks"
+    ),
+    plot: Annotated[Path, typer.Option(help="the PNG")] = Path("docs/img/bench-query.png"),
+) -> None:
+    """Circle and polygon queries over FEATURES static features (POST /api/query's code)."""
+    from rich.progress import Progress
+
+    from citybrain.bench_plot import plot_queries
+    from citybrain.bench_query import CIRCLES, POLYGONS, figures_json, query_markdown, run
+
+    started = time.time()
+    total = queries * (len(CIRCLES) + len(POLYGONS))
+    with Progress(console=console) as progress:
+        what = f"building {features:,} features, then {total} queries"
+        task = progress.add_task(what, total=total)
+        rows, built_s, cells = run(
+            features, queries, progress=lambda done: progress.update(task, completed=done)
+        )
+    meta = {
+        "command": "citybrain bench query " + shlex.join(sys.argv[3:]),
+        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+        "machine": machine(),
+        "features": features,
+        "build_s": round(built_s, 1),
+        "live_cells": cells,
+    }
+    results = _save_section(out, "query", {"meta": meta, "rows": figures_json(rows)})
+    (out / "query.md").write_text(query_markdown(rows))
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    title = f"citybrain bench query: {features:,} features, {queries} queries per bar"
+    plot_queries(rows, title, plot)
+    Console().print(query_markdown(rows))
+    console.print(f"wrote {results}, {out / 'query.md'}, {plot}")
+
+
+@bench_app.command()
+def profile(
+    events: Annotated[int, typer.Option(min=1000, help="readings to run through")] = 100_000,
+    per_record: Annotated[int, typer.Option(min=1, help="readings per record")] = 500,
+    fetch: Annotated[
+        int, typer.Option(min=1, help="input records the input consumer takes at once")
+    ] = 1,
+    cprofile: Annotated[bool, typer.Option(help="also profile the pipeline stage")] = False,
+) -> None:
+    """Time the worker's pure stages, one by one, on the benchmark's input (no broker)."""
+    from citybrain.bench_profile import profile_stages
+
+    with console.status(f"{events:,} readings, {per_record} per record, {fetch} at a time"):
+        stages, text = profile_stages(events, per_record, fetch=fetch, with_cprofile=cprofile)
+    table = Table("stage", "µs per event", "events/s alone")
+    for s in stages:
+        table.add_row(s.name, f"{s.us_per_event:.2f}", f"{1e6 / s.us_per_event:,.0f}")
+    total = sum(s.us_per_event for s in stages)
+    table.add_row("all", f"{total:.2f}", f"{1e6 / total:,.0f}")
+    Console().print(table)
+    if text:
+        Console().print(text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from citybrain.bench_query import QueryFigures
 from citybrain.bench_report import Row
 
 if TYPE_CHECKING:
@@ -64,5 +65,27 @@ def plot_throughput(rows: list[Row], title: str, path: Path) -> Figure:
     for ax in (rate, cpu):
         ax.grid(axis="x", which="both", alpha=0.3)
     figure.set_layout_engine("constrained")
+    figure.savefig(path)
+    return figure
+
+
+def plot_queries(rows: list[QueryFigures], title: str, path: Path) -> Figure:
+    """p50 and p99 latency of each shape and size (bars), with the 50 ms target; PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10.0, 4.5), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(title)
+    ax = figure.subplots()
+    labels = [f"{r.shape}\n{r.size}" for r in rows]
+    xs = range(len(rows))
+    ax.bar([x - 0.2 for x in xs], [r.p50_ms for r in rows], width=0.4, label="p50", color="#1f77b4")
+    ax.bar([x + 0.2 for x in xs], [r.p99_ms for r in rows], width=0.4, label="p99", color="#d62728")
+    ax.axhline(50, color="0.3", linestyle="--", label="target: p99 ≤ 50 ms")
+    ax.set_xticks(list(xs), labels, fontsize=8)
+    ax.set_ylabel("ms from request body to JSON answer")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
     figure.savefig(path)
     return figure

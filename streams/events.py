@@ -92,7 +92,9 @@ class WorkerReport:
 
 
 def to_wire(event: Event) -> dict[str, Any]:
-    """JSON-ready dict of a normalised event (keeps ``kind``)."""
+    """JSON-ready dict of a normalised event (keeps ``kind``). ``orjson.dumps`` of the
+    event itself gives the same JSON, an order of magnitude faster (tests/unit/test_events.py):
+    hot paths serialise lists of events that way."""
     return asdict(event)
 
 

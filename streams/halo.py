@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from alerts.incident import Incident, Signal
-from streams.events import Ticket, from_wire, to_wire
+from streams.events import Ticket, from_wire
 
 NEAR = b'{"near":'
 
@@ -82,7 +82,7 @@ class Near:
 
     def to_bytes(self) -> bytes:
         body = {
-            "tickets": [to_wire(t) for t in self.tickets],
+            "tickets": self.tickets,  # orjson writes dataclasses as to_wire does
             "marks": [m.to_dict() for m in self.marks],
             "incidents": [asdict(i) for i in self.incidents],
             "gone": self.gone,

@@ -36,13 +36,16 @@ log = logging.getLogger(__name__)
 
 
 def readiness(app: Any, broker: BrokerWatch) -> dict[str, bool]:
-    """The checks of ``/readyz`` for a Faust ``app`` (each True when passing)."""
+    """The checks of ``/readyz`` for a Faust ``app`` (each True when passing); the input
+    consumer (``app.citybrain_ingest``, streams/bulk_ingest.py) must be in its group."""
     recovery = app.tables.recovery
+    ingest = app.citybrain_ingest
     return {
         "broker": broker.up,
         "assigned": bool(app.assignor.assigned_actives()),
         "not_rebalancing": not app.rebalancing,
         "tables_recovered": recovery.completed.is_set() and not recovery.in_recovery,
+        "input_consumer": ingest is None or ingest.running,
     }
 
 
@@ -84,12 +87,15 @@ async def serve(app: Any, host: str, port: int, broker: BrokerWatch) -> web.AppR
 
 async def group_offsets(app: Any, admin: AIOKafkaAdminClient) -> list[PartitionOffsets]:
     """High watermark and committed offset of each partition of Faust ``app``'s agents'
-    topics that this worker is assigned (not table changelogs, which are not committed)."""
+    topics that this worker is assigned (not table changelogs, which are not committed),
+    and of the input partitions its input consumer holds."""
+    ingest = app.citybrain_ingest
+    inputs = await ingest.offsets() if ingest is not None else []
     tps = sorted(
         tp for tp in app.assignor.assigned_actives() if app.topics.acks_enabled_for(tp.topic)
     )
     if not tps:
-        return []  # not assigned yet (starting, rebalancing)
+        return inputs  # the agents are not assigned yet (starting, rebalancing)
     wanted = [TopicPartition(tp.topic, tp.partition) for tp in tps]
     committed = await admin.list_consumer_group_offsets(app.conf.id, partitions=wanted)
     highwaters = await app.consumer.highwaters(*tps)
@@ -99,7 +105,7 @@ async def group_offsets(app: Any, admin: AIOKafkaAdminClient) -> list[PartitionO
     }
     never = [tp for tp in tps if next_offsets.get((tp.topic, tp.partition)) is None]
     starts = await app.consumer.earliest_offsets(*never) if never else {}
-    return [
+    return inputs + [
         PartitionOffsets(
             tp.topic,
             tp.partition,

@@ -53,7 +53,7 @@ from alerts.metrics import (
 from alerts.rulefile import DEFAULT_RULES, RuleSet, load_rule_files
 from alerts.zone_metrics import ZoneCell, zone_metrics
 from geo.cells import cell_area_m2, cell_center
-from streams.cellfold import CellState, TicketObs, Windows, add, expire, initial
+from streams.cellfold import CellState, TicketObs, Windows, add, add_all, expire, initial
 from streams.cellview import view
 from streams.events import Event, Ticket
 from streams.evidence import cluster_evidence, crowd_evidence, sensor_evidence, zone_evidence
@@ -610,16 +610,16 @@ def process_batch(
             actions, stores=stores, partition=partition, out=s.out
         )
     halo = _take(s, near) if near else []
-    touched: dict[str, None] = {}
-    new_tickets: list[Ticket] = []
+    by_cell: dict[str, list[Event]] = {}
     for ev in events:
-        if ev.cell is None:
-            continue
-        state = s.state(ev.cell) or initial(ev.cell, partition)
-        s._fresh[ev.cell] = add(state, ev)  # measured and saved below
-        touched[ev.cell] = None
-        if isinstance(ev, Ticket):
-            new_tickets.append(ev)
+        if ev.cell is not None:
+            by_cell.setdefault(ev.cell, []).append(ev)
+    touched: dict[str, None] = {}
+    for cell, arrived in by_cell.items():
+        state = s.state(cell) or initial(cell, partition)
+        s._fresh[cell] = add_all(state, arrived)  # measured and saved below
+        touched[cell] = None
+    new_tickets = [ev for ev in events if isinstance(ev, Ticket) and ev.cell is not None]
     if sweep:
         for cell in list(stores.cells.keys_in_partition(partition)):
             fresh = s.state(cell)

@@ -41,6 +41,7 @@ def test_worker_and_web_report_liveness_readiness_and_metrics(stack: EmbeddedSta
             "assigned": True,
             "not_rebalancing": True,
             "tables_recovered": True,
+            "input_consumer": True,
         },
     }
     with urllib.request.urlopen(worker + "metrics", timeout=10) as r:

@@ -1,0 +1,126 @@
+"""Where a worker's time goes, stage by stage, on the benchmark's input — in one process,
+without a broker (the pure stages the ingest and cells agents run).
+
+Stages, each timed over the whole input (µs per event):
+
+* ``decode`` — :func:`streams.decode.decode_record` (parse, validate, normalise, H3);
+* ``route`` — :func:`streams.locate.route` over each fetch of ``fetch`` input records
+  (placement key, halo copies), cut into ``cells.ingest`` records as the input consumer
+  does (:func:`streams.ingest.chunks`);
+* ``to cells.ingest`` — the ingest agent's serialisation of each key's events;
+* ``from cells.ingest`` — the cells agent's parse back into events;
+* ``pipeline`` — :func:`streams.pipeline.process_batch` on in-memory stores (fold,
+  measure, rules, fusion), after a first pass over every camera so that cells hold
+  their full state (the steady state of a running worker);
+* ``store`` — serialising each changed cell state as the worker's Faust tables do.
+
+Optionally a cProfile of the pipeline stage (its top functions by cumulative time).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from citybrain.bench_data import CAMERAS, records
+from citybrain.settings import Settings
+from geo.geocode import load_gazetteer
+from streams.config import decode_limits, pipeline_config, zone_index
+from streams.decode import decode_record
+from streams.events import Event, from_wire
+from streams.ingest import chunks
+from streams.locate import route
+from streams.pipeline import Stores, process_batch
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    us_per_event: float
+
+
+def profile_stages(
+    events: int,
+    per_record: int,
+    *,
+    fetch: int = 1,
+    with_cprofile: bool = False,
+    top: int = 25,
+) -> tuple[list[Stage], str]:
+    """Time each stage over ``events`` readings in records of ``per_record``, ``fetch``
+    input records at a time; returns the stages and (with ``with_cprofile``) the
+    pipeline stage's profile as text."""
+    settings = Settings()
+    limits = decode_limits(settings)
+    config = pipeline_config(settings, zone_index(settings))
+    placement = config.placement
+    assert placement is not None
+    gazetteer = load_gazetteer()
+    now = int(time.time() * 1000)
+    raw = [value for _, value in records(events, per_record, now)]
+    warm = [value for _, value in records(CAMERAS, per_record, now - 1000)]
+    stages: list[Stage] = []
+
+    def timed(name: str, work: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = work()
+        stages.append(Stage(name, (time.perf_counter() - started) / events * 1e6))
+        return result
+
+    decoded = timed("decode", lambda: [decode_record("camera", v, now, limits).events for v in raw])
+    fetches = [
+        [e for evs in decoded[i : i + fetch] for e in evs] for i in range(0, len(decoded), fetch)
+    ]
+    groups: list[Sequence[Event]] = timed(
+        "route",
+        lambda: [
+            part
+            for evs in fetches
+            for g in route(evs, gazetteer, 9, placement).groups.values()
+            for part in chunks(g)
+        ],
+    )
+    bodies = timed("to cells.ingest", lambda: [orjson.dumps(g) for g in groups])
+    batches = timed(
+        "from cells.ingest", lambda: [[from_wire(d) for d in orjson.loads(b)] for b in bodies]
+    )
+    stores = Stores.in_memory()
+    for value in warm:  # every camera once: cells hold their full state, as in a running worker
+        for g in route(decode_record("camera", value, now, limits).events, gazetteer, 9,
+                       placement).groups.values():  # fmt: skip
+            process_batch(g, stores=stores, partition=0, now_ms=now, config=config)
+    changed: list[dict[str, Any]] = []
+
+    def pipeline() -> None:
+        for batch in batches:
+            out = process_batch(batch, stores=stores, partition=0, now_ms=now + 1000, config=config)
+            changed.append(out.cells)
+
+    text = ""
+    if with_cprofile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        timed("pipeline (under cProfile)", pipeline)
+        profiler.disable()
+        sink = io.StringIO()
+        pstats.Stats(profiler, stream=sink).sort_stats("cumulative").print_stats(top)
+        text = sink.getvalue()
+    else:
+        timed("pipeline", pipeline)
+    cells = [c for views in changed for c in views]
+    timed(
+        "store",
+        lambda: [
+            orjson.dumps({"p": 0, "v": s.to_dict()})
+            for c in cells
+            if (s := stores.cells.get(c)) is not None
+        ],
+    )
+    return stages, text

@@ -1,0 +1,109 @@
+"""The ingest stage over a batch of input records (pure): what the worker does with every
+record of ``events.camera``, ``events.sensor`` and ``events.hotline``.
+
+Each record is decoded and validated (:func:`streams.decode.decode_record`), held to its
+devices' ceilings (:mod:`streams.device_rate`), its tickets' text masked
+(:func:`streams.privacy.split_private`); then the good events of the whole batch are
+located and routed at once (:func:`streams.locate.route`). A batch is whatever the
+worker's input consumer fetched at once (:mod:`streams.bulk_ingest`), so a key's events
+of many input records travel on in a few ``cells.ingest`` records
+(:func:`chunks`) and the cells agent measures each cell once per batch, not once per
+input record: one event per input record costs what a batched record costs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from geo.geocode import Gazetteer
+from streams.decode import Limits, Rejection, decode_record
+from streams.device_rate import Ceiling, DeviceBuckets, admit
+from streams.events import Event, Kind, Ticket
+from streams.locate import route
+from streams.placement import Placement
+from streams.privacy import PrivateText, split_private
+
+#: Events in one ``cells.ingest`` record at most (~200 bytes each: well under the
+#: producer's 1 MiB request limit).
+CHUNK_EVENTS = 2000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    """One input record: its kind, where it was read (full topic name, partition and
+    offset: dead letters name them) and its value."""
+
+    kind: Kind
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(slots=True)
+class Ingested:
+    """What a batch of input records becomes.
+
+    ``groups``/``halo``: ``cells.ingest`` key → events / halo tickets (streams/halo.py);
+    ``rejected``: each input record with its rejections; ``private``: unmasked ticket
+    texts (for ``hotline.private``); ``unlocated``: tickets no address could place;
+    ``geocoded``: the precision of each ticket located from its address; ``records``
+    and ``events``: input records and valid events by kind.
+    """
+
+    groups: dict[str, list[Event]] = field(default_factory=dict)
+    halo: dict[str, list[Ticket]] = field(default_factory=dict)
+    rejected: list[tuple[InputRecord, list[Rejection]]] = field(default_factory=list)
+    private: list[PrivateText] = field(default_factory=list)
+    unlocated: list[Ticket] = field(default_factory=list)
+    geocoded: list[str] = field(default_factory=list)
+    records: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+
+
+class Ingest:
+    """The ingest stage of one worker process. Holds the devices' rate buckets, so one
+    instance serves every batch (the ceiling is per process: a device's records may
+    reach another worker too)."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        ceiling: Ceiling,
+        gazetteer: Gazetteer,
+        placement: Placement,
+    ) -> None:
+        self.limits, self.gazetteer, self.placement = limits, gazetteer, placement
+        self.buckets = DeviceBuckets(ceiling)
+
+    def take(self, records: Iterable[InputRecord], now_ms: int) -> Ingested:
+        """Decode, check and route a batch; ``now_ms`` is the wall clock (for the
+        decoder's bounds on event times)."""
+        out = Ingested()
+        valid: list[Event] = []
+        for record in records:
+            out.records[record.kind] += 1
+            decoded = decode_record(record.kind, record.value, now_ms, self.limits)
+            within, flooding = admit(decoded, self.buckets)
+            if decoded.rejections or flooding:
+                out.rejected.append((record, [*decoded.rejections, *flooding]))
+            # From here on tickets carry masked text; the unmasked text goes its own way.
+            events, private = split_private(within)
+            out.private.extend(private)
+            out.events[record.kind] += len(events)
+            valid.extend(events)
+        routed = route(valid, self.gazetteer, self.limits.resolution, self.placement)
+        out.groups, out.halo = routed.groups, routed.halo
+        out.unlocated, out.geocoded = routed.unlocated, routed.geocoded
+        return out
+
+
+def chunks(items: Sequence[T], size: int = CHUNK_EVENTS) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,96 @@
+"""The ingest stage over a batch of input records: every record decoded on its own (one
+bad event spoils nothing else), the batch's good events routed together."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from citybrain.settings import Settings
+from geo.cells import cell_of
+from geo.geocode import load_gazetteer
+from streams.config import decode_limits, placement, zone_index
+from streams.device_rate import Ceiling
+from streams.events import CameraReading, Ticket
+from streams.ingest import Ingest, InputRecord, chunks
+
+NOW = int(time.time() * 1000)
+SETTINGS = Settings().with_overrides(kafka={"partitions": 4})
+
+
+def ingest() -> Ingest:
+    return Ingest(
+        decode_limits(SETTINGS),
+        Ceiling(per_s=5, burst=3),
+        load_gazetteer(),
+        placement(SETTINGS, zone_index(SETTINGS)),
+    )
+
+
+def cam(i: int, lat: float = 23.0262, lon: float = 113.1158, **kw: object) -> dict[str, object]:
+    return {"id": f"c{i}", "ts": NOW, "lat": lat, "lon": lon, "people": 5, "area_m2": 400.0, **kw}
+
+
+def rec(kind: str, offset: int, value: object) -> InputRecord:
+    raw = value if isinstance(value, bytes) else orjson.dumps(value)
+    return InputRecord(kind, f"events.{kind}", 0, offset, raw)  # type: ignore[arg-type]
+
+
+def test_one_event_per_record_is_routed_as_one_batch() -> None:
+    stage = ingest()
+    place = stage.placement
+    records = [rec("camera", i, cam(i, 23.0 + 0.01 * i)) for i in range(10)]
+    out = stage.take(records, NOW)
+    assert out.records == {"camera": 10} and out.events == {"camera": 10}
+    routed = {e.id: key for key, group in out.groups.items() for e in group}
+    assert routed == {f"c{i}": place.key(cell_of(23.0 + 0.01 * i, 113.1158, 9)) for i in range(10)}
+    assert len(out.groups) < 10  # neighbours share a key: fewer cells.ingest records
+    assert all(isinstance(e, CameraReading) for g in out.groups.values() for e in g)
+    assert not out.rejected
+
+
+def test_bad_records_and_events_are_rejected_with_their_record_and_the_rest_goes_on() -> None:
+    out = ingest().take(
+        [
+            rec("camera", 0, [cam(1), cam(2, people=-1)]),
+            rec("camera", 1, b"\xff not json"),
+            rec("camera", 2, cam(3)),
+        ],
+        NOW,
+    )
+    rejected = [(r.offset, [(x.error, x.index) for x in rs]) for r, rs in out.rejected]
+    assert rejected == [(0, [("validation", 1)]), (1, [("encoding", None)])]
+    assert sorted(e.id for g in out.groups.values() for e in g) == ["c1", "c3"]
+    assert out.records == {"camera": 3} and out.events == {"camera": 2}
+
+
+def test_a_device_over_its_ceiling_is_refused_across_records_of_the_batch() -> None:
+    same = [rec("camera", i, cam(i, camera="cam-7")) for i in range(5)]  # burst of 3
+    out = ingest().take(same, NOW)
+    assert [(r.offset, rs[0].error) for r, rs in out.rejected] == [(3, "rate"), (4, "rate")]
+
+
+def test_tickets_are_masked_located_or_unlocated_and_copied_to_their_halo() -> None:
+    ticket = {
+        "id": "t1",
+        "ts": NOW,
+        "channel": "12345",
+        "category": "traffic",
+        "text": "车辆被困，电话13900001111",
+        "address": "佛山市禅城区普澜二路通济桥停车场",
+        "caller": "13900001111",
+    }
+    nowhere = {**ticket, "id": "t2", "address": "某某小区门口", "text": "噪音扰民"}
+    out = ingest().take([rec("hotline", 0, [ticket, nowhere])], NOW)
+    (located,) = [e for g in out.groups.values() for e in g]
+    assert isinstance(located, Ticket) and located.id == "t1" and located.precision == "poi"
+    assert "13900001111" not in located.text and located.caller == "139****1111"
+    assert [p.id for p in out.private] == ["t1", "t2"]  # unmasked text, for its own topic
+    assert [t.id for t in out.unlocated] == ["t2"] and out.geocoded == ["poi"]
+    for key, copies in out.halo.items():
+        assert key not in out.groups and [t.id for t in copies] == ["t1"]
+
+
+def test_chunks_cut_a_long_group_in_order() -> None:
+    assert [list(c) for c in chunks(list(range(7)), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
