@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,13 +117,21 @@ class Meter:
             "complete": self.done,
             "seconds": max(self._wall1 - started, 1e-9),
             "cpu_s": self._cpu1 - self._cpu0,
-            # ru_maxrss is in KiB on Linux
-            "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_peak_mb": peak_rss_mb(),
             **self.extra,
         }
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.result()))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MiB: ``VmHWM``, which starts afresh at exec.
+    (``ru_maxrss`` does not: on Linux a child starts from its parent's peak at fork.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 @dataclass(frozen=True)
