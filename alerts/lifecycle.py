@@ -59,6 +59,10 @@ AuditAction = Literal[
 SYSTEM = "system"  # who machine transitions are by
 
 
+#: How many action ids a lifecycle remembers: redeliveries come within seconds.
+TAKEN_KEEP = 64
+
+
 @dataclass(frozen=True, slots=True)
 class LifecycleConfig:
     """Time limits of the lifecycle, ms."""
@@ -99,10 +103,21 @@ class Lifecycle:
     escalation_severity: str | None = None
     escalation_desks: tuple[str, ...] = ()
     reopened: int = 0
+    # ids of the latest people's actions taken, accepted or refused (at most TAKEN_KEEP):
+    # Kafka may deliver an action again after a worker restarts, and it must not count twice
+    taken: tuple[str, ...] = ()
 
     @property
     def closed(self) -> bool:
         return self.state in CLOSED
+
+    def took(self, action_id: str) -> bool:
+        """Whether the action with this id was already taken (accepted or refused)."""
+        return action_id in self.taken
+
+    def taking(self, action_id: str) -> Lifecycle:
+        """The lifecycle remembering that the action with this id was taken."""
+        return replace(self, taken=(*self.taken, action_id)[-TAKEN_KEEP:])
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -110,7 +125,7 @@ class Lifecycle:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Lifecycle:
         known = {k: v for k, v in d.items() if k in cls.__slots__}
-        for name in ("escalated_rules", "escalation_desks"):
+        for name in ("escalated_rules", "escalation_desks", "taken"):
             known[name] = tuple(known.get(name, ()))
         return cls(**known)
 

@@ -57,19 +57,24 @@ def apply_actions(
     actions: Iterable[Action], *, stores: Stores, partition: int, out: Output
 ) -> list[Action]:
     """Apply each action to its incident; returns the actions whose alert this partition
-    does not hold (unknown, or forgotten), for the caller to report."""
+    does not hold (unknown, or forgotten), for the caller to report. An action the
+    incident has already taken (the same id, delivered again) is skipped: no second
+    transition, no "refused" entry for it."""
     missing = []
     for action in actions:
         incident = stores.incidents.get(action.alert)
         if incident is None:
             missing.append(action)
             continue
+        if incident.lifecycle.took(action.id):
+            continue  # delivered again (a worker restarted before committing): taken once
         lc, entry = apply_action(incident.lifecycle, action, incident.facts())
-        if lc is not incident.lifecycle:
-            incident = replace(
-                incident, lifecycle=lc, updated_at=max(incident.updated_at, action.at)
-            )
-            stores.incidents.put(incident.id, incident, partition)
+        changed = lc is not incident.lifecycle
+        incident = replace(incident, lifecycle=lc.taking(action.id))
+        if changed:
+            incident = replace(incident, updated_at=max(incident.updated_at, action.at))
+        stores.incidents.put(incident.id, incident, partition)
+        if changed:
             publish(out, incident, [entry])
         elif not incident.shadow:
             out.audit.append(entry)  # refused: recorded, the alert is unchanged

@@ -115,6 +115,21 @@ def test_a_refused_action_is_audited_and_changes_nothing() -> None:
     assert out.alerts == {}
 
 
+def test_an_action_delivered_again_is_taken_once() -> None:
+    # Kafka delivers a record again when a worker dies before committing its offset: the
+    # same action (same id) must not be refused as a second acknowledgement.
+    run = Run()
+    alert_id = surge(run)
+    ack = action(alert_id, "ack", 30)
+    first = run.feed([], 30, actions=[ack])
+    again = run.feed([], 32, actions=[ack])
+    assert [e.action for e in first.audit] == ["acknowledged"]
+    assert again.audit == [] and again.alerts == {} and again.unknown_actions == []
+    refused = action(alert_id, "ack", 40)  # another request: refused, and only once
+    assert [e.accepted for e in run.feed([], 40, actions=[refused]).audit] == [False]
+    assert run.feed([], 41, actions=[refused]).audit == []
+
+
 def test_republish_queues_every_held_alert_once_without_audit_entries() -> None:
     run = Run()
     alert_id = surge(run)
