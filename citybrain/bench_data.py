@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.admin import NewTopic
 
+from citybrain.topics import started_admin
 from geo.cells import cell_of, parent
 
 CAMERAS = 18_000
@@ -85,15 +85,7 @@ def _value(batch: list[bytes], per_record: int) -> bytes:
 async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     """Create ``topic`` with explicit retention (Quix Streams' stateful steps need it on
     this broker), waiting up to 15 s for the broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    for attempt in range(30):
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if attempt == 29:
-                raise
-            await asyncio.sleep(0.5)
+    admin = await started_admin(bootstrap)
     try:
         configs = {"retention.ms": str(7 * 86_400_000), "retention.bytes": str(-1)}
         await admin.create_topics([NewTopic(topic, partitions, 1, topic_configs=configs)])

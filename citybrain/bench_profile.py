@@ -35,6 +35,7 @@ from geo.geocode import load_gazetteer
 from streams.config import decode_limits, pipeline_config, zone_index
 from streams.decode import decode_record
 from streams.events import Event, from_wire
+from streams.faust_store import encode
 from streams.ingest import chunks
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
@@ -117,10 +118,6 @@ def profile_stages(
     cells = [c for views in changed for c in views]
     timed(
         "store",
-        lambda: [
-            orjson.dumps({"p": 0, "v": s.to_dict()})
-            for c in cells
-            if (s := stores.cells.get(c)) is not None
-        ],
+        lambda: [encode(s.to_dict(), 0) for c in cells if (s := stores.cells.get(c)) is not None],
     )
     return stages, text

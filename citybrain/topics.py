@@ -43,19 +43,26 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     return {"hotline.private": {"retention.ms": str(retention_ms)}}
 
 
-async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
-    """Create missing topics with ``kafka.partitions`` partitions and :func:`topic_configs`;
-    returns those created. Topics that exist are left as they are (their settings too)."""
-    k = settings.kafka
-    admin = AIOKafkaAdminClient(bootstrap_servers=k.bootstrap_servers())
+async def started_admin(bootstrap: list[str] | str, attempts: int = 30) -> AIOKafkaAdminClient:
+    """An admin client connected to ``bootstrap``, trying every 0.5 s ``attempts`` times (a
+    broker that is still starting); the caller closes it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     for attempt in range(attempts):
         try:
             await admin.start()
-            break
+            return admin
         except KafkaConnectionError:
             if attempt == attempts - 1:
                 raise
             await asyncio.sleep(0.5)
+    raise ValueError(f"attempts must be at least 1, not {attempts}")
+
+
+async def create_topics(settings: Settings, attempts: int = 30) -> list[str]:
+    """Create missing topics with ``kafka.partitions`` partitions and :func:`topic_configs`;
+    returns those created. Topics that exist are left as they are (their settings too)."""
+    k = settings.kafka
+    admin = await started_admin(k.bootstrap_servers(), attempts)
     try:
         existing = set(await admin.list_topics())
         wanted = [k.topic(t) for t in TOPICS if k.topic(t) not in existing]

@@ -19,6 +19,11 @@ import orjson
 T = TypeVar("T")
 
 
+def encode(dumped: Any, partition: int) -> bytes:
+    """The table value of a dumped value held by ``partition``."""
+    return orjson.dumps({"p": partition, "v": dumped})
+
+
 class FaustStore(Generic[T]):
     def __init__(self, table: Any, load: Callable[[Any], T], dump: Callable[[T], Any]) -> None:
         self.table = table
@@ -33,7 +38,7 @@ class FaustStore(Generic[T]):
         return self._load(orjson.loads(raw)["v"])
 
     def put(self, key: str, value: T, partition: int) -> None:
-        self.table[key.encode()] = orjson.dumps({"p": partition, "v": self._dump(value)})
+        self.table[key.encode()] = encode(self._dump(value), partition)
         self._index[key] = partition
 
     def delete(self, key: str) -> None:

@@ -532,7 +532,7 @@ class _Step:
         self.st.tracks.delete(key)
         if _is_open(track):  # a mark for a cluster's neighbours (others ignore it)
             self.mark(key, track, replace(track, phase="idle"))
-        if track.phase not in ("open", "clearing") or not track.incident:
+        if not _is_open(track) or not track.incident:
             return
         incident = self.ghost(track.incident) or self.st.incidents.get(track.incident)
         signals = incident.signals if incident else ()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,8 +23,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import Args, Meter, args
+from common import Args, Meter, args, peak_rss_mb
 
+from citybrain.load_metrics import parse_metrics, total
 from citybrain.settings import Settings
 from citybrain.stack import free_port, settings_env
 from citybrain.topics import create_topics
@@ -34,29 +34,20 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def scrape(port: int) -> dict[str, float]:
-    """The worker's counters we need, summed over labels."""
+    """The worker's counters we need, summed over labels (0 before the first count)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    out: dict[str, float] = {}
-    for name in (
+        samples = parse_metrics(r.read().decode())
+    names = (
         "citybrain_records_in_total",
         "citybrain_events_folded_total",
         "citybrain_deadlettered_total",
-    ):
-        out[name] = sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
-    return out
+    )
+    return {name: total(samples, name) or 0.0 for name in names}
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main(a: Args) -> Meter:

@@ -125,10 +125,11 @@ class Meter:
         path.write_text(json.dumps(self.result()))
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory, MiB: ``VmHWM``, which starts afresh at exec.
-    (``ru_maxrss`` does not: on Linux a child starts from its parent's peak at fork.)"""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """Peak resident memory of process ``pid`` (this one by default), MiB: ``VmHWM``,
+    which starts afresh at exec. (``ru_maxrss`` does not: on Linux a child starts from
+    its parent's peak at fork.)"""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status")
