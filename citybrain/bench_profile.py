@@ -5,9 +5,9 @@ Stages, each timed over the whole input (µs per event):
 
 * ``decode`` — :func:`streams.decode.decode_record` (parse, validate, normalise, H3);
 * ``route`` — :func:`streams.locate.route` over each fetch of ``fetch`` input records
-  (placement key, halo copies), cut into ``cells.ingest`` records as the input consumer
-  does (:func:`streams.ingest.chunks`);
-* ``to cells.ingest`` — the ingest agent's serialisation of each key's events;
+  (placement key, halo copies);
+* ``to cells.ingest`` — the input consumer's serialisation of each key's events into
+  ``cells.ingest`` records (:func:`streams.ingest.bodies`);
 * ``from cells.ingest`` — the cells agent's parse back into events;
 * ``pipeline`` — :func:`streams.pipeline.process_batch` on in-memory stores (fold,
   measure, rules, fusion), after a first pass over every camera so that cells hold
@@ -27,16 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from citybrain.bench_data import CAMERAS, records
 from citybrain.settings import Settings
 from geo.geocode import load_gazetteer
 from streams.config import decode_limits, pipeline_config, zone_index
 from streams.decode import decode_record
-from streams.events import Event, from_wire
+from streams.events import Event, events_of_body
 from streams.faust_store import encode
-from streams.ingest import chunks
+from streams.ingest import bodies
 from streams.locate import route
 from streams.pipeline import Stores, process_batch
 
@@ -81,17 +79,10 @@ def profile_stages(
     ]
     groups: list[Sequence[Event]] = timed(
         "route",
-        lambda: [
-            part
-            for evs in fetches
-            for g in route(evs, gazetteer, 9, placement).groups.values()
-            for part in chunks(g)
-        ],
+        lambda: [g for evs in fetches for g in route(evs, gazetteer, 9, placement).groups.values()],
     )
-    bodies = timed("to cells.ingest", lambda: [orjson.dumps(g) for g in groups])
-    batches = timed(
-        "from cells.ingest", lambda: [[from_wire(d) for d in orjson.loads(b)] for b in bodies]
-    )
+    written = timed("to cells.ingest", lambda: [b for g in groups for b in bodies(g)])
+    batches = timed("from cells.ingest", lambda: [events_of_body(b) for b in written])
     stores = Stores.in_memory()
     for value in warm:  # every camera once: cells hold their full state, as in a running worker
         for g in route(decode_record("camera", value, now, limits).events, gazetteer, 9,

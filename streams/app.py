@@ -51,13 +51,13 @@ from streams.config import decode_limits, lateness, pipeline_config, zone_index
 from streams.deadletter import send_rejections
 from streams.decode import Rejection
 from streams.device_rate import Ceiling
-from streams.events import KINDS, Event, Kind, from_wire, to_wire
+from streams.events import KINDS, Event, Kind, events_of_body, to_wire
 from streams.faust_store import FaustStore
 from streams.fetch_wait import limit_fetch_wait
 from streams.halo import NEAR, Mark, Near
 from streams.health import follow_lag
 from streams.health import serve as serve_health
-from streams.ingest import Ingest, InputRecord, chunks
+from streams.ingest import Ingest, InputRecord, bodies
 from streams.lateness import LateEvent, arrive
 from streams.lifecycle_step import republish
 from streams.pipeline import Stores, process_batch
@@ -174,8 +174,8 @@ def create_app(
         for kind, n in out.events.items():
             metrics.EVENTS_IN.labels(kind).inc(n)
         for key, group in out.groups.items():
-            for part in chunks(group):  # orjson writes dataclasses as to_wire does, faster
-                await ingest_sink.send(key=key.encode(), value=orjson.dumps(part))
+            for body in bodies(group):
+                await ingest_sink.send(key=key.encode(), value=body)
         for key, tickets in out.halo.items():
             metrics.NEAR_SENT.labels("tickets").inc(len(tickets))
             await ingest_sink.send(key=key.encode(), value=Near(tickets=tickets).to_bytes())
@@ -258,6 +258,17 @@ def create_app(
             )
 
     republished: set[int] = set()  # partitions whose alerts were republished since start
+    # Cells folded but not measured yet, per partition, and since when (wall ms): under a
+    # backlog a busy cell is measured once per round of records, not once per record.
+    deferred: dict[int, dict[str, None]] = {}
+    deferred_since: dict[int, float] = {}
+
+    def backlogged(message: Any) -> bool:
+        """Whether more of this record's partition is already fetched behind it."""
+        if memory_sinks:
+            return False
+        highwater = app.consumer.highwater(message.tp)
+        return highwater is not None and message.offset + 1 < highwater
 
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
@@ -278,7 +289,7 @@ def create_app(
             elif payload.startswith(NEAR):  # written by the ingest agent or this one (below)
                 near = Near.from_bytes(payload)
             elif not sweep:
-                arrived = [from_wire(d) for d in orjson.loads(payload)]
+                arrived = events_of_body(payload)
                 batch, late = arrive(clock, partition, arrived, wall, allowed_lateness)
                 await send_late(late, event.message)
             elif not clock.knows(partition):
@@ -286,6 +297,10 @@ def create_app(
             if source.current is not config.rules:
                 config = replace(config, rules=source.current)  # hot reload; tables untouched
             metrics.EVENTS_FOLDED.inc(len(batch))
+            waiting = deferred.get(partition, {})
+            defer = bool(batch) and p.measure_every_ms > 0 and backlogged(event.message)
+            if defer and waiting and wall - deferred_since[partition] >= p.measure_every_ms:
+                defer = False  # a round is over: measure what it folded
             out = process_batch(
                 batch,
                 stores=stores,
@@ -296,7 +311,17 @@ def create_app(
                 sweep=sweep,
                 actions=requests,
                 near=near,
+                defer=defer,
+                pending=() if defer else list(waiting),
             )
+            if defer:
+                if not waiting:
+                    deferred_since[partition] = wall
+                waiting.update(dict.fromkeys(out.deferred))
+                deferred[partition] = waiting
+                metrics.CELLS_DEFERRED.inc(len(out.deferred))
+            else:
+                deferred.pop(partition, None)
             for key, told in out.near.items():
                 for what in ("marks", "incidents", "gone", "signals"):
                     metrics.NEAR_SENT.labels(what).inc(len(getattr(told, what)))

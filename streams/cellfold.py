@@ -71,6 +71,9 @@ class CellState:
         default_factory=Series
     )  # fused density samples, persons/m², for the trend
     stale: tuple[str, ...] = ()  # cameras flagged stale at the last evaluation
+    # Folded into since it was last measured (streams/pipeline.py, ``defer``): the next
+    # call that measures, or the partition's next sweep, measures it.
+    pending: bool = False
 
     def is_empty(self) -> bool:
         """Nothing fresh left (the density series alone does not keep a cell alive)."""
@@ -88,6 +91,7 @@ class CellState:
             tickets=tuple(TicketObs(**t) for t in d["tickets"]),
             density=Series.from_list(d.get("density") or []),
             stale=tuple(d.get("stale") or ()),
+            pending=bool(d.get("pending", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +107,7 @@ class CellState:
             "tickets": self.tickets,
             "density": self.density.to_list(),
             "stale": self.stale,
+            "pending": self.pending,
         }
 
 
@@ -207,8 +212,21 @@ def add_all(state: CellState, events: Iterable[Event]) -> CellState:
     )
 
 
+def _oldest(
+    observations: tuple[CameraObs, ...] | tuple[SensorObs, ...] | tuple[TicketObs, ...],
+) -> float:
+    """The oldest ts among ``observations``; +inf when there are none."""
+    return min([o.ts for o in observations]) if observations else float("inf")
+
+
 def expire(state: CellState, now_ms: int, windows: Windows) -> CellState:
     """Drop readings older than their window at event time ``now_ms``."""
+    if (
+        _oldest(state.cameras) >= now_ms - windows.crowd_ms
+        and _oldest(state.sensors) >= now_ms - windows.sensor_ms
+        and _oldest(state.tickets) >= now_ms - windows.hotline_ms
+    ):
+        return state  # the common case: nothing to drop, nothing to copy
     cameras = tuple(c for c in state.cameras if now_ms - c.ts <= windows.crowd_ms)
     sensors = tuple(s for s in state.sensors if now_ms - s.ts <= windows.sensor_ms)
     tickets = tuple(t for t in state.tickets if now_ms - t.ts <= windows.hotline_ms)

@@ -7,7 +7,7 @@ devices' ceilings (:mod:`streams.device_rate`), its tickets' text masked
 located and routed at once (:func:`streams.locate.route`). A batch is whatever the
 worker's input consumer fetched at once (:mod:`streams.bulk_ingest`), so a key's events
 of many input records travel on in a few ``cells.ingest`` records
-(:func:`chunks`) and the cells agent measures each cell once per batch, not once per
+(:func:`bodies`) and the cells agent measures each cell once per batch, not once per
 input record: one event per input record costs what a batched record costs.
 """
 
@@ -16,27 +16,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple
 
 from geo.geocode import Gazetteer
 from streams.decode import Limits, Rejection, decode_record
 from streams.device_rate import Ceiling, DeviceBuckets, admit
-from streams.events import Event, Kind, Ticket
+from streams.events import Event, Kind, Ticket, rows_body
 from streams.locate import route
 from streams.placement import Placement
 from streams.privacy import PrivateText, split_private
 
-#: Events in one ``cells.ingest`` record at most (~200 bytes each: well under the
-#: producer's 1 MiB request limit).
-CHUNK_EVENTS = 2000
-
-T = TypeVar("T")
+#: Bytes of one ``cells.ingest`` record at most: under the producer's 1 MiB request limit
+#: (about 7,000 camera readings).
+BODY_BYTES = 900_000
 
 
-@dataclass(frozen=True, slots=True)
-class InputRecord:
+class InputRecord(NamedTuple):
     """One input record: its kind, where it was read (full topic name, partition and
-    offset: dead letters name them) and its value."""
+    offset: dead letters name them) and its value. A named tuple: one is made per Kafka
+    record, and a frozen dataclass costs several times as much to make."""
 
     kind: Kind
     topic: str
@@ -103,7 +101,15 @@ class Ingest:
         return out
 
 
-def chunks(items: Sequence[T], size: int = CHUNK_EVENTS) -> Iterator[Sequence[T]]:
-    """``items`` in consecutive slices of at most ``size``."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def bodies(events: Sequence[Event], max_bytes: int = BODY_BYTES) -> Iterator[bytes]:
+    """``cells.ingest`` bodies (:func:`streams.events.rows_body`) of ``events``, in order,
+    each at most ``max_bytes`` long, as few as that allows: the cells agent measures a
+    cell at most once per record. (An event longer than ``max_bytes`` alone would go
+    alone; the decoder's limits keep events far shorter.)"""
+    body = rows_body(events)
+    if len(body) <= max_bytes or len(events) < 2:
+        yield body
+        return
+    half = len(events) // 2
+    yield from bodies(events[:half], max_bytes)
+    yield from bodies(events[half:], max_bytes)

@@ -40,6 +40,10 @@ CELL_UPDATES = Counter("citybrain_cell_updates_total", "Cell views published")
 EVENTS_FOLDED = Counter(
     "citybrain_events_folded_total", "Events folded into cell state by the cells agent"
 )
+CELLS_DEFERRED = Counter(
+    "citybrain_cells_deferred_total",
+    "Cells folded into under a backlog and left to be measured with the round's last record",
+)
 BATCH_SECONDS = Histogram(
     "citybrain_batch_seconds",
     "Time to process one cells.ingest record",

@@ -19,7 +19,7 @@ cool down without new input, and tracks of rules no longer in the set close.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -86,6 +86,8 @@ class Output:
     unknown_actions: list[Action] = field(default_factory=list)  # for alerts not held here
     near: dict[str, Near] = field(default_factory=dict)  # cells.ingest key -> what it is told
     forgotten: list[Incident] = field(default_factory=list)  # forgotten (bounded state)
+    # Cells folded into but not measured (``defer``): measure them with a later call.
+    deferred: list[str] = field(default_factory=list)
 
     def tell(self, key: str) -> Near:
         """The record for the partition of ``key`` (streams/halo.py), made on first use."""
@@ -224,7 +226,7 @@ class _Step:
             now_ms=self.now,
             config=self.config.metrics,
         )
-        state = replace(state, density=m.trend_series, stale=_stale(state, self))
+        state = replace(state, density=m.trend_series, stale=_stale(state, self), pending=False)
         self.st.cells.put(cell, state, state.partition)
         self._fresh[cell], self.metrics[cell] = state, m
         self.out.cells[cell] = view(state, m)
@@ -592,6 +594,8 @@ def process_batch(
     sweep: bool = False,
     actions: list[Action] | None = None,
     near: Near | None = None,
+    defer: bool = False,
+    pending: Iterable[str] = (),
 ) -> Output:
     """Fold ``events`` into the cell states, measure the touched cells, run the rules.
 
@@ -602,6 +606,14 @@ def process_batch(
     assign / resolve requests) are applied first, then ``near``: what other partitions
     tell this one about their side of the boundary (streams/halo.py). ``Output.near``
     is what this batch tells them.
+
+    ``defer=True`` folds the events' readings into their cells and saves them marked
+    ``pending``, without measuring them or running their cell, sensor and zone rules
+    (hotline tickets are clustered as ever, measuring what that needs); they are listed
+    in ``Output.deferred``. ``pending`` names such cells of earlier calls to measure and
+    evaluate now; a sweep measures every pending cell of the partition. A worker under
+    load thus measures a busy cell once per round of many records instead of once per
+    record (streams/app.py); with neither, a call is one whole step as before.
     """
     config = config or PipelineConfig()
     s = _Step(stores, partition, now_ms, config)
@@ -619,14 +631,20 @@ def process_batch(
         state = s.state(cell) or initial(cell, partition)
         s._fresh[cell] = add_all(state, arrived)  # measured and saved below
         touched[cell] = None
+    folded = list(touched) if defer else []
+    if defer:
+        touched = {}
+    for cell in pending:
+        if s.state(cell) is not None:
+            touched[cell] = None
     new_tickets = [ev for ev in events if isinstance(ev, Ticket) and ev.cell is not None]
     if sweep:
         for cell in list(stores.cells.keys_in_partition(partition)):
             fresh = s.state(cell)
             if fresh is None:
                 continue
-            if fresh != stores.cells.get(cell) or _stale(fresh, s) != fresh.stale:
-                touched[cell] = None  # something in it expired or a camera went stale
+            if fresh.pending or fresh != stores.cells.get(cell) or _stale(fresh, s) != fresh.stale:
+                touched[cell] = None  # folded unmeasured, something expired, or gone stale
     for cell in touched:
         s.measure(cell)
 
@@ -655,6 +673,11 @@ def process_batch(
             policies=escalations(s.rules),
             out=s.out,
         )
+    for cell in folded:
+        unmeasured = s._fresh.get(cell)
+        if unmeasured is not None and cell not in s.metrics:  # none measured it for a ticket
+            stores.cells.put(cell, replace(unmeasured, pending=True), unmeasured.partition)
+            s.out.deferred.append(cell)
     _tell_neighbours(s)
     return s.out
 

@@ -12,6 +12,7 @@ import pytest_asyncio
 from citybrain.settings import Settings
 from geo.cells import cell_of, parent
 from streams.app import create_app
+from streams.events import Ticket, events_of_body
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -52,7 +53,7 @@ async def test_ingest_routes_good_events_by_parent_and_dead_letters_bad_ones(app
     near, far = parent(cell_of(23.0262, 113.1158, 9), 6), parent(cell_of(23.10, 113.1158, 9), 6)
     assert near != far  # 8 km apart: two res-6 parents, so two records
     forwarded = await drain(sinks["cells_ingest"], 2)
-    keys = {e.key.decode(): [x["id"] for x in orjson.loads(e.value)] for e in forwarded}
+    keys = {e.key.decode(): [x.id for x in events_of_body(e.value)] for e in forwarded}
     assert keys == {near: ["r1"], far: ["r3"]}
 
 
@@ -70,10 +71,11 @@ async def test_hotline_address_is_geocoded_or_else_goes_to_unlocated(app) -> Non
     async with app.agents["ingest_hotline"].test_context() as agent:
         await agent.put(orjson.dumps([ticket, nowhere]))
     (forwarded,) = await drain(app.readers["cells_ingest"], 1)
-    (located,) = orjson.loads(forwarded.value)
-    assert located["id"] == "t1" and located["precision"] == "poi"
-    assert located["uncertainty_m"] <= 500 and located["cell"] is not None
-    assert located["caller"] == "139****1111"
+    (located,) = events_of_body(forwarded.value)
+    assert isinstance(located, Ticket)
+    assert located.id == "t1" and located.precision == "poi"
+    assert located.uncertainty_m is not None and located.uncertainty_m <= 500
+    assert located.cell is not None and located.caller == "139****1111"
     (event,) = await drain(app.readers["unlocated"], 1)
     body = orjson.loads(event.value)
     assert body["id"] == "t2" and body["caller"] == "139****1111"
@@ -103,7 +105,7 @@ async def test_ticket_text_goes_on_masked_and_unmasked_only_to_hotline_private(a
     ]
     masked = "车辆被困出不去，回电138****5678，身份证**************123X"
     (forwarded,) = await drain(app.readers["cells_ingest"], 1)
-    assert [t["text"] for t in orjson.loads(forwarded.value)] == [masked]
+    assert [t.text for t in events_of_body(forwarded.value) if isinstance(t, Ticket)] == [masked]
     (unlocated,) = await drain(app.readers["unlocated"], 1)
     body = orjson.loads(unlocated.value)
     assert body["text"] == masked and body["address"] == "某某小区 137****5678"

@@ -1,5 +1,6 @@
 """The internal wire form of events: ``orjson.dumps`` of an event is its ``to_wire`` JSON (the
-hot paths rely on it), and ``from_wire`` gives the event back."""
+hot paths rely on it), and ``from_wire`` gives the event back; ``cells.ingest`` bodies in
+rows read back the same events, and bodies in the earlier form still read."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.events import CameraReading, Event, SensorReading, Ticket, from_wire, to_wire
+from streams.events import (
+    CameraReading,
+    Event,
+    SensorReading,
+    Ticket,
+    events_of_body,
+    from_wire,
+    rows_body,
+    to_wire,
+)
 
 text = st.text(min_size=1, max_size=20)
 ts = st.integers(0, 2**45)
@@ -32,3 +42,9 @@ def test_orjson_of_events_is_their_wire_form_and_reads_back(events: list[Event])
     raw = orjson.dumps(events)
     assert raw == orjson.dumps([to_wire(e) for e in events])
     assert [from_wire(d) for d in orjson.loads(raw)] == events
+
+
+@given(st.lists(cameras | sensors | tickets, max_size=5))
+def test_rows_body_reads_back_as_the_same_events(events: list[Event]) -> None:
+    assert events_of_body(rows_body(events)) == events
+    assert events_of_body(orjson.dumps(events)) == events  # the objects' form, as before

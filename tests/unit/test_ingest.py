@@ -12,8 +12,8 @@ from geo.cells import cell_of
 from geo.geocode import load_gazetteer
 from streams.config import decode_limits, placement, zone_index
 from streams.device_rate import Ceiling
-from streams.events import CameraReading, Ticket
-from streams.ingest import Ingest, InputRecord, chunks
+from streams.events import CameraReading, Ticket, events_of_body
+from streams.ingest import Ingest, InputRecord, bodies
 
 NOW = int(time.time() * 1000)
 SETTINGS = Settings().with_overrides(kafka={"partitions": 4})
@@ -92,5 +92,11 @@ def test_tickets_are_masked_located_or_unlocated_and_copied_to_their_halo() -> N
         assert key not in out.groups and [t.id for t in copies] == ["t1"]
 
 
-def test_chunks_cut_a_long_group_in_order() -> None:
-    assert [list(c) for c in chunks(list(range(7)), 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+def test_bodies_cut_a_long_group_in_order_and_under_the_size() -> None:
+    readings = [
+        CameraReading(f"r{i}", NOW, 23.0, 113.1, "89411c", f"cam-{i}", i, 400.0) for i in range(50)
+    ]
+    (whole,) = bodies(readings)
+    cut = list(bodies(readings, max_bytes=len(whole) // 3))
+    assert len(cut) >= 3 and all(len(b) <= len(whole) // 3 for b in cut)
+    assert [e for b in cut for e in events_of_body(b)] == readings
