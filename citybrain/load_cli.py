@@ -119,6 +119,14 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
     def load_command(
         rate: Annotated[float, typer.Option(help="events per second offered")] = 20_000,
         clients: Annotated[int, typer.Option(help="websocket clients on /ws")] = 500,
+        stalled: Annotated[
+            int,
+            typer.Option(
+                min=0,
+                help="besides: websocket clients on /ws that never read (the server "
+                "should drop them; lag figures come from the --clients)",
+            ),
+        ] = 0,
         duration: Annotated[float, typer.Option(help="seconds of load")] = 300,
         batch: Annotated[int, typer.Option(help="events per Kafka record")] = 200,
         cameras: Annotated[
@@ -155,8 +163,9 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         ] = None,
         seed: Annotated[int, typer.Option(help="seed of the camera positions")] = 42,
     ) -> None:
-        """Load test: ingest at --rate events/s plus --clients websocket clients for
-        --duration s; figures for errors, drops, lag and resource use."""
+        """Load test: ingest at --rate events/s plus --clients websocket clients (and
+        --stalled that never read) for --duration s; figures for errors, drops, lag and
+        resource use."""
         from citybrain.load_report import LoadPlan
 
         external = target_web is not None
@@ -171,6 +180,11 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
             web_url = parse_web_url(target_web) if target_web is not None else None
         except ValueError as exc:
             raise _bad("--target-web", exc) from None
+        if stalled and web_url is not None and not web_url.startswith("http://"):
+            raise typer.BadParameter(
+                "stalled clients speak plain websocket only: give an http:// --target-web",
+                param_hint="--stalled",
+            )
         try:
             brokers = parse_bootstrap(kafka) if kafka is not None else None
         except ValueError as exc:
@@ -204,6 +218,7 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
                 cameras=cameras,
                 ramp_s=min(ramp, duration / 2),
                 target=web_url or "embedded",
+                stalled=stalled,
             )
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None

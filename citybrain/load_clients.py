@@ -9,15 +9,24 @@ machine's clock when the server runs here). Client 0 also reads the cells in eac
 ``cells`` message for the end-to-end markers (:mod:`citybrain.load_probes`); the
 others only look at the start of a message, so that the load generator spends its CPU
 on reading, as a browser would, rather than on parsing.
+
+:class:`StalledClients` are the opposite: clients that complete the handshake and then
+never read a byte (a frozen tab, a dead video-wall PC), to show that the server drops
+them and that they do not delay the clients that read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
+import os
 import re
+import socket
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +37,7 @@ import orjson
 from aiohttp import ClientWebSocketResponse, WSMsgType
 
 from citybrain.load_probes import ProbeBook
-from citybrain.load_report import ClientCount
+from citybrain.load_report import ClientCount, StalledCount
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,19 @@ CONNECT_TIMEOUT_S: Final = 30.0
 ABNORMAL_CLOSE: Final = 1006
 """Recorded when a connection ended without a close frame from the server."""
 _HEAD: Final = re.compile(rb'\{"type":"([a-z_]+)","server_time":(\d+)[,}]')
+
+STALLED_RCVBUF: Final = 1024
+"""SO_RCVBUF of a stalled client, bytes, set before connecting (the kernel raises it to
+its minimum): the server's messages pile up on its side, not in this machine's buffer."""
+STALLED_QUIET_S: Final = 2.0
+STALLED_DRAIN_MAX_S: Final = 10.0
+"""At the end, a stalled client's buffered bytes are read until the end of the connection;
+it counts as still open when nothing arrives for :data:`STALLED_QUIET_S` or the server
+still sends after :data:`STALLED_DRAIN_MAX_S` (all clients are drained at once)."""
+NOT_CONNECTED: Final = "not connected by the end of the run"
+"""The connect error of a stalled client whose handshake was still under way at the end."""
+_HANDSHAKE_MAX: Final = 16 * 1024
+_WS_GUID: Final = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 
 
 def peek_head(data: bytes) -> tuple[str, int] | None:
@@ -126,6 +148,8 @@ class Swarm:
         self.probes = probes
         self.connected = 0
         self.peak_connected = 0
+        self.first_connected = asyncio.Event()
+        """Set once any client has completed its handshake."""
         self._ramp_s = ramp_s
         self._t0 = t0
         self._headers = dict(headers or {})
@@ -189,6 +213,7 @@ class Swarm:
             self._sockets.add(ws)
             self.connected += 1
             self.peak_connected = max(self.peak_connected, self.connected)
+            self.first_connected.set()
             try:
                 await self._read(ws, tally, observer=index == 0)
             finally:
@@ -225,3 +250,210 @@ class Swarm:
             except ValueError as exc:  # includes orjson.JSONDecodeError
                 tally.bad_messages += 1
                 log.warning("unreadable server message (%d bytes): %s", len(data), exc)
+
+
+def ws_endpoint(url: str) -> tuple[str, int, str, str]:
+    """``(host, port, path, Host header)`` of a ``ws://`` URL, as a websocket client
+    connects to it (port 80 when none is given; path ``/`` when empty). ValueError for
+    another scheme (``wss://`` is not supported here), no host or a bad port."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "ws" or not parts.hostname:
+        raise ValueError(f"{url!r} is not a ws:// URL with a host")
+    port = parts.port or 80  # raises ValueError for a port out of range
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, port, path, parts.netloc.rpartition("@")[2]
+
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` a server answers to ``Sec-WebSocket-Key`` ``key``."""
+    digest = hashlib.sha1((key + _WS_GUID).encode(), usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode()
+
+
+def handshake_request(path: str, host: str, key: str, headers: Mapping[str, str]) -> bytes:
+    """The HTTP request that opens a websocket on ``path`` of ``host`` (the Host header),
+    with ``headers`` added. ValueError for a header holding a line break."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+        *_header_lines(headers),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _header_lines(headers: Mapping[str, str]) -> list[str]:
+    for name, value in headers.items():
+        if any(c in name + value for c in "\r\n"):
+            raise ValueError(f"header {name!r} holds a line break")
+    return [f"{name}: {value}" for name, value in headers.items()]
+
+
+def handshake_problem(head: bytes, key: str) -> str | None:
+    """None when ``head`` (the response up to its blank line) accepts the websocket
+    opened with ``key``; otherwise what is wrong, e.g. ``HTTP 401``."""
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return f"not an HTTP response: {status_line[:80]!r}"
+    if parts[1] != "101":
+        return f"HTTP {parts[1]}"
+    fields = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            fields[name.strip().lower()] = value.strip()
+    if fields.get("sec-websocket-accept") != accept_key(key):
+        return "101 without the right Sec-WebSocket-Accept"
+    return None
+
+
+@dataclass(slots=True)
+class _Stalled:
+    sock: socket.socket | None = None
+    connected_at_s: float | None = None
+    error: str | None = None
+
+
+class StalledClients:
+    """``count`` websocket clients of ``url`` (``ws://`` only) that complete the handshake
+    and then never read; :meth:`start`, then :meth:`close`, which says how each ended.
+
+    Each uses a plain non-blocking socket with a receive buffer as small as the kernel
+    allows, and reads the handshake response byte by byte, so not one byte of the
+    server's first message is taken. Each connects once (no reconnects); a failed
+    attempt is recorded, not retried.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        count: int,
+        *,
+        t0: float,
+        headers: Mapping[str, str] | None = None,
+        quiet_s: float = STALLED_QUIET_S,
+        drain_max_s: float = STALLED_DRAIN_MAX_S,
+    ) -> None:
+        """``t0`` is the run's start, ``time.time()`` seconds; ``quiet_s`` and
+        ``drain_max_s`` bound the reading at the end (see :data:`STALLED_DRAIN_MAX_S`).
+        ValueError for a URL :func:`ws_endpoint` refuses or a header with a line break."""
+        self.host, self.port, self.path, self._host_header = ws_endpoint(url)
+        self._headers = dict(headers or {})
+        _header_lines(self._headers)  # refused now rather than at every handshake
+        self._clients = [_Stalled() for _ in range(count)]
+        self._t0 = t0
+        self._quiet_s = quiet_s
+        self._drain_max_s = drain_max_s
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> int:
+        """Clients whose handshake completed (whether or not the server ended them since)."""
+        return sum(1 for c in self._clients if c.connected_at_s is not None)
+
+    @property
+    def settled(self) -> int:
+        """Clients whose one attempt is over: connected, or refused or failed."""
+        return sum(1 for c in self._clients if c.connected_at_s is not None or c.error)
+
+    def start(self, after: asyncio.Event | None = None) -> None:
+        """Connect every client at once (inside the running loop) once ``after`` is set,
+        or after :data:`CONNECT_TIMEOUT_S` without it."""
+        self._task = asyncio.create_task(self._run(after), name="stalled clients")
+
+    async def close(self) -> tuple[StalledCount, ...]:
+        """Find out whether the server ended each connection (read what is buffered: the
+        end of the connection, or nothing for ``quiet_s``, or ``drain_max_s`` at most),
+        close them all, and return each client's outcome, in order. Handshakes still
+        under way are abandoned (recorded as not connected)."""
+        if self._task is not None:
+            self._task.cancel()  # the run is over: stop waiting and connecting
+            await asyncio.gather(self._task, return_exceptions=True)
+            if not self._task.cancelled() and (exc := self._task.exception()) is not None:
+                log.error("stalled clients failed: %r", exc, exc_info=exc)
+        ends = await asyncio.gather(*(self._end(c) for c in self._clients))
+        outcomes = []
+        for c, ended in zip(self._clients, ends, strict=True):
+            error = c.error or (NOT_CONNECTED if c.connected_at_s is None else None)
+            outcomes.append(StalledCount(error, c.connected_at_s, ended))
+        return tuple(outcomes)
+
+    async def _run(self, after: asyncio.Event | None) -> None:
+        if after is not None and not after.is_set():
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    await after.wait()
+            except TimeoutError:
+                log.warning(
+                    "no reading client connected within %.0f s; stalled clients connect now",
+                    CONNECT_TIMEOUT_S,
+                )
+        await asyncio.gather(*(self._connect(k, c) for k, c in enumerate(self._clients)))
+
+    async def _connect(self, index: int, client: _Stalled) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+                family, kind, proto, _, address = infos[0]
+                sock = client.sock = socket.socket(family, kind, proto)
+                # before connecting: the window offered in the handshake follows from it
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, STALLED_RCVBUF)
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+                key = base64.b64encode(os.urandom(16)).decode()
+                request = handshake_request(self.path, self._host_header, key, self._headers)
+                await loop.sock_sendall(sock, request)
+                head = bytearray()
+                while not head.endswith(b"\r\n\r\n"):
+                    byte = await loop.sock_recv(sock, 1)  # one at a time: nothing beyond
+                    if not byte:
+                        raise ConnectionResetError("closed during the handshake")
+                    if len(head) >= _HANDSHAKE_MAX:
+                        raise ValueError(f"no end of the response head in {_HANDSHAKE_MAX} bytes")
+                    head += byte
+            problem = handshake_problem(bytes(head), key)
+            detail = problem
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+            problem, detail = type(exc).__name__, repr(exc)
+        if problem is not None:
+            client.error = problem
+            log.warning("stalled client %d: not connected: %s", index, detail)
+        else:
+            client.connected_at_s = time.time() - self._t0
+
+    async def _end(self, client: _Stalled) -> str | None:
+        """How the server ended ``client``'s connection (see :meth:`close`); closes it."""
+        sock, client.sock = client.sock, None
+        if sock is None:
+            return None
+        try:
+            if client.connected_at_s is None:
+                return None
+            return await self._drain(sock)
+        finally:
+            sock.close()
+
+    async def _drain(self, sock: socket.socket) -> str | None:
+        """Read and discard until the connection ends: ``"eof"`` or ``"reset"``; None
+        when it stays open (see :data:`STALLED_DRAIN_MAX_S`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._drain_max_s
+        try:
+            while (left := deadline - loop.time()) > 0:
+                async with asyncio.timeout(min(self._quiet_s, left)):
+                    data = await loop.sock_recv(sock, 65536)
+                if not data:
+                    return "eof"
+        except TimeoutError:  # before OSError, of which it is one: quiet, so still open
+            return None
+        except ConnectionError:  # reset (or aborted) by the server
+            return "reset"
+        except OSError as exc:
+            log.warning("stalled client: reading at the end failed, counted as open: %r", exc)
+            return None
+        return None  # still sending at the deadline: the server never gave up on it

@@ -228,6 +228,43 @@ def client_figures(counts: Sequence[ClientCount], peak_connected: int) -> Client
 
 
 @dataclass(frozen=True, slots=True)
+class StalledCount:
+    """One stalled client (it completes the websocket handshake, then never reads).
+
+    ``connect_error`` says why its one connection attempt failed (None once the
+    handshake completed); ``connected_at_s`` is when it completed, s after the start.
+    ``ended`` is how the server had ended the connection, as found at the end of the run
+    by reading what was buffered: ``"eof"`` (it closed), ``"reset"`` (it aborted), None
+    (still open, or never connected). When it ended is not known: the server's close
+    waits behind the data the client never read, so nothing of it shows until then."""
+
+    connect_error: str | None
+    connected_at_s: float | None
+    ended: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StalledFigures:
+    """The stalled clients of the run: how many were asked for, completed the handshake,
+    and were ended by the server during the run; ``each`` is every client, in order."""
+
+    asked: int
+    connected: int
+    ended_by_server: int
+    each: tuple[StalledCount, ...]
+
+
+def stalled_figures(counts: Sequence[StalledCount]) -> StalledFigures:
+    """Sum the stalled clients' outcomes."""
+    return StalledFigures(
+        asked=len(counts),
+        connected=sum(1 for c in counts if c.connect_error is None),
+        ended_by_server=sum(1 for c in counts if c.ended is not None),
+        each=tuple(counts),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LagPoint:
     """Lag (ms) of the samples taken in ``[at_s, at_s + bucket)``."""
 
@@ -343,7 +380,9 @@ def probe_figures(sent: int, lags_ms: Sequence[float]) -> ProbeFigures:
 class LoadPlan:
     """What was asked: ``rate`` events/s in records of ``batch`` events from ``cameras``
     distinct cameras, ``clients`` websocket clients ramped up over ``ramp_s``, for
-    ``duration_s`` seconds, against ``target`` ("embedded" or the web server's URL)."""
+    ``duration_s`` seconds, against ``target`` ("embedded" or the web server's URL);
+    besides, ``stalled`` websocket clients that never read (they add no lag figures:
+    those come from the ``clients`` that read)."""
 
     rate: float
     clients: int
@@ -352,12 +391,15 @@ class LoadPlan:
     cameras: int
     ramp_s: float
     target: str
+    stalled: int = 0
 
     def __post_init__(self) -> None:
         if not (self.rate > 0 and math.isfinite(self.rate)):
             raise ValueError(f"--rate must be > 0 events/s, got {self.rate}")
         if self.clients < 0:
             raise ValueError(f"--clients must be >= 0, got {self.clients}")
+        if self.stalled < 0:
+            raise ValueError(f"--stalled must be >= 0, got {self.stalled}")
         if not (self.duration_s > 0 and math.isfinite(self.duration_s)):
             raise ValueError(f"--duration must be > 0 s, got {self.duration_s}")
         if self.batch < 1:
@@ -412,6 +454,7 @@ class LoadReport:
     """(s, events/s) the worker counted in (``citybrain_events_in_total{kind="camera"}``
     read every few seconds); empty without the worker's /metrics."""
     clients: ClientFigures
+    stalled: StalledFigures
     delivery_lag_ms: Distribution | None
     delivery_lag_series: tuple[LagPoint, ...]
     e2e: ProbeFigures

@@ -1,10 +1,11 @@
 """One ``citybrain load`` run against running servers, and its report (edge + assembly).
 
 :func:`run_load` starts the resource sampler, the websocket clients and the open-loop
-ingest together, shows progress, lets the clients read for a while after the last
-record (markers still in flight), scrapes ``/metrics`` before and after, and returns
-what it collected as :class:`RunData`. :func:`build_report` turns that into the
-figures of :mod:`citybrain.load_report` (pure).
+ingest together (the stalled clients once the first reading client is in), shows
+progress, lets the clients read for a while after the last record (markers still in
+flight), scrapes ``/metrics`` before and after, finds out which stalled clients the
+server ended, and returns what it collected as :class:`RunData`. :func:`build_report`
+turns that into the figures of :mod:`citybrain.load_report` (pure).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from citybrain.load_clients import Swarm
+from citybrain.load_clients import StalledClients, Swarm
 from citybrain.load_metrics import Samples, by_label, scrape, server_figures
 from citybrain.load_probes import ProbeBook
 from citybrain.load_report import (
@@ -31,6 +32,7 @@ from citybrain.load_report import (
     LoadPlan,
     LoadReport,
     ProcSample,
+    StalledCount,
     client_figures,
     counter_rates,
     ingest_figures,
@@ -39,6 +41,7 @@ from citybrain.load_report import (
     percentile,
     probe_figures,
     resource_figures,
+    stalled_figures,
 )
 from citybrain.load_resources import TICKS_PER_S, ResourceSampler
 from citybrain.settings import Settings
@@ -103,6 +106,7 @@ class RunData:
     send_errors: dict[str, int]
     acks: tuple[tuple[float, int], ...]
     clients: tuple[ClientCount, ...]
+    stalled: tuple[StalledCount, ...]
     peak_connected: int
     lags: tuple[tuple[float, float], ...]
     markers_sent: int
@@ -130,12 +134,20 @@ async def run_load(
     progress: Callable[[LiveFigures], None],
 ) -> RunData:
     """Run the load of ``plan`` against ``targets``; ``stop`` ends it early (the figures
-    cover what ran). Raises ``aiokafka`` errors when the broker cannot be reached."""
+    cover what ran). Raises ``aiokafka`` errors when the broker cannot be reached, and
+    ValueError for stalled clients of a web server that is not ``http://``."""
     metrics_url = targets.web_url + "metrics"
     async with aiohttp.ClientSession() as http:
         worker_before = await _scrape_worker(http, targets)
         web_before = await scrape(http, metrics_url, targets.headers)
     t0 = time.time()  # the origin of every series: clients, ingest and sampler start now
+    # Only when asked (their URL must be ws://), and before anything starts: may refuse.
+    stalled = (
+        StalledClients(targets.ws_url, plan.stalled, t0=t0, headers=targets.headers)
+        if plan.stalled
+        else None
+    )
+    stalled_counts: tuple[StalledCount, ...] = ()
     probes = ProbeBook()
     pids = {**targets.pids, "loadgen": os.getpid()}
     sampler = ResourceSampler(pids, t0)
@@ -166,6 +178,8 @@ async def run_load(
     )
     not_ready: list[str] = []
     swarm.start()
+    if stalled is not None:  # once a reading client is in: they join a map being served
+        stalled.start(after=swarm.first_connected if plan.clients else None)
     try:
         sending = asyncio.create_task(ingest.run(stop), name="ingest")
         await _watch(sending, lambda: _live(t0, ingest, swarm, probes, False), progress)
@@ -184,6 +198,8 @@ async def run_load(
                 if problem is not None:
                     not_ready.append(problem)
     finally:
+        if stalled is not None:  # before the readers leave: they read on while it drains
+            stalled_counts = await stalled.close()
         await swarm.close()
         following.set()
         sampler_stop.set()
@@ -201,6 +217,7 @@ async def run_load(
         send_errors=dict(tally.errors),
         acks=tuple(tally.acks),
         clients=tuple(t.count() for t in swarm.tallies),
+        stalled=stalled_counts,
         peak_connected=swarm.peak_connected,
         lags=tuple(swarm.lags),
         markers_sent=probes.sent,
@@ -329,6 +346,7 @@ def build_report(
         achieved_per_s=per_second(data.acks, seconds),
         worker_rate_series=counter_rates(data.worker_counts),
         clients=client_figures(data.clients, data.peak_connected),
+        stalled=stalled_figures(data.stalled),
         delivery_lag_ms=Distribution.of([lag for _, lag in data.lags]),
         delivery_lag_series=lag_over_time(data.lags, max(1.0, duration_s / LAG_POINTS)),
         e2e=probe_figures(data.markers_sent, [lag for _, lag in data.marker_lags]),

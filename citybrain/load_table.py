@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from citybrain.load_report import Distribution, LoadReport, ResourceFigures
+from citybrain.load_report import Distribution, LoadReport, ResourceFigures, StalledCount
 
 _MIB = 1024 * 1024
 
@@ -50,9 +50,17 @@ def _resource_row(r: ResourceFigures) -> str:
     )
 
 
+def _stalled_end(k: int, c: StalledCount) -> str:
+    if c.connect_error is not None:
+        return f"#{k} not connected ({c.connect_error})"
+    if c.ended is None:
+        return f"#{k} still open at the end"
+    return f"#{k} ended by the server ({c.ended})"
+
+
 def render_markdown(report: LoadReport) -> str:
     """The report as markdown: a heading, the figures, the resource table, notes."""
-    p, i, c, s = report.plan, report.ingest, report.clients, report.server
+    p, i, c, s, st = report.plan, report.ingest, report.clients, report.server, report.stalled
     m = report.machine
     memory = m.get("memory_bytes")
     machine = (
@@ -62,6 +70,15 @@ def render_markdown(report: LoadReport) -> str:
     )
     target = "its own embedded stack" if p.target == "embedded" else p.target
     closes = {str(k): float(v) for k, v in c.closes.items()}
+    stalled_rows = [
+        (
+            "stalled clients (never read): asked · connected · ended by the server",
+            f"{st.asked:,} · {st.connected:,} · {st.ended_by_server:,}",
+        )
+    ]
+    if st.each:
+        each = " · ".join(_stalled_end(k, e) for k, e in enumerate(st.each))
+        stalled_rows.append(("stalled clients, each", each))
     rows = [
         ("command", f"`{report.command}`"),
         ("started (UTC)", report.started_at),
@@ -103,6 +120,7 @@ def render_markdown(report: LoadReport) -> str:
             "clients dropped as too slow · reconnects · connect errors",
             f"{c.clients_dropped:,} · {c.reconnects:,} · {c.connect_errors:,}",
         ),
+        *stalled_rows,
         ("web: citybrain_ws_dropped_total", _counts(s.web_dropped)),
         ("web: citybrain_ws_clients at the end", _n(s.web_clients_end)),
         ("web: messages broadcast", _counts(s.web_messages)),
@@ -113,8 +131,10 @@ def render_markdown(report: LoadReport) -> str:
             "markers seen",
         ),
     ]
+    stalled = f", {p.stalled:,} stalled" if p.stalled else ""
     lines = [
-        f"## citybrain load: {p.rate:,.0f} events/s, {p.clients:,} clients, {p.duration_s:,.0f} s",
+        f"## citybrain load: {p.rate:,.0f} events/s, {p.clients:,} clients{stalled}, "
+        f"{p.duration_s:,.0f} s",
         "",
         "| figure | value |",
         "|---|---|",

@@ -123,6 +123,15 @@ class Client:
         except TimeoutError:
             log.info("websocket %s did not close within %.0f s; aborted", self.peer, self._timeout)
             self._abort()
+        except asyncio.CancelledError:
+            # aiohttp: a send cut off by its timeout leaves the connection's shared "may
+            # write again" future cancelled, and close() then fails with that instead of
+            # timing out; a peer that never reads would keep its connection for good.
+            log.info("websocket %s could not be closed; aborted", self.peer)
+            self._abort()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this task itself is being cancelled
 
     async def stop(self) -> None:
         """End the writer and wait for a pending drop to finish; idempotent."""

@@ -41,6 +41,8 @@ def test_pid() -> None:
         (["--batch", "500", "--cameras", "100"], "larger than --cameras"),
         (["--target-web", "nope", "--kafka", "a:1"], "http"),
         (["--target-web", "http://x/", "--kafka", "a"], "host:port"),
+        (["--stalled", "-1"], "--stalled"),
+        (["--stalled", "1", "--target-web", "https://x/", "--kafka", "a:1"], "http://"),
     ],
 )
 def test_bad_options_exit_2_before_starting_anything(args: list[str], message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
@@ -10,7 +11,14 @@ import pytest
 
 from citybrain.load_metrics import parse_metrics
 from citybrain.load_plot import plot_load
-from citybrain.load_report import ClientCount, LoadPlan, LoadReport, ProcSample, report_to_dict
+from citybrain.load_report import (
+    ClientCount,
+    LoadPlan,
+    LoadReport,
+    ProcSample,
+    StalledCount,
+    report_to_dict,
+)
 from citybrain.load_run import RunData, build_report
 from citybrain.load_table import render_markdown
 from feeds.loadgen import Timetable
@@ -38,6 +46,7 @@ def run_data(**changes: object) -> RunData:
             ClientCount(2, 4, 3, 30_000, 0, {1013: 1}),
             ClientCount(1, 5, 4, 40_000, 0, {}),
         ),
+        "stalled": (),
         "peak_connected": 3,
         "lags": tuple((0.5 + i, 10.0 + i) for i in range(11)),
         "markers_sent": 4,
@@ -107,6 +116,45 @@ def test_results_json_and_table(report: LoadReport, tmp_path: Path) -> None:
     assert "| acknowledged by the broker | 3,700 events (925 events/s) |" in table
     assert "1013: 1" in table
     assert "| worker | 11 | 100 | 100 | 128 | 256 | 256 | +128 |" in table
+    assert data["plan"]["stalled"] == 0 and data["stalled"]["asked"] == 0
+    assert (
+        "| stalled clients (never read): asked · connected · ended by the server | 0 · 0 · 0 |"
+        in table
+    )
+    assert "stalled clients, each" not in table
+
+
+def test_stalled_clients_in_the_report_json_and_table() -> None:
+    plan = LoadPlan(**{**asdict(PLAN), "stalled": 3})
+    stalled = (
+        StalledCount(None, 1.2, "reset"),
+        StalledCount(None, 1.2, None),
+        StalledCount("HTTP 401", None, None),
+    )
+    report = build_report(
+        plan, run_data(stalled=stalled), command="citybrain load --stalled 3", machine={}
+    )
+    f = report.stalled
+    assert (f.asked, f.connected, f.ended_by_server) == (3, 2, 1)
+    assert report.clients.clients == 3  # the reading clients only
+    data = json.loads(orjson.dumps(report_to_dict(report)))
+    assert data["plan"]["stalled"] == 3
+    assert data["stalled"]["each"] == [
+        {"connect_error": None, "connected_at_s": 1.2, "ended": "reset"},
+        {"connect_error": None, "connected_at_s": 1.2, "ended": None},
+        {"connect_error": "HTTP 401", "connected_at_s": None, "ended": None},
+    ]
+    table = render_markdown(report)
+    assert table.startswith("## citybrain load: 1,000 events/s, 3 clients, 3 stalled, 4 s")
+    assert (
+        "| stalled clients (never read): asked · connected · ended by the server | 3 · 2 · 1 |"
+        in table
+    )
+    assert (
+        "| stalled clients, each | #0 ended by the server (reset) · #1 still open at the end · "
+        "#2 not connected (HTTP 401) |"
+    ) in table
+    assert "| web: citybrain_ws_dropped_total | queue_full: 1 |" in table  # the server's own count
 
 
 def test_plot_is_a_png(report: LoadReport, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from citybrain.load_report import (
     Distribution,
     LoadPlan,
     ProcSample,
+    StalledCount,
     client_figures,
     counter_rates,
     cpu_percent,
@@ -21,6 +22,7 @@ from citybrain.load_report import (
     percentile,
     probe_figures,
     resource_figures,
+    stalled_figures,
 )
 
 
@@ -136,6 +138,19 @@ def test_client_figures_count_drops_and_reconnects() -> None:
     assert f.cells_per_client is not None and f.cells_per_client.min == 0.0
 
 
+def test_stalled_figures_count_connected_and_ended() -> None:
+    counts = [
+        StalledCount(None, 0.5, "eof"),
+        StalledCount(None, 0.5, "reset"),
+        StalledCount(None, 0.6, None),
+        StalledCount("ConnectionRefusedError", None, None),
+    ]
+    f = stalled_figures(counts)
+    assert (f.asked, f.connected, f.ended_by_server) == (4, 3, 2)
+    assert f.each == tuple(counts)
+    assert stalled_figures([]).asked == 0
+
+
 def test_lag_over_time_buckets() -> None:
     samples = [(0.2, 10.0), (0.7, 30.0), (5.1, 100.0), (5.2, 300.0), (5.3, 200.0)]
     points = lag_over_time(samples, 5.0)
@@ -194,10 +209,13 @@ def plan(**changes: object) -> LoadPlan:
 def test_load_plan_refuses_nonsense() -> None:
     assert plan().rate == 20_000.0
     assert plan(clients=0).clients == 0  # ingest only is allowed
+    assert plan().stalled == 0
+    assert plan(clients=0, stalled=2).stalled == 2  # stalled without readers: no lag figures
     for changes, message in [
         ({"rate": 0.0}, "--rate"),
         ({"rate": float("inf")}, "--rate"),
         ({"clients": -1}, "--clients"),
+        ({"stalled": -1}, "--stalled"),
         ({"duration_s": 0.0}, "--duration"),
         ({"batch": 0}, "--batch"),
         ({"cameras": 0}, "--cameras"),

@@ -25,7 +25,7 @@ class FakeSocket:
     async def send_str(self, data: str, compress: int | None = None) -> None:
         if self.mode == "dead":
             raise ConnectionResetError("Cannot write to closing transport")
-        if self.mode in ("stuck", "stuck-close"):
+        if self.mode in ("stuck", "stuck-close", "close-cancelled"):
             await asyncio.Event().wait()
         self.got.append(data)
 
@@ -33,6 +33,8 @@ class FakeSocket:
         self.close_code = code
         if self.mode == "stuck-close":
             await asyncio.Event().wait()
+        if self.mode == "close-cancelled":  # what aiohttp does after a cancelled send
+            raise asyncio.CancelledError
         self.closed = True
         return True
 
@@ -108,6 +110,17 @@ async def test_a_client_whose_queue_overflows_is_dropped_and_aborted_if_close_ha
     assert client.dropped == "queue_full" and dropped("queue_full") == full + 1
     await asyncio.sleep(0.4)
     assert ws.close_code == 1013 and ws.aborted
+    await fanout.remove(client)
+
+
+@pytest.mark.asyncio
+async def test_a_stuck_client_whose_close_fails_cancelled_is_aborted() -> None:
+    fanout = Fanout(queue_max=10, send_timeout_s=0.2)
+    ws = FakeSocket("close-cancelled")
+    connect(fanout, ws)
+    client = next(iter(fanout.clients))
+    await asyncio.sleep(0.5)
+    assert client.dropped == "send_timeout" and ws.close_code == 1013 and ws.aborted
     await fanout.remove(client)
 
 
