@@ -11,7 +11,6 @@ docs/benchmarks.md says how the published figures were made.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shlex
@@ -92,7 +91,7 @@ def throughput(
     """Every contender on the same pre-loaded input, side by side (docs/benchmarks.md)."""
     from citybrain import bench_env
     from citybrain.bench_plot import plot_throughput
-    from citybrain.bench_report import as_json, markdown, summarize
+    from citybrain.bench_report import as_json, markdown, save_section, summarize
     from citybrain.bench_run import CEILING, CONTENDERS, Input, Plan, run_plan
 
     known = {c.id: c for c in CONTENDERS}
@@ -132,7 +131,7 @@ def throughput(
         "max_seconds": max_seconds,
         "ceiling": CEILING,
     }
-    results = _save_section(out, "throughput", as_json(rows, meta, raw))
+    results = save_section(out / "results.json", "throughput", as_json(rows, meta, raw))
     (out / "throughput.md").write_text(markdown(rows))
     plot.parent.mkdir(parents=True, exist_ok=True)
     title = f"citybrain bench throughput: {events:,} events, median of {runs}, {meta['date']}"
@@ -153,16 +152,6 @@ def throughput(
     console.print(f"wrote {results}, {out / 'throughput.md'}, {plot}")
 
 
-def _save_section(out: Path, name: str, section: dict[str, Any]) -> Path:
-    """Write ``section`` as ``name`` in ``<out>/results.json``, keeping the other sections."""
-    out.mkdir(parents=True, exist_ok=True)
-    results = out / "results.json"
-    data: dict[str, Any] = json.loads(results.read_text()) if results.exists() else {}
-    data[name] = section
-    results.write_text(json.dumps(data, indent=1) + "\n")
-    return results
-
-
 @bench_app.command()
 def query(
     features: Annotated[int, typer.Option(min=1000, help="buildings in the index")] = 1_000_000,
@@ -177,6 +166,7 @@ def query(
 
     from citybrain.bench_plot import plot_queries
     from citybrain.bench_query import CIRCLES, POLYGONS, figures_json, query_markdown, run
+    from citybrain.bench_report import save_section
 
     started = time.time()
     total = queries * (len(CIRCLES) + len(POLYGONS))
@@ -194,7 +184,8 @@ def query(
         "build_s": round(built_s, 1),
         "live_cells": cells,
     }
-    results = _save_section(out, "query", {"meta": meta, "rows": figures_json(rows)})
+    section = {"meta": meta, "rows": figures_json(rows)}
+    results = save_section(out / "results.json", "query", section)
     (out / "query.md").write_text(query_markdown(rows))
     plot.parent.mkdir(parents=True, exist_ok=True)
     title = f"citybrain bench query: {features:,} features, {queries} queries per bar"

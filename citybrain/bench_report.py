@@ -3,9 +3,11 @@ the ceiling measured in the same run, a Markdown table, and the machine-readable
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -136,3 +138,13 @@ def as_json(
 ) -> dict[str, Any]:
     """benchmarks/results.json: how it was run, the summary rows, every run's result."""
     return {"meta": dict(meta), "throughput": [asdict(r) for r in rows], "runs": list(raw)}
+
+
+def save_section(results: Path, name: str, section: Mapping[str, Any]) -> Path:
+    """Write ``section`` as ``name`` in the JSON file ``results`` (benchmarks/results.json),
+    keeping its other sections; returns ``results``."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = json.loads(results.read_text()) if results.exists() else {}
+    data[name] = section
+    results.write_text(json.dumps(data, indent=1) + "\n")
+    return results

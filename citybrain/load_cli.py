@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 LOAD_READ_BURST = 100_000  # /ws handshakes and /api reads of the embedded run
 LOAD_READ_RATE = 10_000.0
+BENCH_RESULTS = Path("benchmarks/results.json")  # where --section keeps the figures
 console = Console(stderr=True)
 
 READY_TIMEOUT_S: Final = 120.0
@@ -162,6 +163,13 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
             typer.Option(help="with --target-web: NAME=PID of a local process to sample"),
         ] = None,
         seed: Annotated[int, typer.Option(help="seed of the camera positions")] = 42,
+        section: Annotated[
+            str | None,
+            typer.Option(
+                help="also keep the figures as this section of benchmarks/results.json "
+                "(docs/benchmarks.md), e.g. latency_20k"
+            ),
+        ] = None,
     ) -> None:
         """Load test: ingest at --rate events/s plus --clients websocket clients (and
         --stalled that never read) for --duration s; figures for errors, drops, lag and
@@ -229,12 +237,16 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         except OSError as exc:
             raise _bad("--out", exc) from None
         if web_url is not None and brokers is not None:
-            _run_external(plan, settings, web_url, brokers, metrics_url, pids, headers, out, seed)
+            _run_external(
+                plan, settings, web_url, brokers, metrics_url, pids, headers, out, seed, section
+            )
         else:
-            _run_embedded(plan, settings, out, seed)
+            _run_embedded(plan, settings, out, seed, section)
 
 
-def _run_embedded(plan: LoadPlan, settings: Settings, out: Path, seed: int) -> None:
+def _run_embedded(
+    plan: LoadPlan, settings: Settings, out: Path, seed: int, section: str | None
+) -> None:
     from aiokafka.errors import KafkaError
 
     from citybrain.load_run import Targets
@@ -263,7 +275,7 @@ def _run_embedded(plan: LoadPlan, settings: Settings, out: Path, seed: int) -> N
             token = stack.token_file.read_text(encoding="utf-8").strip()
             headers["Authorization"] = f"Bearer {token}"
         targets = Targets(live, web_url, worker + "metrics", pids, headers)
-        _run_and_report(plan, targets, fleet, out, stack=stack)
+        _run_and_report(plan, targets, fleet, out, stack=stack, section=section)
     finally:
         with console.status("stopping the stack …"):
             stack.stop()
@@ -297,6 +309,7 @@ def _run_external(
     headers: dict[str, str],
     out: Path,
     seed: int,
+    section: str | None,
 ) -> None:
     from citybrain.load_run import Targets
 
@@ -312,7 +325,7 @@ def _run_external(
     fleet = _fleet(plan, seed, resolution)
     live = settings.with_overrides(kafka={"brokers": brokers})
     targets = Targets(live, web_url, metrics_url, pids, headers)
-    _run_and_report(plan, targets, fleet, out, stack=None)
+    _run_and_report(plan, targets, fleet, out, stack=None, section=section)
 
 
 def _fleet(plan: LoadPlan, seed: int, resolution: int) -> tuple[LoadCamera, ...]:
@@ -329,6 +342,7 @@ def _run_and_report(
     out: Path,
     *,
     stack: EmbeddedStack | None,
+    section: str | None = None,
 ) -> None:
     from aiokafka.errors import KafkaError
 
@@ -383,9 +397,13 @@ def _run_and_report(
         console.print(f"[yellow]{notes[-1]}[/yellow]")
     command = "citybrain " + shlex.join(sys.argv[1:])
     report = build_report(plan, data, command=command, machine=machine, notes=notes)
-    (out / "results.json").write_bytes(
-        orjson.dumps(report_to_dict(report), option=orjson.OPT_INDENT_2) + b"\n"
-    )
+    figures = report_to_dict(report)
+    (out / "results.json").write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
+    if section is not None:
+        from citybrain.bench_report import save_section
+
+        kept = save_section(BENCH_RESULTS, section, orjson.loads(orjson.dumps(figures)))
+        console.print(f"kept as section {section!r} of {kept}")
     table = render_markdown(report)
     (out / "results.md").write_text(table, encoding="utf-8")
     plot_load(report, out / "load.png")

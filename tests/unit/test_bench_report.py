@@ -3,9 +3,11 @@ input, and what marks a run as cut off, failed or inconsistent."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-from citybrain.bench_report import markdown, summarize
+from citybrain.bench_report import markdown, save_section, summarize
 
 INPUT = "500 events/record, 4 partitions"
 
@@ -64,3 +66,14 @@ def test_cut_off_runs_count_failed_ones_do_not_and_different_work_is_flagged() -
     assert "1 cut at the time limit" in table
     assert "1 failed" in table
     assert "results differ from the ceiling's" in table
+
+
+def test_save_section_keeps_the_other_sections(tmp_path: Path) -> None:
+    results = tmp_path / "bench" / "results.json"
+    save_section(results, "throughput", {"rows": [1]})
+    save_section(results, "latency_20k", {"p99": 2.5})
+    save_section(results, "throughput", {"rows": [2]})
+    assert json.loads(results.read_text()) == {
+        "throughput": {"rows": [2]},
+        "latency_20k": {"p99": 2.5},
+    }
