@@ -58,7 +58,9 @@ AUTH_REJECTED = Counter(
     ["status"],
 )
 STORE_UNAVAILABLE = Counter(
-    "citybrain_http_store_unavailable_total", "Requests answered 503 because Redis was away"
+    "citybrain_http_store_unavailable_total",
+    "Requests answered 503, and websockets closed 1013 before their snapshot, because Redis "
+    "was away",
 )
 BODY_REJECTED = Counter(
     "citybrain_http_bad_bodies_total",

@@ -50,6 +50,7 @@ from web.live import (
 )
 from web.query_api import SpatialQueries, load_layers
 from web.rules_api import RuleLog
+from web.shared_read import SharedRead
 from web.snapshot import Snapshot
 from web.store_feed import StoreFeed
 from web.tickets import TicketTexts, ViewAudit, validate_private_text
@@ -128,6 +129,8 @@ class WebServer:
             )
         )
         self.snapshot = Snapshot(self.redis, settings.redis.key_prefix)
+        # A burst of clients connecting shares each snapshot read (web/shared_read.py).
+        self._snapshots = SharedRead(self._snapshot_text)
         self.delta = CellDelta()
         self._worker_stale_ms = round(settings.web.worker_stale_s * 1000)
         self.workers = WorkerBoard(self._worker_stale_ms)
@@ -328,6 +331,9 @@ class WebServer:
             "workers": await self._worker_views(),
         }
 
+    async def _snapshot_text(self) -> str:
+        return orjson.dumps(await self._snapshot_message()).decode()
+
     async def _resnapshot(self) -> None:
         """Redis came back: every client starts again from what Redis holds now."""
         message = await self._snapshot_message()
@@ -383,7 +389,16 @@ class WebServer:
         )
         limiter = protect.message_limiter(request.app)  # this connection's message budget
         try:
-            client.start(orjson.dumps(await self._snapshot_message()).decode())
+            try:
+                snapshot = await self._snapshots.get()
+            except (RedisError, ConnectionError) as exc:
+                # After the upgrade an HTTP 503 would be garbage on the socket: say it in
+                # a close frame instead (1013: try again later; the map reconnects).
+                guard.STORE_UNAVAILABLE.inc()
+                log.warning("websocket %s: no snapshot, live store away: %r", request.remote, exc)
+                await client.close(WSCloseCode.TRY_AGAIN_LATER, b"live store unavailable")
+                return ws
+            client.start(snapshot)
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     if not limiter.allow(time.monotonic()):
