@@ -5,6 +5,10 @@ Every problem becomes a :class:`Rejection` with a plain reason; one bad event
 never spoils the others in its batch. :func:`decode_record` decodes the kinds of
 the cell pipeline, :func:`decode_worker_record` grid worker reports (``worker``).
 
+The pydantic models here are the contract. Camera and sensor records first take a
+faster msgspec path (:mod:`streams.decode_fast`) that gives the same results and hands
+everything it is not sure of back to these models.
+
 A hotline caller's number is masked here (:func:`streams.privacy.mask_phone`): the
 full number goes no further than this module (data minimisation). Ticket text is
 returned as sent; the ingest agent splits it off (:func:`streams.privacy.split_private`).
@@ -300,8 +304,8 @@ def decode_worker_event(
     )
 
 
-def _record_items(raw: bytes | None, limits: Limits) -> list[object] | Rejection:
-    """The event objects of one Kafka record value, or why the whole record is bad."""
+def _unreadable(raw: bytes | None, limits: Limits) -> Rejection | None:
+    """Why a record value cannot be parsed at all (null, too big, not UTF-8), or None."""
     if raw is None:
         return Rejection("shape", "empty record (null value)", None, b"")
     if len(raw) > limits.max_record_bytes:
@@ -315,6 +319,20 @@ def _record_items(raw: bytes | None, limits: Limits) -> list[object] | Rejection
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Rejection("encoding", f"not UTF-8: {exc.reason} at byte {exc.start}", None, raw)
+    return None
+
+
+def _record_items(raw: bytes | None, limits: Limits) -> list[object] | Rejection:
+    """The event objects of one Kafka record value, or why the whole record is bad."""
+    unreadable = _unreadable(raw, limits)
+    if unreadable is not None:
+        return unreadable
+    assert raw is not None  # _unreadable refuses a null value
+    return _parsed_items(raw)
+
+
+def _parsed_items(raw: bytes) -> list[object] | Rejection:
+    """The event objects of a UTF-8 record value, or its ``json``/``shape`` rejection."""
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -332,7 +350,18 @@ def _record_items(raw: bytes | None, limits: Limits) -> list[object] | Rejection
 
 
 def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
-    """Decode one Kafka record value (an event or a JSON array of events)."""
+    """Decode one Kafka record value (an event or a JSON array of events).
+
+    Always equal to :func:`decode_record_pydantic`; camera and sensor records take the
+    msgspec path (:func:`streams.decode_fast.decode_record_fast`), which is faster.
+    """
+    if kind != "hotline":
+        return _fast.decode_record_fast(kind, raw, now_ms, limits)
+    return decode_record_pydantic(kind, raw, now_ms, limits)
+
+
+def decode_record_pydantic(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
+    """:func:`decode_record` by the pydantic models alone: the reference for every result."""
     items = _record_items(raw, limits)
     if isinstance(items, Rejection):
         return Decoded(rejections=[items])
@@ -383,3 +412,8 @@ def dead_letter(
         "redacted": False,  # streams.privacy.redact_dead_letter: hotline records
         "at": at_ms,
     }
+
+
+# Last: the msgspec path builds on this module's models and helpers, so it is imported
+# once they exist (either module may be imported first).
+from streams import decode_fast as _fast  # noqa: E402

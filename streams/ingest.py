@@ -21,7 +21,7 @@ from typing import NamedTuple
 from geo.geocode import Gazetteer
 from streams.decode import Limits, Rejection, decode_record
 from streams.device_rate import Ceiling, DeviceBuckets, admit
-from streams.events import Event, Kind, Ticket, rows_body
+from streams.events import Event, Kind, Ticket, rows_bodies
 from streams.locate import route
 from streams.placement import Placement
 from streams.privacy import PrivateText, split_private
@@ -106,10 +106,4 @@ def bodies(events: Sequence[Event], max_bytes: int = BODY_BYTES) -> Iterator[byt
     each at most ``max_bytes`` long, as few as that allows: the cells agent measures a
     cell at most once per record. (An event longer than ``max_bytes`` alone would go
     alone; the decoder's limits keep events far shorter.)"""
-    body = rows_body(events)
-    if len(body) <= max_bytes or len(events) < 2:
-        yield body
-        return
-    half = len(events) // 2
-    yield from bodies(events[:half], max_bytes)
-    yield from bodies(events[half:], max_bytes)
+    return rows_bodies(events, max_bytes)
