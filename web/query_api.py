@@ -8,10 +8,14 @@
 * ``GET /api/layers`` — ``{"layers": [{"id","kind","title","count","source","geometry"}]}``;
 * ``GET /api/layers/{id}.geojson`` — one layer as GeoJSON (WGS-84).
 
-Static layers (:mod:`geo.layers`) are indexed once (:mod:`geo.spatial`); the live
-cells and grid workers are read per query from the callables given. Live people
-inside = the sum of ``people`` of the fine cells whose **centre** lies inside the
-shape; density = that sum over those cells' walkable ``area_m2``.
+Static layers (:mod:`geo.layers`) are indexed once (:mod:`geo.spatial`), with prefix
+sums of the numbers the answer adds up, so counts and sums take the index buckets
+wholly inside a shape whole and test only the points of the buckets its boundary
+crosses. The live cells and grid workers are read per query from the callables
+given; validating the body and computing the answer run in worker threads
+(:func:`asyncio.to_thread`), off the event loop.
+Live people inside = the sum of ``people`` of the fine cells whose **centre** lies
+inside the shape; density = that sum over those cells' walkable ``area_m2``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from geo.crs import out_of_china, out_of_china_array
 from geo.layer_files import LayerFileLike, load_layer_dir, load_layer_file
 from geo.layers import CORE_KINDS, Layers, PointLayer
 from geo.measure import geodesic_area_m2
-from geo.spatial import PointIndex, haversine_m, nearest_k
+from geo.spatial import ColumnSums, Hits, PointIndex, haversine_m
 from web.guard import ApiError, json_body, requires
 
 Views = Callable[[], Awaitable[list[dict[str, Any]]]]
@@ -53,6 +57,8 @@ ENTERPRISE_ITEMS: Final = 50
 CAMERA_ITEMS: Final = 200
 ITEMS: Final = {"enterprise": ENTERPRISE_ITEMS, "camera": CAMERA_ITEMS}
 WORKER_ITEMS: Final = 200
+SUMMED: Final = ("residents", "employees")
+"""The point-layer numbers an answer adds up (missing ones count as 0)."""
 
 QUERIES = Counter("citybrain_spatial_queries_total", "Spatial queries answered", ["shape"])
 QUERY_REJECTED = Counter("citybrain_spatial_queries_rejected_total", "Spatial queries refused")
@@ -104,17 +110,17 @@ class Region:
     polygon: Polygon | MultiPolygon | None = None
 
     def select(
-        self, index: PointIndex, layer: PointLayer, k: int
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """``layer``'s points inside (``index`` is its index), in no particular order,
-        and the ``k`` nearest to the centre, nearest first, with their distances in m."""
+        self, index: PointIndex, k: int
+    ) -> tuple[Hits, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The points of ``index`` inside (as bucket runs and tested points, not listed)
+        and the ``k`` nearest to the centre, nearest first (ties by index), with their
+        distances in metres."""
         if self.radius_m is not None:
-            idx, dist = index.within_circle(self.lat, self.lon, self.radius_m, sort=False)
+            hits = index.circle_hits(self.lat, self.lon, self.radius_m)
         else:
             assert self.polygon is not None
-            idx = index.within_polygon(self.polygon)
-            dist = haversine_m(self.lat, self.lon, layer.lat[idx], layer.lon[idx])
-        return idx, *nearest_k(idx, dist, k)
+            hits = index.polygon_hits(self.polygon)
+        return hits, *index.nearest_in(hits, self.lat, self.lon, k)
 
     def contains(self, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> Any:
         """Boolean mask: which of the points lie inside (same rules as :meth:`select`)."""
@@ -181,20 +187,22 @@ class _Found:
 
     def __init__(self) -> None:
         self.count = 0
-        self.sums: dict[str, float] = {"residents": 0.0, "employees": 0.0}
+        self.sums: dict[str, float] = dict.fromkeys(SUMMED, 0.0)
         self._hits: list[tuple[PointLayer, npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
 
     def add(
         self,
         layer: PointLayer,
-        idx: npt.NDArray[np.int64],
+        hits: Hits,
+        sums: dict[str, ColumnSums],
         top: npt.NDArray[np.int64],
         dist: npt.NDArray[np.float64],
     ) -> None:
-        """``idx``: every point inside; ``top``/``dist``: the nearest ones, nearest first."""
-        self.count += int(idx.size)
-        for name in self.sums:
-            self.sums[name] += layer.total(name, idx)
+        """``hits``: every point inside; ``sums``: ``layer``'s prefix sums by name (a
+        missing name adds 0); ``top``/``dist``: the nearest ones, nearest first."""
+        self.count += hits.count
+        for name, column in sums.items():
+            self.sums[name] += column.total(hits)
         self._hits.append((layer, top, dist))
 
     def nearest(self, fields: Sequence[str], limit: int) -> list[dict[str, Any]]:
@@ -229,6 +237,11 @@ class SpatialQueries:
         self.live_workers = live_workers
         self.los = los
         self._index = {x.id: PointIndex.build(x.lat, x.lon) for x in layers.points}
+        self._sums = {
+            x.id: {n: self._index[x.id].sums(x.numbers[n]) for n in SUMMED if n in x.numbers}
+            for x in layers.points
+        }
+        # Read and written by the query threads: single dict operations only.
         self._centres: dict[str, tuple[float, float]] = {}
         self._geojson: dict[str, bytes] = {}
 
@@ -243,7 +256,9 @@ class SpatialQueries:
     # -- handlers ------------------------------------------------------------------------------
     async def post_query(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        region = parse_query(await json_body(request))
+        body = await json_body(request)
+        # Validating a polygon of 2,000 vertices takes some 5 ms: off the loop too.
+        region = await asyncio.to_thread(parse_query, body)
         answer = await self.query(region)
         took = time.perf_counter() - started
         QUERY_SECONDS.observe(took)
@@ -270,16 +285,30 @@ class SpatialQueries:
 
     # -- answers -------------------------------------------------------------------------------
     async def query(self, region: Region) -> dict[str, Any]:
-        """Everything inside ``region`` (the ``POST /api/query`` answer, without took_ms)."""
+        """Everything inside ``region`` (the ``POST /api/query`` answer, without took_ms).
+
+        The live views are read on the event loop, the answer is computed in a worker
+        thread: up to tens of milliseconds for the largest shapes over a million
+        features, during which the loop goes on sending to the websocket clients.
+        That is safe because the layers, indexes and prefix sums are read-only once
+        built, the views are this query's own, and the cell-centre cache is only used
+        through single dict operations.
+        """
         cells, workers = await asyncio.gather(self.live_cells(), self.live_workers())
+        return await asyncio.to_thread(self.answer, region, cells, workers)
+
+    def answer(
+        self, region: Region, cells: list[dict[str, Any]], workers: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The answer for ``region`` given the live cell and worker views (any thread)."""
         found = {kind: _Found() for kind in CORE_KINDS}
         per_layer = []
         for layer in self.layers.points:
             k = ITEMS.get(layer.kind, 0)
-            idx, top, dist = region.select(self._index[layer.id], layer, k)
-            per_layer.append({"id": layer.id, "kind": layer.kind, "count": int(idx.size)})
+            hits, top, dist = region.select(self._index[layer.id], k)
+            per_layer.append({"id": layer.id, "kind": layer.kind, "count": hits.count})
             if layer.kind in found:
-                found[layer.kind].add(layer, idx, top, dist)
+                found[layer.kind].add(layer, hits, self._sums[layer.id], top, dist)
         b, e, c = (found[k] for k in CORE_KINDS)
         inside_workers = [w for w, _ in self._workers_inside(region, workers)]
         return {
@@ -327,16 +356,22 @@ class SpatialQueries:
 
     def _centre(self, view: dict[str, Any]) -> tuple[float, float] | None:
         cell = view.get("cell") if isinstance(view, dict) else None
-        if cell in self._centres:
-            return self._centres[cell]
-        if not isinstance(cell, str) or not h3.is_valid_cell(cell):
+        if not isinstance(cell, str):  # a list would not even hash
+            BAD_VIEWS.labels("cell").inc()
+            return None
+        # One get and one set: another query thread may clear the cache in between.
+        centre = self._centres.get(cell)
+        if centre is not None:
+            return centre
+        if not h3.is_valid_cell(cell):
             BAD_VIEWS.labels("cell").inc()
             return None
         if len(self._centres) > 200_000:  # cells come and go; keep the cache bounded
             self._centres.clear()
         lat, lon = h3.cell_to_latlng(cell)
-        self._centres[cell] = (float(lat), float(lon))
-        return self._centres[cell]
+        centre = (float(lat), float(lon))
+        self._centres[cell] = centre
+        return centre
 
     def _workers_inside(
         self, region: Region, views: list[dict[str, Any]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,34 @@ async def test_bad_cell_and_worker_views_are_counted_and_left_out(client: Client
     r = await client.post("/api/query", json={"center": [BRIDGE[1], BRIDGE[0]], "radius_m": 5000})
     assert r.status == 200
     assert (bad("cell"), bad("worker")) == (before[0] + 2, before[1] + 1)
+
+
+@pytest.mark.asyncio
+async def test_the_answer_is_computed_off_the_event_loop(layers: Layers) -> None:
+    """A large shape takes milliseconds of CPU: the loop must stay free for the websockets."""
+    queries = SpatialQueries(layers, live_cells, live_workers, LOS)
+    threads: list[int] = []
+    answer = queries.answer
+
+    def spy(*args: Any) -> dict[str, Any]:
+        threads.append(threading.get_ident())
+        return answer(*args)
+
+    queries.answer = spy  # type: ignore[method-assign]
+    region = parse_query({"center": [BRIDGE[1], BRIDGE[0]], "radius_m": 2000})
+    got = await queries.query(region)
+    assert got["buildings"]["count"] > 0
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+
+
+def test_a_cell_that_is_not_text_is_a_bad_view_not_an_error(layers: Layers) -> None:
+    name = "citybrain_spatial_query_bad_views_total"
+    before = REGISTRY.get_sample_value(name, {"kind": "cell"}) or 0.0
+    queries = SpatialQueries(layers, live_cells, live_workers, LOS)
+    region = parse_query({"center": [BRIDGE[1], BRIDGE[0]], "radius_m": 500})
+    views = [{"cell": ["89411c1b2a3ffff"], "people": 5.0, "area_m2": 10.0}]
+    assert queries.answer(region, views, [])["live"]["cells"] == 0
+    assert REGISTRY.get_sample_value(name, {"kind": "cell"}) == before + 1
 
 
 def polygon_body(coords: list[list[float]]) -> dict[str, Any]:
