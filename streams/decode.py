@@ -17,6 +17,7 @@ returned as sent; the ingest agent splits it off (:func:`streams.privacy.split_p
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -365,9 +366,14 @@ def decode_record_pydantic(kind: Kind, raw: bytes | None, now_ms: int, limits: L
     items = _record_items(raw, limits)
     if isinstance(items, Rejection):
         return Decoded(rejections=[items])
+    return _decided(items, lambda i, item: decode_event(kind, item, i, now_ms, limits))
+
+
+def _decided(items: list[object], decide: Callable[[int, object], Event | Rejection]) -> Decoded:
+    """The events and rejections ``decide(index, item)`` gives for each item of a record."""
     out = Decoded()
     for i, item in enumerate(items):
-        result = decode_event(kind, item, i, now_ms, limits)
+        result = decide(i, item)
         if isinstance(result, Rejection):
             out.rejections.append(result)
         else:

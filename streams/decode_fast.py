@@ -35,6 +35,7 @@ from streams.decode import (
     Decoded,
     Limits,
     Rejection,
+    _decided,
     _out_of_time,
     _parsed_items,
     _unreadable,
@@ -163,17 +164,12 @@ def _item_by_item(kind: FastKind, raw: bytes, now_ms: int, limits: Limits) -> De
     if isinstance(items, Rejection):
         return Decoded(rejections=[items])
     struct = CameraMsg if kind == "camera" else SensorMsg
-    out = Decoded()
-    for i, item in enumerate(items):
-        result: Event | Rejection | None = _item(struct, item, i, now_ms, limits)
-        if result is None:
-            result = decode_event(kind, item, i, now_ms, limits)
-        if isinstance(result, Rejection):
-            out.rejections.append(result)
-        else:
-            out.events.append(result)
-            out.indexes.append(i)
-    return out
+
+    def decide(i: int, item: object) -> Event | Rejection:
+        fast = _item(struct, item, i, now_ms, limits)
+        return fast if fast is not None else decode_event(kind, item, i, now_ms, limits)
+
+    return _decided(items, decide)
 
 
 def _item(
