@@ -13,7 +13,7 @@ the same way but are not an :data:`Event`: they never enter the cell pipeline.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from typing import Any, Literal
@@ -126,29 +126,16 @@ _OF_KIND: dict[str, type[CameraReading] | type[SensorReading] | type[Ticket]] = 
 }
 
 
+def rows_of(events: Sequence[Event]) -> list[tuple[Any, ...]]:
+    """Each event as a row: its field values in declaration order (``kind`` last)."""
+    return [_ROW[type(e)](e) for e in events]
+
+
 def rows_body(events: Sequence[Event]) -> bytes:
-    """The ``cells.ingest`` body of ``events``: a JSON array with one array per event, its
-    field values in declaration order (``kind`` last). Half the bytes of the objects'
-    form, and read back without matching keys (:func:`events_of_body`)."""
-    return orjson.dumps([_ROW[type(e)](e) for e in events])
-
-
-def rows_bodies(events: Sequence[Event], max_bytes: int) -> Iterator[bytes]:
-    """:func:`rows_body` of ``events`` cut into consecutive bodies of at most
-    ``max_bytes`` each (an event longer than that alone would go alone)."""
-    rows = [_ROW[type(e)](e) for e in events]
-    yield from _fit(rows, orjson.dumps(rows), max_bytes)
-
-
-def _fit(rows: list[tuple[Any, ...]], body: bytes, max_bytes: int) -> Iterator[bytes]:
-    if len(body) <= max_bytes or len(rows) < 2:
-        yield body
-        return
-    parts = -(-len(body) // max_bytes) + 1  # one more than the bytes need: rows differ
-    step = -(-len(rows) // parts)
-    for start in range(0, len(rows), step):
-        part = rows[start : start + step]
-        yield from _fit(part, orjson.dumps(part), max_bytes)
+    """The ``cells.ingest`` body of ``events``: a JSON array of their rows
+    (:func:`rows_of`). Half the bytes of the objects' form, and read back without
+    matching keys (:func:`events_of_body`)."""
+    return orjson.dumps(rows_of(events))
 
 
 def events_of_body(body: bytes) -> list[Event]:

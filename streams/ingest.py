@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 from geo.geocode import Gazetteer
 from streams.decode import Limits, Rejection, decode_record
 from streams.device_rate import Ceiling, DeviceBuckets, admit
-from streams.events import Event, Kind, Ticket, rows_bodies
+from streams.events import Event, Kind, Ticket, rows_of
 from streams.locate import route
 from streams.placement import Placement
 from streams.privacy import PrivateText, split_private
@@ -106,4 +108,17 @@ def bodies(events: Sequence[Event], max_bytes: int = BODY_BYTES) -> Iterator[byt
     each at most ``max_bytes`` long, as few as that allows: the cells agent measures a
     cell at most once per record. (An event longer than ``max_bytes`` alone would go
     alone; the decoder's limits keep events far shorter.)"""
-    return rows_bodies(events, max_bytes)
+    rows = rows_of(events)
+    yield from _fit(rows, orjson.dumps(rows), max_bytes)
+
+
+def _fit(rows: list[tuple[Any, ...]], body: bytes, max_bytes: int) -> Iterator[bytes]:
+    """``body`` (the JSON of ``rows``) if it fits, else ``rows`` cut into enough parts."""
+    if len(body) <= max_bytes or len(rows) < 2:
+        yield body
+        return
+    parts = -(-len(body) // max_bytes) + 1  # one more than the bytes need: rows differ
+    step = -(-len(rows) // parts)
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        yield from _fit(part, orjson.dumps(part), max_bytes)
