@@ -23,6 +23,7 @@ class SharedRead(Generic[T]):
     def __init__(self, fetch: Callable[[], Awaitable[T]]) -> None:
         self._fetch = fetch
         self._next: asyncio.Future[T] | None = None
+        self._reading: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
         self.reads = 0  # fetches started (for tests and metrics)
 
     async def get(self) -> T:
@@ -30,7 +31,9 @@ class SharedRead(Generic[T]):
         future = self._next
         if future is None:
             future = self._next = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().create_task(self._read(future), name="shared-read")
+            task = asyncio.get_running_loop().create_task(self._read(future), name="shared-read")
+            self._reading.add(task)
+            task.add_done_callback(self._reading.discard)
         return await asyncio.shield(future)  # one caller going away cancels nothing shared
 
     async def _read(self, future: asyncio.Future[T]) -> None:
