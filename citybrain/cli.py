@@ -13,7 +13,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +25,9 @@ from citybrain.load_cli import register as register_load
 from citybrain.recording_cli import register as register_recording
 from citybrain.rules_cli import rules_app
 from citybrain.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from citybrain.stack import EmbeddedStack
 
 app = typer.Typer(
     help="citybrain: real-time geospatial event-stream processor for city command centres.",
@@ -179,6 +182,41 @@ def topics_create() -> None:
     console.print(f"created: {', '.join(created) or 'nothing, all exist'}")
 
 
+def _start_stack(stack: EmbeddedStack, workers: int, webs: int) -> None:
+    """Start ``stack`` with ``workers`` workers and ``webs`` web servers, printing where
+    each listens; writes the run's settings to ``<run dir>/stack.env`` (mode 0600: it
+    holds the tokens) for processes an operator starts by hand (docs/deploy.md)."""
+    from citybrain.stack import env_file_text, free_port, settings_env, write_secret
+
+    directory = stack.run_dir
+    stack.start()
+    live = stack.live
+    env_file = write_secret(directory / "stack.env", env_file_text(settings_env(live)))
+    console.print(f"  broker (feeds send here): {','.join(live.kafka.bootstrap_servers())}")
+    console.print(f"  worker: metrics and health on http://127.0.0.1:{live.worker_http_port}/")
+    for n in range(2, workers + 1):
+        port = free_port()
+        stack.add_process(
+            f"worker-{n}",
+            "worker",
+            worker_id=f"worker-{n}",
+            worker_http_port=port,
+            embedded={"data_dir": str(directory / f"worker-{n}")},
+        )
+        console.print(f"  worker-{n}: metrics and health on http://127.0.0.1:{port}/")
+    for n in range(2, webs + 1):
+        _, extra = stack.add_process(f"web-{n}", "web", web={"port": free_port()})
+        console.print(f"  web-{n}: http://127.0.0.1:{extra.web.port}/")
+    console.print(
+        f"\n  command map: [bold green]{stack.url()}[/bold green]\n"
+        f"  logs:        {directory / 'logs'}\n"
+        f"  settings:    {env_file} (to start more workers by hand)\n"
+        + "".join(f"  {name} token: {path}\n" for name, path in stack.token_files.items())
+        + ("  (paste a token into the map's sign-in to act)\n" if stack.token_files else "")
+        + "  Ctrl-C stops everything.\n"
+    )
+
+
 @app.command()
 def up(
     simulate: Annotated[bool, typer.Option("--sim/--no-sim", help="run the simulator")] = True,
@@ -195,7 +233,7 @@ def up(
     ``--workers``/``--webs`` start more workers and web servers, as
     ``docker compose up --scale`` does (docs/deploy.md); the topics get
     ``kafka.partitions`` partitions (``CITYBRAIN_KAFKA__PARTITIONS``)."""
-    from citybrain.stack import EmbeddedStack, free_port
+    from citybrain.stack import EmbeddedStack
 
     settings = _settings()
     directory = run_dir or Path(tempfile.mkdtemp(prefix="citybrain-"))
@@ -213,29 +251,13 @@ def up(
         console.print(
             "starting broker, redis-server, worker, web" + (", simulator" if simulate else "")
         )
-        stack.start()
-        live = stack.live
-        console.print(f"  broker (feeds send here): {','.join(live.kafka.bootstrap_servers())}")
-        console.print(f"  worker: metrics and health on http://127.0.0.1:{live.worker_http_port}/")
-        for n in range(2, workers + 1):
-            port = free_port()
-            stack.add_process(
-                f"worker-{n}",
-                "worker",
-                worker_http_port=port,
-                embedded={"data_dir": str(directory / f"worker-{n}")},
-            )
-            console.print(f"  worker-{n}: metrics and health on http://127.0.0.1:{port}/")
-        for n in range(2, webs + 1):
-            _, extra = stack.add_process(f"web-{n}", "web", web={"port": free_port()})
-            console.print(f"  web-{n}: http://127.0.0.1:{extra.web.port}/")
-        console.print(
-            f"\n  command map: [bold green]{stack.url()}[/bold green]\n"
-            f"  logs:        {directory / 'logs'}\n"
-            + "".join(f"  {name} token: {path}\n" for name, path in stack.token_files.items())
-            + ("  (paste a token into the map's sign-in to act)\n" if stack.token_files else "")
-            + "  Ctrl-C stops everything.\n"
-        )
+        try:
+            _start_stack(stack, workers, webs)
+        except (OSError, RuntimeError, TimeoutError, ValidationError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            console.print(f"[red]citybrain up: {message}[/red] (see {directory / 'logs'})")
+            exit_code = 1
+            stopping = True
         while not stopping:
             dead = stack.dead_children()
             if dead:

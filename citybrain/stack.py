@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -81,6 +83,23 @@ def settings_env(settings: Settings) -> dict[str, str]:
             json.dumps(values) if isinstance(values, dict) else str(values)
         )
     return env
+
+
+def child_environment(parent: Mapping[str, str], settings: dict[str, str] | None) -> dict[str, str]:
+    """The environment of a child process: the parent's, and when the child is given
+    ``settings`` (from :func:`settings_env`, which carries every setting), those instead
+    of any ``CITYBRAIN_*`` variable of the parent. Otherwise a variable the parent was
+    started with (``CITYBRAIN_WEB__PORT=8085``, say) would win over the value chosen for
+    the child: pydantic-settings reads a nested variable after its section's JSON."""
+    if settings is None:
+        return dict(parent)
+    kept = {name: value for name, value in parent.items() if not name.startswith("CITYBRAIN_")}
+    return {**kept, **settings}
+
+
+def env_file_text(env: Mapping[str, str]) -> str:
+    """``env`` as lines a POSIX shell sources (``set -a; . FILE; set +a``)."""
+    return "\n".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items()))
 
 
 def write_secret(path: Path, text: str) -> Path:
@@ -144,7 +163,7 @@ class EmbeddedStack:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})},
+            env=child_environment(os.environ, env),
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )

@@ -43,6 +43,7 @@ from alerts.rulefile import RuleSet
 from citybrain.settings import Settings
 from geo.geocode import load_gazetteer
 from streams import metrics
+from streams.background import keep_running
 from streams.broker_watch import BrokerWatch
 from streams.bulk_ingest import BulkIngest, ConsumerSettings, run_forever
 from streams.cellfold import CellState
@@ -89,6 +90,10 @@ def create_app(
         f"{k.topic_prefix}citybrain",
         broker=k.brokers,
         store="memory://",
+        # No standby replicas: a memory store drops every key of a partition it does not
+        # own when a recovery completes, so a standby holds nothing worth keeping, and
+        # Faust's standby consistency check crashed workers during rebalances (issue 16).
+        table_standby_replicas=0,
         datadir=str(Path(settings.embedded.data_dir) / "faust" / settings.worker_id),
         topic_partitions=k.partitions,
         topic_replication_factor=k.replication,
@@ -383,8 +388,12 @@ def create_app(
                 app, settings.worker_http_host, settings.worker_http_port, broker
             )
             try:
-                # until the worker stops and cancels this
-                await asyncio.gather(broker.run(), follow_lag(app, k.bootstrap_servers()))
+                # until the worker stops and cancels this; a failing probe or lag reading
+                # is counted and retried, never a crash of the worker (streams/background.py)
+                await asyncio.gather(
+                    keep_running("broker probe", broker.run),
+                    keep_running("consumer lag", lambda: follow_lag(app, k.bootstrap_servers())),
+                )
             finally:
                 await runner.cleanup()
 

@@ -123,17 +123,24 @@ class BulkIngest:
         self.committed.update(offsets)
 
     async def offsets(self) -> list[PartitionOffsets]:
-        """High watermark and committed offset of each input partition held (for lag)."""
+        """High watermark and committed offset of each input partition held (for lag).
+
+        A rebalance may take partitions while the committed offsets are being asked
+        for; those are left out (their new owner reports them), never read: aiokafka
+        asserts on a partition that is no longer assigned."""
         consumer = self.consumer
         if consumer is None:
             return []
-        out = []
+        committed: dict[TopicPartition, int | None] = {}
         for tp in sorted(consumer.assignment()):
-            committed = self.committed.get(tp)
-            if committed is None:
-                committed = await consumer.committed(tp)
-            out.append(PartitionOffsets(tp.topic, tp.partition, consumer.highwater(tp), committed))
-        return out
+            known = self.committed.get(tp)
+            committed[tp] = known if known is not None else await consumer.committed(tp)
+        held = consumer.assignment()  # now, after the awaits: no await from here on
+        return [
+            PartitionOffsets(tp.topic, tp.partition, consumer.highwater(tp), offset)
+            for tp, offset in committed.items()
+            if tp in held
+        ]
 
 
 RESTARTS = Counter(

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
 log = logging.getLogger(__name__)
@@ -87,17 +86,30 @@ Reader = Callable[[], Awaitable[list[PartitionOffsets]]]
 
 async def refresh_forever(read: Reader, interval_s: float = REFRESH_S) -> None:
     """Every ``interval_s`` seconds, ``read()`` the offsets and publish the lags, until
-    cancelled. A failed or slow reading (broker away, rebalance) is logged, counted in
-    ``citybrain_consumer_lag_errors_total`` and retried next time; the gauge keeps its
-    last values meanwhile."""
+    cancelled. A failed or slow reading (broker away, a rebalance in the middle of the
+    read, anything else) is counted in ``citybrain_consumer_lag_errors_total`` and
+    retried next time; the first failure of a run of failures is logged as a warning,
+    the rest at debug level, and the gauge keeps its last values meanwhile."""
     gauge = LagGauge()
+    failing = False
     while True:
         try:
             async with asyncio.timeout(interval_s):
                 readings = await read()
-        except (KafkaError, OSError, TimeoutError) as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a lag reading never stops the process; counted, retried
             LAG_ERRORS.inc()
-            log.warning("consumer lag not refreshed (next try in %g s): %r", interval_s, exc)
+            if failing:
+                log.debug("consumer lag not refreshed again: %r", exc)
+            else:
+                log.warning(
+                    "consumer lag not refreshed (next try in %g s)", interval_s, exc_info=True
+                )
+            failing = True
         else:
+            if failing:
+                log.info("consumer lag refreshed again")
+            failing = False
             gauge.publish(lags(readings))
         await asyncio.sleep(interval_s)

@@ -27,6 +27,7 @@ from alerts.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
 from geo.zones import zones_geojson
+from streams.background import keep_running
 from streams.broker_watch import BrokerWatch
 from streams.config import zone_index
 from streams.lag import refresh_forever
@@ -255,16 +256,23 @@ class WebServer:
             asyncio.create_task(self.feed.run(self._apply_record), name="kafka-feed"),
             asyncio.create_task(self.feed.save_loop(), name="feed-positions"),
             asyncio.create_task(self.feed.watch_loop(), name="redis-watch"),
-            asyncio.create_task(self.broker.run(), name="broker-watch"),
+            asyncio.create_task(keep_running("broker probe", self.broker.run), name="broker-watch"),
             asyncio.create_task(self._broadcast_loop(), name="broadcast"),
             asyncio.create_task(self.rules.run(), name="rules-log"),
             asyncio.create_task(
                 HistoryRecorder(self.history, self.snapshot.cells).run(), name="history"
             ),
             asyncio.create_task(self._prune_loop(), name="prune-closed"),
-            asyncio.create_task(telemetry.follow_alert_counts(self.snapshot), name="alert-counts"),
             asyncio.create_task(
-                refresh_forever(lambda: telemetry.feed_offsets(self._consumer)), name="lag"
+                keep_running("alert counts", lambda: telemetry.follow_alert_counts(self.snapshot)),
+                name="alert-counts",
+            ),
+            asyncio.create_task(
+                keep_running(
+                    "consumer lag",
+                    lambda: refresh_forever(lambda: telemetry.feed_offsets(self._consumer)),
+                ),
+                name="lag",
             ),
         ]
         log.info("web server on http://%s:%d/", w.host, self.port)

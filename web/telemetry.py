@@ -106,9 +106,10 @@ async def feed_offsets(consumer: AIOKafkaConsumer | None) -> list[PartitionOffse
         return []
     # high watermarks first, without awaiting: the assignment cannot change in between
     highwaters = {tp: consumer.highwater(tp) for tp in consumer.assignment()}
-    return [
-        PartitionOffsets(
-            tp.topic, tp.partition, highwater=hw, next_offset=await consumer.position(tp)
-        )
-        for tp, hw in sorted(highwaters.items())
-    ]
+    out = []
+    for tp, hw in sorted(highwaters.items()):
+        if tp not in consumer.assignment():  # a rebalance took it during an await below
+            continue
+        position = await consumer.position(tp)
+        out.append(PartitionOffsets(tp.topic, tp.partition, highwater=hw, next_offset=position))
+    return out
