@@ -202,17 +202,29 @@ def profile(
         int, typer.Option(min=1, help="input records the input consumer takes at once")
     ] = 1,
     cprofile: Annotated[bool, typer.Option(help="also profile the pipeline stage")] = False,
+    round_ms: Annotated[
+        int, typer.Option(min=10, help="the columnar path's measurement round, ms of event time")
+    ] = 250,
 ) -> None:
-    """Time the worker's pure stages, one by one, on the benchmark's input (no broker)."""
-    from citybrain.bench_profile import profile_stages
+    """Time the worker's pure stages, one by one, on the benchmark's input (no broker):
+    the per-object path the worker runs today, then the columnar camera path, in one run."""
+    from citybrain.bench_columnar import profile_columnar
+    from citybrain.bench_profile import Stage, profile_stages
 
-    with console.status(f"{events:,} readings, {per_record} per record, {fetch} at a time"):
+    def show(title: str, stages: list[Stage]) -> None:
+        table = Table("stage", "µs per event", "events/s alone", title=title)
+        for s in stages:
+            table.add_row(s.name, f"{s.us_per_event:.2f}", f"{1e6 / s.us_per_event:,.0f}")
+        total = sum(s.us_per_event for s in stages)
+        table.add_row("all", f"{total:.2f}", f"{1e6 / total:,.0f}")
+        Console().print(table)
+
+    what = f"{events:,} readings, {per_record} per record, {fetch} at a time"
+    with console.status(f"per-object path: {what}"):
         stages, text = profile_stages(events, per_record, fetch=fetch, with_cprofile=cprofile)
-    table = Table("stage", "µs per event", "events/s alone")
-    for s in stages:
-        table.add_row(s.name, f"{s.us_per_event:.2f}", f"{1e6 / s.us_per_event:,.0f}")
-    total = sum(s.us_per_event for s in stages)
-    table.add_row("all", f"{total:.2f}", f"{1e6 / total:,.0f}")
-    Console().print(table)
+    show("per-object path (the worker today)", stages)
     if text:
         Console().print(text)
+    with console.status(f"columnar camera path: {what}"):
+        columnar = profile_columnar(events, per_record, fetch=fetch, round_ms=round_ms)
+    show("columnar camera path (streams/columnar/: decode, fold, fuse)", columnar)

@@ -45,6 +45,20 @@ class Stage:
     us_per_event: float
 
 
+class StageTimer:
+    """Runs stages one after the other, each timed over all ``events`` (µs per event)."""
+
+    def __init__(self, events: int) -> None:
+        self.events = events
+        self.stages: list[Stage] = []
+
+    def timed(self, name: str, work: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        result = work()
+        self.stages.append(Stage(name, (time.perf_counter() - started) / self.events * 1e6))
+        return result
+
+
 def profile_stages(
     events: int,
     per_record: int,
@@ -65,14 +79,8 @@ def profile_stages(
     now = int(time.time() * 1000)
     raw = [value for _, value in records(events, per_record, now)]
     warm = [value for _, value in records(CAMERAS, per_record, now - 1000)]
-    stages: list[Stage] = []
-
-    def timed(name: str, work: Callable[[], Any]) -> Any:
-        started = time.perf_counter()
-        result = work()
-        stages.append(Stage(name, (time.perf_counter() - started) / events * 1e6))
-        return result
-
+    timer = StageTimer(events)
+    timed, stages = timer.timed, timer.stages
     decoded = timed("decode", lambda: [decode_record("camera", v, now, limits).events for v in raw])
     fetches = [
         [e for evs in decoded[i : i + fetch] for e in evs] for i in range(0, len(decoded), fetch)

@@ -9,7 +9,7 @@ pydantic models, which give the authoritative acceptance or rejection.
 
 Three steps, each falling back to the next for what it is not sure of:
 
-1. the whole record value in one msgspec call (:data:`_CAMERA_JSON`, :data:`_SENSOR_JSON`);
+1. the whole record value in one msgspec call (:data:`CAMERA_RECORD`, :data:`SENSOR_RECORD`);
 2. the record parsed with orjson, as the pydantic path parses it, and each event object
    checked with ``msgspec.convert``;
 3. the pydantic models, for the events that step 2 leaves.
@@ -108,8 +108,11 @@ class _SensorJson(SensorMsg, forbid_unknown_fields=True):
     """:class:`SensorMsg` refusing unknown fields: for raw JSON only (module docstring)."""
 
 
-_CAMERA_JSON = msgspec.json.Decoder(list[_CameraJson] | _CameraJson)
-_SENSOR_JSON = msgspec.json.Decoder(list[_SensorJson] | _SensorJson)
+#: One record value (an event object or an array of them) in one msgspec call, refusing
+#: unknown fields: what it accepts, ``decode_record_pydantic`` accepts alike once each
+#: message passes the checks after decoding (ts, finite numbers, a placeable point).
+CAMERA_RECORD = msgspec.json.Decoder(list[_CameraJson] | _CameraJson)
+SENSOR_RECORD = msgspec.json.Decoder(list[_SensorJson] | _SensorJson)
 
 _Msg: TypeAlias = CameraMsg | SensorMsg
 _Reading: TypeAlias = CameraReading | SensorReading
@@ -134,7 +137,7 @@ def _whole_record(kind: FastKind, raw: bytes, now_ms: int, limits: Limits) -> li
     """Every event of a readable record when one msgspec call and the checks after it
     accept them all; None when anything is left to decide (then no result is kept)."""
     try:
-        doc = _CAMERA_JSON.decode(raw) if kind == "camera" else _SENSOR_JSON.decode(raw)
+        doc = CAMERA_RECORD.decode(raw) if kind == "camera" else SENSOR_RECORD.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         # Not a record msgspec can accept whole (it is stricter than pydantic, refuses
         # unknown fields here, and raises RecursionError on deep nesting): item by item

@@ -1,0 +1,254 @@
+"""A partition's camera table made durable as snapshots plus deltas (pure: bytes in, out).
+
+Instead of one keyed changelog write per cell per measurement, the table is written to
+its changelog partition as a sequence of chunks, each under the broker's record limit:
+
+* a **snapshot**: every held reading and every cell's ``updated_at``, cut into chunks;
+* then **deltas**: what changed since the previous snapshot or delta (readings written,
+  readings expired, cells' ``updated_at`` set or dropped).
+
+Every chunk carries ``base``: in a delta, the log offset of the first chunk of the
+snapshot it builds on; in a snapshot's ``k``-th chunk (from 0), ``-1 - k`` (the chunks of
+one change are written one after the other by the partition's one writer, so the
+snapshot starts ``k`` offsets earlier). And ``offsets``, the input offsets the state
+covers once this chunk is applied (``[topic, partition, next offset]``). So a worker
+taking the partition over reads the partition's last record, seeks to
+:func:`snapshot_start` and applies everything from there (:func:`restore`), then
+replays its input from the covered offsets. The writer commits input offsets only
+after the chunk that covers them is acknowledged; the fold is idempotent (newest
+reading wins), so a replay of input the state already covers changes nothing.
+
+Encoding: msgpack (msgspec) with the numeric columns as little-endian array bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from streams.columnar.camera_columns import Cells, Floats, Int64s
+from streams.columnar.camera_state import CameraTable
+
+ChunkKind = Literal["snapshot", "delta"]
+#: Bytes of one chunk at most: under the producer's 1 MiB request limit.
+CHUNK_BYTES = 900_000
+_ROW_BYTES = 6 * 8 + 8  # numeric columns of a reading, and msgpack's framing of its id
+
+
+@dataclass(frozen=True, slots=True)
+class TableChange:
+    """Readings written (``camera``/``cell``… one row each), readings removed
+    (``removed_camera``/``removed_cell``), cells whose ``updated_at`` is set
+    (``cells``/``updated_at``) or dropped (``dropped``). ``full``: a snapshot (the table
+    is exactly this), else a delta on the previous state."""
+
+    full: bool
+    camera: list[str]
+    cell: Cells
+    ts: Int64s
+    people: Int64s
+    area_m2: Floats
+    flow_in: Floats
+    flow_out: Floats
+    removed_camera: list[str]
+    removed_cell: Cells
+    cells: Cells
+    updated_at: Int64s
+    dropped: Cells
+
+
+def take_change(table: CameraTable, *, full: bool) -> TableChange:
+    """What ``table`` wrote since the last change taken (``full``: all it holds), and
+    start tracking afresh."""
+    rows = np.flatnonzero(table.used if full else table.dirty)
+    if full:
+        cells = sorted(table.updated_at)
+        removed: list[tuple[str, int]] = []
+        dropped: list[int] = []
+    else:
+        cells = sorted(table.cells_changed)
+        removed, dropped = table.removed, sorted(table.cells_dropped)
+    change = TableChange(
+        full=full,
+        camera=[table.camera[i] for i in rows.tolist()],
+        cell=table.cell[rows],
+        ts=table.ts[rows],
+        people=table.people[rows],
+        area_m2=table.area_m2[rows],
+        flow_in=table.flow_in[rows],
+        flow_out=table.flow_out[rows],
+        removed_camera=[c for c, _ in removed],
+        removed_cell=np.array([cell for _, cell in removed], np.uint64),
+        cells=np.array(cells, np.uint64),
+        updated_at=np.array([table.updated_at[c] for c in cells], np.int64),
+        dropped=np.array(dropped, np.uint64),
+    )
+    table.dirty[:] = False
+    table.removed = []
+    table.cells_changed = set()
+    table.cells_dropped = set()
+    return change
+
+
+def apply_change(table: CameraTable, change: TableChange) -> None:
+    """Make ``table`` what ``change`` says (a snapshot replaces everything)."""
+    if change.full:
+        fresh = CameraTable(capacity=max(1024, len(change.camera)))
+        _reset(table, fresh)
+    for camera, cell in zip(change.removed_camera, change.removed_cell.tolist(), strict=True):
+        row = table.rows.pop((camera, cell), None)
+        if row is not None:
+            table.used[row] = False
+            table.ts[row] = np.iinfo(np.int64).min
+            table.free.append(row)
+    rows = np.array(
+        [
+            table.row_of(c, cell)
+            for c, cell in zip(change.camera, change.cell.tolist(), strict=True)
+        ],
+        np.int64,
+    )
+    table.ts[rows] = change.ts
+    table.people[rows] = change.people
+    table.area_m2[rows] = change.area_m2
+    table.flow_in[rows] = change.flow_in
+    table.flow_out[rows] = change.flow_out
+    for cell, ts in zip(change.cells.tolist(), change.updated_at.tolist(), strict=True):
+        table.updated_at[cell] = ts
+    for cell in change.dropped.tolist():
+        table.updated_at.pop(cell, None)
+    table.dirty[:] = False
+    table.removed = []
+    table.cells_changed = set()
+    table.cells_dropped = set()
+
+
+def _reset(table: CameraTable, fresh: CameraTable) -> None:
+    for name in (
+        "rows", "camera", "cell", "ts", "people", "area_m2", "flow_in", "flow_out", "used",
+        "free", "updated_at", "dirty", "removed", "cells_changed", "cells_dropped",
+    ):  # fmt: skip
+        setattr(table, name, getattr(fresh, name))
+
+
+class Chunk(msgspec.Struct, array_like=True, frozen=True):
+    """One record of a table's changelog partition (see the module docstring)."""
+
+    kind: ChunkKind
+    base: int  # offset of the snapshot's first chunk; -1 in that chunk itself
+    offsets: list[tuple[str, int, int]]  # (topic, partition, next offset) covered
+    camera: list[str]
+    cell: bytes
+    ts: bytes
+    people: bytes
+    area_m2: bytes
+    flow_in: bytes
+    flow_out: bytes
+    removed_camera: list[str]
+    removed_cell: bytes
+    cells: bytes
+    updated_at: bytes
+    dropped: bytes
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Chunk)
+
+
+def encode_chunks(
+    change: TableChange,
+    *,
+    base: int,
+    offsets: Iterable[tuple[str, int, int]],
+    max_bytes: int = CHUNK_BYTES,
+) -> list[bytes]:
+    """``change`` as chunks of at most about ``max_bytes`` each. ``base``: the offset of
+    the snapshot a delta builds on (unused for a snapshot, whose chunks count back to
+    their first); the offsets go into every chunk (the last applied is what counts)."""
+    covered = list(offsets)
+    kind: ChunkKind = "snapshot" if change.full else "delta"
+    n = len(change.camera)
+    longest = max((len(c.encode()) for c in change.camera), default=0)
+    per_chunk = max(1, max_bytes // (_ROW_BYTES + longest) - 1)
+    out = []
+    for k, start in enumerate(range(0, max(n, 1), per_chunk)):
+        end = min(n, start + per_chunk)
+        first = start == 0
+        out.append(
+            _ENCODER.encode(
+                Chunk(
+                    kind=kind,
+                    base=-1 - k if change.full else base,
+                    offsets=covered,
+                    camera=change.camera[start:end],
+                    cell=change.cell[start:end].astype("<u8").tobytes(),
+                    ts=change.ts[start:end].astype("<i8").tobytes(),
+                    people=change.people[start:end].astype("<i8").tobytes(),
+                    area_m2=change.area_m2[start:end].astype("<f8").tobytes(),
+                    flow_in=change.flow_in[start:end].astype("<f8").tobytes(),
+                    flow_out=change.flow_out[start:end].astype("<f8").tobytes(),
+                    # removals and cells ride in the first chunk (they are few)
+                    removed_camera=change.removed_camera if first else [],
+                    removed_cell=change.removed_cell.astype("<u8").tobytes() if first else b"",
+                    cells=change.cells.astype("<u8").tobytes() if first else b"",
+                    updated_at=change.updated_at.astype("<i8").tobytes() if first else b"",
+                    dropped=change.dropped.astype("<u8").tobytes() if first else b"",
+                )
+            )
+        )
+    return out
+
+
+def decode_chunk(raw: bytes) -> Chunk:
+    """One chunk; ``msgspec.DecodeError`` (a ValueError) for bytes that are not one."""
+    return _DECODER.decode(raw)
+
+
+def change_of(chunk: Chunk, *, first_of_snapshot: bool) -> TableChange:
+    """The table change a chunk carries (a snapshot's later chunks add to its first)."""
+
+    def u8(b: bytes) -> Cells:
+        return np.frombuffer(b, "<u8").astype(np.uint64)
+
+    def i8(b: bytes) -> Int64s:
+        return np.frombuffer(b, "<i8").astype(np.int64)
+
+    def f8(b: bytes) -> Floats:
+        return np.frombuffer(b, "<f8").astype(np.float64)
+
+    return TableChange(
+        full=chunk.kind == "snapshot" and first_of_snapshot,
+        camera=list(chunk.camera),
+        cell=u8(chunk.cell),
+        ts=i8(chunk.ts),
+        people=i8(chunk.people),
+        area_m2=f8(chunk.area_m2),
+        flow_in=f8(chunk.flow_in),
+        flow_out=f8(chunk.flow_out),
+        removed_camera=list(chunk.removed_camera),
+        removed_cell=u8(chunk.removed_cell),
+        cells=u8(chunk.cells),
+        updated_at=i8(chunk.updated_at),
+        dropped=u8(chunk.dropped),
+    )
+
+
+def snapshot_start(offset: int, chunk: Chunk) -> int:
+    """Where the snapshot that the chunk at ``offset`` builds on (or belongs to) starts."""
+    return chunk.base if chunk.base >= 0 else offset + chunk.base + 1
+
+
+def restore(chunks: Iterable[bytes]) -> tuple[CameraTable, list[tuple[str, int, int]]]:
+    """The table and covered input offsets from a partition's chunks, read from the
+    ``base`` of its last record to its end (a snapshot's first chunk first)."""
+    table = CameraTable()
+    covered: list[tuple[str, int, int]] = []
+    for raw in chunks:
+        chunk = decode_chunk(raw)
+        apply_change(table, change_of(chunk, first_of_snapshot=chunk.base == -1))
+        covered = list(chunk.offsets)
+    return table, covered
