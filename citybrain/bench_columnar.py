@@ -7,9 +7,11 @@ Stages, each timed over the whole input (µs per event):
 * ``decode`` — :func:`streams.columnar.camera_columns.decode_camera_batch` over each
   fetch of ``fetch`` input records (msgspec, the checks, cached placement);
 * ``fold`` — :meth:`CameraTable.fold` of each fetch (latest reading per camera and cell);
-* ``measure`` — once per round of ``round_ms`` of event time (the input runs at
-  :data:`citybrain.bench_data.EVENTS_PER_S`): the readings of every cell folded into
-  since the last round, fused in one call (:func:`streams.columnar.crowd.fuse_cells`).
+* ``measure and view`` — once per round of ``round_ms`` of event time (the input runs
+  at :data:`citybrain.bench_data.EVENTS_PER_S`): every cell folded into since the last
+  round measured in one call (:func:`streams.columnar.camera_round.measure_cameras`:
+  fusion, trend, levels, risk, with the district's zone layers) and its
+  ``cells.state`` views built (:func:`streams.columnar.camera_views.camera_views`).
 
 Like the per-object profile, every camera is folded once before timing, so cells hold
 their full state (a running worker's steady state).
@@ -18,17 +20,21 @@ their full state (a running worker's steady state).
 from __future__ import annotations
 
 import time
+from typing import Any
 
-import h3
 import numpy as np
 
+from alerts.los import LosConfig
 from citybrain.bench_data import CAMERAS, EVENTS_PER_S, records
 from citybrain.bench_profile import Stage, StageTimer
 from citybrain.settings import Settings
-from streams.columnar.camera_columns import CameraColumns, PlaceCache, decode_camera_batch
+from streams.columnar.camera_columns import CameraColumns, Cells, PlaceCache, decode_camera_batch
+from streams.columnar.camera_round import ContextTable, measure_cameras
 from streams.columnar.camera_state import CameraTable
-from streams.columnar.crowd import CrowdColumns, fuse_cells
-from streams.config import decode_limits
+from streams.columnar.camera_views import camera_views
+from streams.columnar.trend_ring import TrendRings
+from streams.config import decode_limits, pipeline_config, zone_index
+from streams.pipeline import context_of
 
 
 def profile_columnar(
@@ -38,13 +44,13 @@ def profile_columnar(
     ``fetch`` records at a time, measuring every ``round_ms`` of event time."""
     settings = Settings()
     limits = decode_limits(settings)
-    stale_ms = settings.pipeline.camera_stale_s * 1000
+    config = pipeline_config(settings, zone_index(settings))
+    stale_ms = config.metrics.camera_stale_ms
     now = int(time.time() * 1000)
     raw = [value for _, value in records(events, per_record, now)]
     warm = [value for _, value in records(CAMERAS, per_record, now - 1000)]
     places = PlaceCache(limits.resolution)
     table = CameraTable()
-    areas: dict[int, float] = {}
     for i in range(0, len(warm), 1000):
         table.fold(decode_camera_batch(warm[i : i + 1000], now, limits, places)[0])
     timer = StageTimer(events)
@@ -58,30 +64,41 @@ def profile_columnar(
     touched: list[np.ndarray] = timed("fold", lambda: [table.fold(d) for d in decoded])
     per_round = max(1, EVENTS_PER_S * round_ms // 1000)
 
-    def measure() -> list[CrowdColumns]:
+    rings = TrendRings(config.metrics.rise)
+    contexts = ContextTable(lambda cell: context_of(cell, config.zones))
+
+    def measure_round(cells: Cells) -> list[dict[str, Any]]:
+        return _round(table, rings, contexts, cells, now, stale_ms, config.metrics.los)
+
+    def measure() -> list[dict[str, Any]]:
         out, dirty, seen = [], [], 0
         for batch, cells in zip(decoded, touched, strict=True):
             dirty.append(cells)
             seen += len(batch)
             if seen >= per_round:
-                out.append(_round(table, np.unique(np.concatenate(dirty)), now, stale_ms, areas))
+                out.extend(measure_round(np.unique(np.concatenate(dirty))))
                 dirty, seen = [], 0
         if dirty:
-            out.append(_round(table, np.unique(np.concatenate(dirty)), now, stale_ms, areas))
+            out.extend(measure_round(np.unique(np.concatenate(dirty))))
         return out
 
-    timed(f"measure (every {round_ms} ms)", measure)
+    timed(f"measure and view (every {round_ms} ms)", measure)
     return timer.stages
 
 
 def _round(
-    table: CameraTable, cells: np.ndarray, now: int, stale_ms: int, areas: dict[int, float]
-) -> CrowdColumns:
-    rows = table.rows_in(cells)
-    distinct = np.unique(rows.cell)
-    for c in distinct.tolist():
-        if c not in areas:
-            areas[c] = h3.cell_area(h3.int_to_str(c), unit="m^2")
-    area = np.array([areas[c] for c in distinct.tolist()])
-    no_layer = np.full(len(distinct), np.nan)
-    return fuse_cells(rows, now_ms=now, stale_ms=stale_ms, walkable_m2=no_layer, cell_area_m2=area)
+    table: CameraTable,
+    rings: TrendRings,
+    contexts: ContextTable,
+    cells: Cells,
+    now: int,
+    stale_ms: int,
+    los: LosConfig,
+) -> list[dict[str, Any]]:
+    """One round: every cell folded into since the last one measured, and its view."""
+    held = cells[np.isin(cells, table.cell[table.used])]
+    figures = measure_cameras(
+        table, rings, held, contexts.contexts(held), now_ms=now, stale_ms=stale_ms, los=los
+    )
+    updated = table.updated_at
+    return camera_views(figures, [updated[c] for c in held.tolist()])

@@ -4,16 +4,19 @@ Every cell whose cameras changed since the last round is measured at once: fusio
 (:mod:`streams.columnar.crowd`), the rate of rise (:mod:`streams.columnar.trend_ring`),
 LOS and Still levels, flow per metre and the risk score
 (:mod:`streams.columnar.levels`). Contract: for a cell holding only camera readings
-and no hour-of-week baseline yet, :func:`camera_view` of a round is the view
+and no hour-of-week baseline yet, the view of a round's row
+(:func:`streams.columnar.camera_views.camera_views`) is the view
 :func:`streams.cellview.view` makes of :func:`alerts.metrics.cell_metrics` at the same
-event time, after the same rounds (floats equal to rounding; tests/unit/
-test_columnar_round.py). Cells with sensors, tickets or baselines keep the per-object
-path for now; the anomaly factor here is 0 until the baselines are columnar too.
+event time, after the same rounds (floats equal to rounding;
+tests/unit/test_columnar_round.py). Cells with sensors, tickets or baselines keep the
+per-object path for now; the anomaly factor here is 0 until the baselines are
+columnar too.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,18 +25,11 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts.los import LosConfig
+from alerts.metrics import CellContext
 from streams.columnar.camera_columns import Cells, Floats
 from streams.columnar.camera_state import CameraTable
 from streams.columnar.crowd import CrowdColumns, fuse_cells
-from streams.columnar.levels import (
-    STILL_LEVELS,
-    Codes,
-    RiskColumns,
-    letters,
-    los_codes,
-    risk_columns,
-    still_codes,
-)
+from streams.columnar.levels import Codes, RiskColumns, los_codes, risk_columns, still_codes
 from streams.columnar.trend_ring import TrendRings
 
 
@@ -48,6 +44,43 @@ class CellContexts:
     static: npt.NDArray[np.bool_]
     width_m: Floats
     zones: list[tuple[str, ...]]
+    center: list[tuple[float, float]]  # the cell's centre, WGS-84 degrees, 6 decimals
+
+
+class ContextTable:
+    """:class:`CellContexts` of any cells, each cell's facts looked up once with
+    ``context_of`` (the zone layers: :func:`streams.pipeline.context_of`)."""
+
+    def __init__(self, context_of: Callable[[str], CellContext]) -> None:
+        self.context_of = context_of
+        self.known: dict[int, tuple[Any, ...]] = {}
+
+    def contexts(self, cells: Cells) -> CellContexts:
+        rows = []
+        for cell in cells.tolist():
+            row = self.known.get(cell)
+            if row is None:
+                name = h3.int_to_str(cell)
+                c = self.context_of(name)
+                lat, lon = h3.cell_to_latlng(name)
+                row = (
+                    c.cell_area_m2,
+                    math.nan if c.walkable_m2 is None else c.walkable_m2,
+                    c.crowd_kind == "static",
+                    math.nan if c.width_m is None else c.width_m,
+                    c.zones,
+                    (round(lat, 6), round(lon, 6)),
+                )
+                self.known[cell] = row
+            rows.append(row)
+        return CellContexts(
+            cell_area_m2=np.array([r[0] for r in rows], np.float64),
+            walkable_m2=np.array([r[1] for r in rows], np.float64),
+            static=np.array([r[2] for r in rows], np.bool_),
+            width_m=np.array([r[3] for r in rows], np.float64),
+            zones=[r[4] for r in rows],
+            center=[r[5] for r in rows],
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,60 +138,3 @@ def measure_cameras(
         flow_per_m=flow,
         risk=risk_columns(crowd.density, trend, np.full(len(cells), np.nan), zero, zero, zero),
     )
-
-
-def _r(value: float, digits: int) -> float | None:
-    return None if math.isnan(value) else round(value, digits)
-
-
-def camera_view(figures: RoundFigures, i: int, updated_at: int) -> dict[str, Any]:
-    """Row ``i`` as the ``cells.state`` view of docs/protocol.md (streams/cellview.py)."""
-    c, ctx, r = figures.crowd, figures.contexts, figures.risk
-    cell = h3.int_to_str(int(c.cell[i]))
-    lat, lon = h3.cell_to_latlng(cell)
-    live = c.live[i] > 0
-    estimate = c.estimate(i) if live else None
-    walkable = float(ctx.walkable_m2[i])  # as the layer says (NaN: no layer)
-    start = int(c.starts[i])
-    end = int(c.starts[i + 1]) if i + 1 < len(c.starts) else len(c.rows.ts)
-    codes = (figures.los_walkway, figures.los_queuing, figures.los_flow)
-    walkway, queuing, flow_los = (letters(codes_[i : i + 1])[0] for codes_ in codes)
-    factors = {
-        "density": float(r.density[i]),
-        "rise": float(r.rise[i]),
-        "anomaly": float(r.anomaly[i]),
-        "sensor": float(r.sensor[i]),
-        "hotline": float(r.hotline[i]),
-    }
-    return {
-        "cell": cell,
-        "lat": round(lat, 6),
-        "lon": round(lon, 6),
-        "resolution": h3.get_resolution(cell),
-        "people": round(float(c.people[i]), 1) if live else None,
-        "people_seen": round(float(c.people_seen[i]), 1) if live else None,
-        "area_m2": round(float(c.walkable_m2[i]), 1) if live else _r(walkable, 1),
-        "walkable_from_layer": bool(c.walkable_from_layer[i]) if live else not math.isnan(walkable),
-        "covered_m2": round(float(c.covered_m2[i]), 1) if live else None,
-        "density": round(float(c.density[i]), 3) if live else None,
-        "density_max": round(float(c.density_max[i]), 3) if live else None,
-        "los": walkway,
-        "los_queuing": queuing,
-        "still": letters(figures.still[i : i + 1], STILL_LEVELS)[0],
-        "crowd_kind": "static" if ctx.static[i] else "moving",
-        "trend": _r(float(figures.trend[i]), 4),
-        "flow": _r(float(figures.flow_per_m[i]), 1),
-        "los_flow": flow_los,
-        "density_z": None,
-        "hotline_z": None,
-        "cameras": len(estimate.live) if estimate else 0,
-        "stale_cameras": list(estimate.stale) if estimate else sorted(c.rows.camera[start:end]),
-        "sensors": {},
-        "alarms": 0,
-        "tickets": {},
-        "tickets_total": 0,
-        "zones": list(ctx.zones[i]),
-        "risk": round(float(r.score[i]), 3),
-        "factors": {k: round(v, 3) for k, v in factors.items()},
-        "updated_at": updated_at,
-    }

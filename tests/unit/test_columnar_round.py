@@ -19,8 +19,9 @@ from alerts.trend import RiseConfig, Series
 from streams.cellfold import CellState, add_all, initial
 from streams.cellview import view
 from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import CellContexts, camera_view, measure_cameras
+from streams.columnar.camera_round import CellContexts, measure_cameras
 from streams.columnar.camera_state import CameraTable
+from streams.columnar.camera_views import camera_views, round_like_python
 from streams.columnar.trend_ring import TrendRings
 from streams.events import CameraReading
 
@@ -118,6 +119,7 @@ def test_a_round_equals_cell_metrics_and_view(
             static=np.array([cell_ctx[c].crowd_kind == "static" for c in measured]),
             width_m=np.array([nan_for(cell_ctx[c].width_m) for c in measured]),
             zones=[cell_ctx[c].zones for c in measured],
+            center=[tuple(round(x, 6) for x in h3.cell_to_latlng(c)) for c in measured],
         )
         figures = measure_cameras(
             table,
@@ -128,6 +130,7 @@ def test_a_round_equals_cell_metrics_and_view(
             stale_ms=CONFIG.camera_stale_ms,
             los=DEFAULT_LOS,
         )
+        views = camera_views(figures, [table.updated_at[h3.str_to_int(c)] for c in measured])
         for i, cell in enumerate(measured):
             m = cell_metrics(
                 cell,
@@ -142,5 +145,21 @@ def test_a_round_equals_cell_metrics_and_view(
             )
             series[cell] = m.trend_series
             want = view(states[cell], m)
-            got = camera_view(figures, i, table.updated_at[h3.str_to_int(cell)])
-            same(got, want, cell)
+            same(views[i], want, cell)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.integers(-(10**6), 10**6).map(lambda k: k / 20),  # halfway points
+            st.just(math.nan),
+        ),
+        max_size=30,
+    ),
+    st.integers(0, 4),
+)
+def test_view_rounding_is_pythons(values: list[float], digits: int) -> None:
+    got = round_like_python(np.array(values, dtype=np.float64), digits)
+    assert got == [None if math.isnan(v) else round(v, digits) for v in values]
