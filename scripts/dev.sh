@@ -53,8 +53,16 @@ case "${1:-}" in
     .venv/bin/ruff format --check .
     echo "==> mypy"
     .venv/bin/mypy
-    echo "==> pytest"
-    exec .venv/bin/pytest "$@"
+    if [ $# -gt 0 ]; then
+      echo "==> pytest $*"
+      exec .venv/bin/pytest "$@"
+    fi
+    # The unit layer on every core; then the layers that start real processes (broker,
+    # redis-server, workers, web servers, Chromium), one test at a time.
+    echo "==> pytest tests/unit (parallel)"
+    .venv/bin/pytest -n auto tests/unit
+    echo "==> pytest tests/agent tests/e2e tests/browser"
+    exec .venv/bin/pytest tests/agent tests/e2e tests/browser
     ;;
   *)
     echo "usage: bash scripts/dev.sh demo|test" >&2
