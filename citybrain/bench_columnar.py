@@ -24,15 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from alerts.los import LosConfig
 from citybrain.bench_data import CAMERAS, EVENTS_PER_S, records
 from citybrain.bench_profile import Stage, StageTimer
 from citybrain.settings import Settings
 from streams.columnar.camera_columns import CameraColumns, Cells, PlaceCache, decode_camera_batch
-from streams.columnar.camera_round import ContextTable, measure_cameras
-from streams.columnar.camera_state import CameraTable
+from streams.columnar.camera_round import ContextTable, PartitionState, measure_cameras
 from streams.columnar.camera_views import camera_views
-from streams.columnar.trend_ring import TrendRings
 from streams.config import decode_limits, pipeline_config, zone_index
 from streams.pipeline import context_of
 
@@ -45,12 +42,12 @@ def profile_columnar(
     settings = Settings()
     limits = decode_limits(settings)
     config = pipeline_config(settings, zone_index(settings))
-    stale_ms = config.metrics.camera_stale_ms
     now = int(time.time() * 1000)
     raw = [value for _, value in records(events, per_record, now)]
     warm = [value for _, value in records(CAMERAS, per_record, now - 1000)]
     places = PlaceCache(limits.resolution)
-    table = CameraTable()
+    state = PartitionState(config.metrics)
+    table = state.cameras
     for i in range(0, len(warm), 1000):
         table.fold(decode_camera_batch(warm[i : i + 1000], now, limits, places)[0])
     timer = StageTimer(events)
@@ -64,11 +61,10 @@ def profile_columnar(
     touched: list[np.ndarray] = timed("fold", lambda: [table.fold(d) for d in decoded])
     per_round = max(1, EVENTS_PER_S * round_ms // 1000)
 
-    rings = TrendRings(config.metrics.rise)
     contexts = ContextTable(lambda cell: context_of(cell, config.zones))
 
     def measure_round(cells: Cells) -> list[dict[str, Any]]:
-        return _round(table, rings, contexts, cells, now, stale_ms, config.metrics.los)
+        return _round(state, contexts, cells, now)
 
     def measure() -> list[dict[str, Any]]:
         out, dirty, seen = [], [], 0
@@ -87,18 +83,11 @@ def profile_columnar(
 
 
 def _round(
-    table: CameraTable,
-    rings: TrendRings,
-    contexts: ContextTable,
-    cells: Cells,
-    now: int,
-    stale_ms: int,
-    los: LosConfig,
+    state: PartitionState, contexts: ContextTable, cells: Cells, now: int
 ) -> list[dict[str, Any]]:
     """One round: every cell folded into since the last one measured, and its view."""
+    table = state.cameras
     held = cells[np.isin(cells, table.cell[table.used])]
-    figures = measure_cameras(
-        table, rings, held, contexts.contexts(held), now_ms=now, stale_ms=stale_ms, los=los
-    )
+    figures = measure_cameras(state, held, contexts.contexts(held), now_ms=now)
     updated = table.updated_at
     return camera_views(figures, [updated[c] for c in held.tolist()])

@@ -3,14 +3,14 @@
 Every cell whose cameras changed since the last round is measured at once: fusion
 (:mod:`streams.columnar.crowd`), the rate of rise (:mod:`streams.columnar.trend_ring`),
 LOS and Still levels, flow per metre and the risk score
-(:mod:`streams.columnar.levels`). Contract: for a cell holding only camera readings
-and no hour-of-week baseline yet, the view of a round's row
+(:mod:`streams.columnar.levels`), the z-scores against the hour-of-week baselines
+(:mod:`streams.columnar.baseline_table`). Contract: for a cell holding only camera
+readings, the view of a round's row
 (:func:`streams.columnar.camera_views.camera_views`) is the view
 :func:`streams.cellview.view` makes of :func:`alerts.metrics.cell_metrics` at the same
 event time, after the same rounds (floats equal to rounding;
-tests/unit/test_columnar_round.py). Cells with sensors, tickets or baselines keep the
-per-object path for now; the anomaly factor here is 0 until the baselines are
-columnar too.
+tests/unit/test_columnar_round.py). Cells with sensors or tickets keep the per-object
+path for now.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import h3
 import numpy as np
 import numpy.typing as npt
 
-from alerts.los import LosConfig
-from alerts.metrics import CellContext
+from alerts.metrics import CellContext, MetricsConfig
+from streams.columnar.baseline_table import BaselineTable
 from streams.columnar.camera_columns import Cells, Floats
 from streams.columnar.camera_state import CameraTable
 from streams.columnar.crowd import CrowdColumns, fuse_cells
@@ -96,45 +96,63 @@ class RoundFigures:
     still: Codes
     trend: Floats
     flow_per_m: Floats
+    density_z: Floats  # against the cell's hour-of-week baseline; NaN: none yet
+    hotline_z: Floats
     risk: RiskColumns
 
 
+class PartitionState:
+    """What a partition keeps for its camera cells between rounds: the readings, the
+    trend rings and the ``density`` and ``hotline`` hour-of-week baselines."""
+
+    def __init__(self, metrics: MetricsConfig) -> None:
+        self.metrics = metrics
+        self.cameras = CameraTable()
+        self.rings = TrendRings(metrics.rise)
+        self.density = BaselineTable(metrics.baseline)
+        self.hotline = BaselineTable(metrics.baseline)
+
+
 def measure_cameras(
-    table: CameraTable,
-    rings: TrendRings,
-    cells: Cells,
-    contexts: CellContexts,
-    *,
-    now_ms: int,
-    stale_ms: int,
-    los: LosConfig,
+    state: PartitionState, cells: Cells, contexts: CellContexts, *, now_ms: int
 ) -> RoundFigures:
     """Measure ``cells`` (sorted, unique, each holding camera readings) at ``now_ms``;
-    ``contexts`` row ``i`` describes ``cells[i]``. Folds this instant's density into
-    the trend rings (as the per-object path does on each measurement)."""
-    rows = table.rows_in(cells)
+    ``contexts`` row ``i`` describes ``cells[i]``. As the per-object path does on each
+    measurement, this instant's density goes into the trend rings, and (after scoring
+    against them) into the baselines, with the located ticket count, 0 here."""
+    m = state.metrics
+    rows = state.cameras.rows_in(cells)
     if not np.array_equal(np.unique(rows.cell), cells):
         raise ValueError("measure_cameras: every cell must hold camera readings")
     crowd = fuse_cells(
         rows,
         now_ms=now_ms,
-        stale_ms=stale_ms,
+        stale_ms=m.camera_stale_ms,
         walkable_m2=contexts.walkable_m2,
         cell_area_m2=contexts.cell_area_m2,
     )
     alive = crowd.live > 0
-    rings.add(cells[alive], now_ms, crowd.density[alive])
-    trend = np.where(alive, rings.slopes(cells), np.nan)
+    state.rings.add(cells[alive], now_ms, crowd.density[alive])
+    trend = np.where(alive, state.rings.slopes(cells), np.nan)
     flow = np.where(~np.isnan(contexts.width_m), crowd.flow / contexts.width_m, np.nan)
+    tickets = np.zeros(len(cells))  # camera cells: no located ticket
+    density_z = state.density.z(cells, now_ms, crowd.density)
+    hotline_z = state.hotline.z(cells, now_ms, tickets)
+    with np.errstate(invalid="ignore"):
+        anomaly_z = np.fmax(density_z, hotline_z)  # the larger known one; NaN when neither
+    state.density.observe(cells, now_ms, crowd.density)
+    state.hotline.observe(cells, now_ms, tickets)
     zero = np.zeros(len(cells), np.int64)
     return RoundFigures(
         crowd=crowd,
         contexts=contexts,
-        los_walkway=los_codes(los.walkway, crowd.density),
-        los_queuing=los_codes(los.queuing, crowd.density),
-        los_flow=los_codes(los.flow, flow),
-        still=still_codes(los.still, crowd.density, contexts.static),
+        los_walkway=los_codes(m.los.walkway, crowd.density),
+        los_queuing=los_codes(m.los.queuing, crowd.density),
+        los_flow=los_codes(m.los.flow, flow),
+        still=still_codes(m.los.still, crowd.density, contexts.static),
         trend=trend,
         flow_per_m=flow,
-        risk=risk_columns(crowd.density, trend, np.full(len(cells), np.nan), zero, zero, zero),
+        density_z=density_z,
+        hotline_z=hotline_z,
+        risk=risk_columns(crowd.density, trend, anomaly_z, zero, zero, zero),
     )

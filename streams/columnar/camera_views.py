@@ -46,6 +46,8 @@ def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[
     covered = round_like_python(c.covered_m2, 1)
     density, density_max = round_like_python(c.density, 3), round_like_python(c.density_max, 3)
     trend, flow = round_like_python(figures.trend, 4), round_like_python(figures.flow_per_m, 1)
+    density_z = round_like_python(figures.density_z, 2)
+    hotline_z = round_like_python(figures.hotline_z, 2)
     walkway, queuing = letters(figures.los_walkway), letters(figures.los_queuing)
     flow_los, still = letters(figures.los_flow), letters(figures.still, STILL_LEVELS)
     score = round_like_python(r.score, 3)
@@ -80,8 +82,8 @@ def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[
             "trend": trend[i],
             "flow": flow[i],
             "los_flow": flow_los[i],
-            "density_z": None,
-            "hotline_z": None,
+            "density_z": density_z[i],
+            "hotline_z": hotline_z[i],
             "cameras": cameras[i],
             "stale_cameras": stale[i],
             "sensors": {},

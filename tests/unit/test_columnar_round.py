@@ -1,7 +1,8 @@
 """A measurement round of camera cells (streams/columnar/camera_round.py) against the
 per-object path: :func:`alerts.metrics.cell_metrics` and :func:`streams.cellview.view`
 over the same readings, round after round (the trend builds up), with and without a
-walkable-area layer, walkway widths and standing crowds."""
+walkable-area layer, walkway widths and standing crowds, with the hour-of-week
+baselines scoring and learning as they go."""
 
 from __future__ import annotations
 
@@ -13,23 +14,26 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.los import DEFAULT_LOS
-from alerts.metrics import CellContext, MetricsConfig, cell_metrics
+from alerts.baseline import BaselineConfig
+from alerts.metrics import CellBaselines, CellContext, MetricsConfig, cell_metrics, sample_baselines
 from alerts.trend import RiseConfig, Series
 from streams.cellfold import CellState, add_all, initial
 from streams.cellview import view
 from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import CellContexts, measure_cameras
-from streams.columnar.camera_state import CameraTable
+from streams.columnar.camera_round import CellContexts, PartitionState, measure_cameras
 from streams.columnar.camera_views import camera_views, round_like_python
-from streams.columnar.trend_ring import TrendRings
 from streams.events import CameraReading
 
 NOW = 1_780_000_000_000
 POINTS = [(23.0214, 113.1214), (23.0301, 113.1102), (22.9876, 113.0987)]
 CELLS = [h3.latlng_to_cell(lat, lon, 9) for lat, lon in POINTS]
 RISE = RiseConfig(window_ms=120_000, bucket_ms=10_000, min_span_ms=30_000)
-CONFIG = MetricsConfig(rise=RISE, camera_stale_ms=45_000)
+# baselines that score after two samples, one every 5 s: z-scores show within a test
+CONFIG = MetricsConfig(
+    rise=RISE,
+    camera_stale_ms=45_000,
+    baseline=BaselineConfig(alpha=0.3, min_samples=2, min_sd=0.05, interval_ms=5_000),
+)
 
 
 def reading(
@@ -87,7 +91,9 @@ def test_a_round_equals_cell_metrics_and_view(
     rounds: list[tuple[int, list[tuple[int, Any]]]],
     ctx: list[tuple[float | None, bool, float | None]],
 ) -> None:
-    table, rings = CameraTable(), TrendRings(RISE)
+    part = PartitionState(CONFIG)
+    table = part.cameras
+    baselines: dict[str, CellBaselines] = {}
     states: dict[str, CellState] = {}
     series: dict[str, Series] = {}
     cell_ctx = {
@@ -121,15 +127,7 @@ def test_a_round_equals_cell_metrics_and_view(
             zones=[cell_ctx[c].zones for c in measured],
             center=[tuple(round(x, 6) for x in h3.cell_to_latlng(c)) for c in measured],
         )
-        figures = measure_cameras(
-            table,
-            rings,
-            cells,
-            contexts_,
-            now_ms=now,
-            stale_ms=CONFIG.camera_stale_ms,
-            los=DEFAULT_LOS,
-        )
+        figures = measure_cameras(part, cells, contexts_, now_ms=now)
         views = camera_views(figures, [table.updated_at[h3.str_to_int(c)] for c in measured])
         for i, cell in enumerate(measured):
             m = cell_metrics(
@@ -139,11 +137,14 @@ def test_a_round_equals_cell_metrics_and_view(
                 tickets=(),
                 trend=series.get(cell, Series()),
                 context=cell_ctx[cell],
-                baselines=None,
+                baselines=baselines.get(cell),
                 now_ms=now,
                 config=CONFIG,
             )
             series[cell] = m.trend_series
+            sampled = sample_baselines(baselines.get(cell), m, now, CONFIG.baseline)
+            if sampled is not None:
+                baselines[cell] = sampled
             want = view(states[cell], m)
             same(views[i], want, cell)
 
