@@ -40,6 +40,10 @@ class CrowdColumns:
     live_rows: npt.NDArray[np.bool_]
     walkable_layer: Floats  # the layer's walkable area, NaN without one
 
+    def rows_per_cell(self) -> Int64s:
+        """How many readings (live and stale) each cell holds."""
+        return np.diff(np.append(self.starts, len(self.rows.ts))).astype(np.int64)
+
     def estimate(self, i: int) -> CrowdEstimate | None:
         """Cell ``i``'s figures as the reference's object (for evidence: the rare path)."""
         if self.live[i] == 0:

@@ -1,0 +1,114 @@
+"""One partition's camera path between fetches and the wire (pure): fold, rounds, publish.
+
+The Faust shell around it only feeds fetched columns in (:meth:`CameraHotPath.fold`),
+asks for a round when one is due (:meth:`CameraHotPath.round`) and sends what the round
+returns: the ``cells.state`` views that changed and the cells that are gone, and the
+table change to make durable (streams/columnar/camera_durable.py).
+
+A round measures, as the per-object pipeline's step and sweep do
+(streams/pipeline.py, ``process_batch``), exactly the cells that
+
+* were folded into since the last round,
+* lost a reading to the crowd window (``Windows.crowd_ms`` at the round's event time),
+* or have a camera that went stale since the cell was last measured;
+
+cells left with no reading are forgotten (trend ring included) and reported as
+removed. Of the measured cells, only those whose view differs from the one last
+published (its ``updated_at`` aside) are published: a busy cell whose rounded figures
+hold still costs the wire nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import h3
+import numpy as np
+
+from alerts.metrics import MetricsConfig
+from streams.cellfold import Windows
+from streams.columnar.camera_columns import CameraColumns, Cells
+from streams.columnar.camera_round import ContextTable, PartitionState, measure_cameras
+from streams.columnar.camera_views import camera_views
+
+_NO_CELLS: Cells = np.zeros(0, np.uint64)
+
+
+@dataclass(slots=True)
+class RoundOut:
+    """What a round publishes: views that changed, cells gone (H3 strings), and how
+    many cells it measured."""
+
+    views: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    measured: int = 0
+
+
+class CameraHotPath:
+    """The camera cells of one partition (see the module docstring)."""
+
+    def __init__(self, metrics: MetricsConfig, windows: Windows, contexts: ContextTable) -> None:
+        self.state = PartitionState(metrics)
+        self.windows, self.contexts = windows, contexts
+        self.dirty: list[Cells] = []
+        self.stale_seen: dict[int, int] = {}  # cell → stale cameras at its last measurement
+        self.published: dict[int, dict[str, Any]] = {}
+
+    def fold(self, columns: CameraColumns) -> None:
+        """Fold a fetched batch in; its cells are measured at the next round."""
+        if len(columns):
+            self.dirty.append(self.state.cameras.fold(columns))
+
+    def round(self, now_ms: int) -> RoundOut:
+        """Measure what is due at event time ``now_ms`` (the partition's clock)."""
+        table = self.state.cameras
+        out = RoundOut()
+        expired = table.expire(now_ms, self.windows.crowd_ms)
+        candidates = np.unique(np.concatenate([*self.dirty, expired, self._gone_stale(now_ms)]))
+        self.dirty = []
+        if len(candidates) == 0:
+            return out
+        held_cells = np.unique(table.cell[table.used])
+        gone = candidates[~np.isin(candidates, held_cells)]
+        if len(gone):
+            table.drop_cells(gone)
+            self.state.rings.forget(gone)
+            for cell in gone.tolist():
+                self.stale_seen.pop(cell, None)
+                if self.published.pop(cell, None) is not None:
+                    out.removed.append(h3.int_to_str(cell))
+        cells = candidates[np.isin(candidates, held_cells)]
+        if len(cells) == 0:
+            return out
+        figures = measure_cameras(self.state, cells, self.contexts.contexts(cells), now_ms=now_ms)
+        stale = figures.crowd.rows_per_cell() - figures.crowd.live
+        updated = [table.updated_at[c] for c in cells.tolist()]
+        for cell, view, n_stale in zip(
+            cells.tolist(), camera_views(figures, updated), stale.tolist(), strict=True
+        ):
+            self.stale_seen[cell] = n_stale
+            before = self.published.get(cell)
+            if before is None or _differs(before, view):
+                out.views.append(view)
+            self.published[cell] = view
+        out.measured = len(cells)
+        return out
+
+    def _gone_stale(self, now_ms: int) -> Cells:
+        """Cells with more stale cameras now than at their last measurement."""
+        table = self.state.cameras
+        if not self.stale_seen:
+            return _NO_CELLS
+        stale_ms = self.state.metrics.camera_stale_ms
+        rows = table.used & (now_ms - table.ts > stale_ms)
+        if not rows.any():
+            return _NO_CELLS
+        cells, counts = np.unique(table.cell[rows], return_counts=True)
+        seen = np.array([self.stale_seen.get(c, 0) for c in cells.tolist()], np.int64)
+        return cells[counts > seen]
+
+
+def _differs(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether two views of a cell differ in anything but ``updated_at``."""
+    return any(before[k] != after[k] for k in after if k != "updated_at")
