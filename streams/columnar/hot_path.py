@@ -91,7 +91,7 @@ class CameraHotPath:
             before = self.published.get(cell)
             if before is None or _differs(before, view):
                 out.views.append(view)
-            self.published[cell] = view
+                self.published[cell] = dict(view)  # a copy of our own: compared, retimed later
         out.measured = len(cells)
         return out
 
@@ -110,5 +110,7 @@ class CameraHotPath:
 
 
 def _differs(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Whether two views of a cell differ in anything but ``updated_at``."""
-    return any(before[k] != after[k] for k in after if k != "updated_at")
+    """Whether two views of a cell differ in anything but ``updated_at`` (one comparison
+    of the two dicts in C; ``before``, the path's own copy, takes ``after``'s time)."""
+    before["updated_at"] = after["updated_at"]
+    return before != after
