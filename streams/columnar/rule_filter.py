@@ -1,0 +1,77 @@
+"""Which cells of a round the cell rules must see (pure, vectorised).
+
+The rules, their hysteresis tracks and the incidents stay the per-object code they are
+(alerts/engine.py, alerts/detect.py, streams/pipeline.py). A round hands them only
+the cells where a rule could do something: a cell that has a track (open, pending,
+clearing or cooling: only the track code knows what happens next), or a cell whose
+metric reaches some cell rule's ``enter`` threshold. Anywhere else
+:func:`alerts.detect.step` from no track does nothing, so skipping the cell is exact.
+
+The test is a superset: a rule's ``where`` conditions, schedule and scope are ignored
+here (the rule code applies them), and a rule on a metric this module has no column
+for makes every cell a candidate. Metric values are the ones the rule code sees
+(:meth:`alerts.metrics.CellMetrics.value`: the trend rounded to 4 decimals and the
+risk to 3, as there), levels by rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.engine import CompiledRule
+from streams.columnar.camera_columns import Floats
+from streams.columnar.camera_round import RoundFigures
+from streams.columnar.camera_views import round_like_python
+from streams.columnar.levels import Codes
+
+
+def _ranks(codes: Codes) -> Floats:
+    """Level codes as the ranks the rules compare (NaN: no level)."""
+    return np.where(codes >= 0, codes.astype(np.float64), np.nan)
+
+
+def _rounded(values: Floats, digits: int) -> Floats:
+    return np.array([np.nan if v is None else v for v in round_like_python(values, digits)])
+
+
+def metric_columns(figures: RoundFigures) -> dict[str, Floats]:
+    """The cell metrics of the rule catalogue a round measured, one value per cell
+    (NaN where the per-object path gives None)."""
+    c = figures.crowd
+    live = c.live > 0
+    return {
+        "density": c.density,
+        "density_max": c.density_max,
+        "people": c.people,
+        "walkable_m2": np.where(live, c.walkable_m2, figures.contexts.walkable_m2),
+        "los_walkway": _ranks(figures.los_walkway),
+        "los_queuing": _ranks(figures.los_queuing),
+        "still": _ranks(figures.still),
+        "trend": _rounded(figures.trend, 4),
+        "flow": figures.flow_per_m,
+        "los_flow": _ranks(figures.los_flow),
+        "density_z": figures.density_z,
+        "risk": _rounded(figures.risk.score, 3),
+        "stale_cameras": np.where(live, (c.rows_per_cell() - c.live).astype(np.float64), np.nan),
+    }
+
+
+def rule_candidates(
+    rules: Iterable[CompiledRule],
+    columns: dict[str, Floats],
+    tracked: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Cells (``tracked``'s length and order) that cell ``rules`` must evaluate:
+    ``tracked`` (a track of a cell rule exists for the cell) or at/over some rule's
+    ``enter`` in the rule's direction."""
+    wanted = tracked.copy()
+    for rule in rules:
+        column = columns.get(rule.spec.metric)
+        if column is None:  # not a metric of a round: let the rule code decide for all
+            return np.ones(len(tracked), np.bool_)
+        with np.errstate(invalid="ignore"):
+            wanted |= rule.sign * column >= rule.enter  # NaN (None) never enters
+    return wanted
