@@ -16,7 +16,7 @@ import numpy as np
 
 from streams.columnar.camera_columns import Floats
 from streams.columnar.camera_round import RoundFigures
-from streams.columnar.levels import STILL_LEVELS, letters
+from streams.columnar.levels import RISK_FACTORS, STILL_LEVELS, letters
 
 
 def round_like_python(values: Floats, digits: int) -> list[float | None]:
@@ -51,10 +51,7 @@ def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[
     walkway, queuing = letters(figures.los_walkway), letters(figures.los_queuing)
     flow_los, still = letters(figures.los_flow), letters(figures.still, STILL_LEVELS)
     score = round_like_python(r.score, 3)
-    factors = {
-        name: round_like_python(getattr(r, name), 3)
-        for name in ("density", "rise", "anomaly", "sensor", "hotline")
-    }
+    factors = {name: round_like_python(getattr(r, name), 3) for name in RISK_FACTORS}
     cameras = c.live.tolist()
     stale: list[list[str]] = (
         [[] for _ in range(n)] if bool(c.live_rows.all()) else _stale_lists(figures)

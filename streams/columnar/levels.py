@@ -33,6 +33,8 @@ from streams.columnar.camera_columns import Floats, Int64s
 
 Codes = npt.NDArray[np.int8]
 STILL_LEVELS: tuple[str, ...] = ("free", "busy", "critical", "dangerous")
+#: The components of the risk score, in the order alerts/scoring.py multiplies them.
+RISK_FACTORS: tuple[str, ...] = ("density", "rise", "anomaly", "sensor", "hotline")
 _X = np.array([x for x, _ in DENSITY_ANCHORS])
 _Y = np.array([y for _, y in DENSITY_ANCHORS])
 

@@ -16,16 +16,22 @@ risk to 3, as there), levels by rank.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
+import h3
 import numpy as np
 import numpy.typing as npt
 
 from alerts.engine import CompiledRule
+from alerts.los import LOS_LETTERS
+from alerts.metrics import CellContext, CellMetrics
+from alerts.scoring import Risk
+from alerts.trend import Series
 from streams.columnar.camera_columns import Floats
 from streams.columnar.camera_round import RoundFigures
 from streams.columnar.camera_views import round_like_python
-from streams.columnar.levels import Codes
+from streams.columnar.levels import RISK_FACTORS, STILL_LEVELS, Codes, letters
 
 
 def _ranks(codes: Codes) -> Floats:
@@ -75,3 +81,40 @@ def rule_candidates(
         with np.errstate(invalid="ignore"):
             wanted |= rule.sign * column >= rule.enter  # NaN (None) never enters
     return wanted
+
+
+def cell_metrics_of(
+    figures: RoundFigures, i: int, context: CellContext, trend_series: Series
+) -> CellMetrics:
+    """Row ``i`` of a round as :func:`alerts.metrics.cell_metrics` makes it, for the rule
+    code (a candidate cell: few per round). ``context`` is the cell's, ``trend_series``
+    its ring after the round (:meth:`streams.columnar.trend_ring.TrendRings.series`)."""
+    r = figures.risk
+
+    def number(values: Floats) -> float | None:
+        v = float(values[i])
+        return None if math.isnan(v) else v
+
+    def level(codes: Codes, names: tuple[str, ...] = LOS_LETTERS) -> str | None:
+        return letters(codes[i : i + 1], names)[0]
+
+    trend = number(figures.trend)
+    factors = {name: float(getattr(r, name)[i]) for name in RISK_FACTORS}
+    return CellMetrics(
+        cell=h3.int_to_str(int(figures.crowd.cell[i])),
+        crowd=figures.crowd.estimate(i),
+        los_walkway=level(figures.los_walkway),
+        los_queuing=level(figures.los_queuing),
+        still=level(figures.still, STILL_LEVELS),
+        trend=None if trend is None else round(trend, 4),
+        flow=number(figures.flow_per_m),
+        los_flow=level(figures.los_flow),
+        density_z=number(figures.density_z),
+        hotline_z=number(figures.hotline_z),
+        sensors=(),
+        tickets={},
+        tickets_total=0,
+        risk=Risk(round(float(r.score[i]), 3), {k: round(v, 3) for k, v in factors.items()}),
+        context=context,
+        trend_series=trend_series,
+    )

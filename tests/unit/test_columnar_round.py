@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.baseline import BaselineConfig
+from alerts.metric_catalog import METRICS
 from alerts.metrics import CellBaselines, CellContext, MetricsConfig, cell_metrics, sample_baselines
 from alerts.trend import RiseConfig, Series
 from streams.cellfold import CellState, add_all, initial
@@ -22,9 +23,11 @@ from streams.cellview import view
 from streams.columnar.camera_columns import columns_of
 from streams.columnar.camera_round import CellContexts, PartitionState, measure_cameras
 from streams.columnar.camera_views import camera_views, round_like_python
+from streams.columnar.rule_filter import cell_metrics_of
 from streams.events import CameraReading
 
 NOW = 1_780_000_000_000
+CELL_METRICS = [m.name for m in METRICS.values() if m.subject == "cell"]
 POINTS = [(23.0214, 113.1214), (23.0301, 113.1102), (22.9876, 113.0987)]
 CELLS = [h3.latlng_to_cell(lat, lon, 9) for lat, lon in POINTS]
 RISE = RiseConfig(window_ms=120_000, bucket_ms=10_000, min_span_ms=30_000)
@@ -147,6 +150,18 @@ def test_a_round_equals_cell_metrics_and_view(
                 baselines[cell] = sampled
             want = view(states[cell], m)
             same(views[i], want, cell)
+            # what the rule code gets of a candidate cell is what cell_metrics gives it
+            mine = cell_metrics_of(
+                figures, i, cell_ctx[cell], part.rings.series(h3.str_to_int(cell))
+            )
+            assert mine.trend_series == m.trend_series
+            same(view(states[cell], mine), want, cell)
+            for name in CELL_METRICS:
+                got_value, want_value = mine.value(name), m.value(name)
+                if isinstance(want_value, float) and isinstance(got_value, float):
+                    assert math.isclose(got_value, want_value, rel_tol=1e-9, abs_tol=1e-9), name
+                else:
+                    assert got_value == want_value, name
 
 
 @settings(max_examples=500, deadline=None)
