@@ -73,6 +73,10 @@ class DeviceBuckets:
     def __len__(self) -> int:
         return len(self._buckets)
 
+    def get(self, device: str) -> Bucket | None:
+        """The device's bucket (``camera:<id>`` / ``sensor:<id>``), None if not held."""
+        return self._buckets.get(device)
+
     def admit(self, events: list[Event]) -> tuple[list[int], list[int]]:
         """Indexes of ``events`` that pass and of those over their device's ceiling."""
         passed: list[int] = []

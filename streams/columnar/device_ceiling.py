@@ -1,0 +1,116 @@
+"""The ingest ceiling per camera, over a batch of columns (pure): streams/device_rate.py,
+vectorised.
+
+Contract: :meth:`CeilingTable.admit` passes and refuses exactly the readings that
+:meth:`streams.device_rate.DeviceBuckets.admit` passes and refuses for the same
+readings in the same order, and leaves every bucket as it leaves it (the same float
+operations). A camera with one reading in the batch — the common case, a camera
+reports every second or two — is decided in one vectorised step; a camera with
+several readings in the batch is decided reading by reading, as the bucket is
+sequential. Buckets are bounded as there (least recently seen forgotten first); a
+batch that would pass the bound is decided wholly reading by reading, so the order
+of forgetting is the same.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.columnar.camera_columns import CameraColumns, Floats, Int64s
+from streams.device_rate import Bucket, Ceiling, take
+
+
+class CeilingTable:
+    """One token bucket per camera (see the module docstring)."""
+
+    def __init__(self, ceiling: Ceiling, max_devices: int = 200_000, capacity: int = 1024) -> None:
+        self.ceiling, self.max_devices = ceiling, max_devices
+        self.index: dict[str, int] = {}
+        self.tokens: Floats = np.zeros(capacity)
+        self.ts: Int64s = np.zeros(capacity, np.int64)
+        self.seen: Int64s = np.zeros(capacity, np.int64)  # order of last use, for forgetting
+        self.clock = 0
+        self.free: list[int] = list(range(capacity - 1, -1, -1))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _grow(self) -> None:
+        old = len(self.ts)
+        self.tokens = np.concatenate([self.tokens, np.zeros(old)])
+        self.ts = np.concatenate([self.ts, np.zeros(old, np.int64)])
+        self.seen = np.concatenate([self.seen, np.zeros(old, np.int64)])
+        self.free.extend(range(2 * old - 1, old - 1, -1))
+
+    def _new(self, device: str, ts: int) -> int:
+        if not self.free:
+            self._grow()
+        row = self.free.pop()
+        self.index[device] = row
+        self.tokens[row], self.ts[row] = float(self.ceiling.burst), ts
+        return row
+
+    def admit(self, columns: CameraColumns) -> npt.NDArray[np.bool_]:
+        """Whether each reading (in order) is within its camera's ceiling."""
+        n = len(columns)
+        devices = [f"camera:{c}" for c in columns.camera]
+        fresh = {d for d in devices if d not in self.index}
+        if len(self.index) + len(fresh) > self.max_devices:
+            return self._one_by_one(devices, columns.ts.tolist())
+        ts = columns.ts
+        for device, t in zip(devices, ts.tolist(), strict=True):
+            if device in fresh and device not in self.index:
+                self._new(device, t)  # starts full at its first reading's time
+        rows = np.array([self.index[d] for d in devices], np.int64)
+        _, first, counts = np.unique(rows, return_index=True, return_counts=True)
+        single = np.zeros(n, np.bool_)
+        single[first[counts == 1]] = True
+        passed = np.zeros(n, np.bool_)
+        r, t = rows[single], ts[single]
+        tokens, held_ts = self.tokens[r], self.ts[r]
+        later = t > held_ts
+        c = self.ceiling
+        refilled = np.minimum(float(c.burst), tokens + (t - held_ts) / 1000 * c.per_s)
+        tokens = np.where(later, refilled, tokens)
+        ok = tokens >= 1.0
+        self.tokens[r] = np.where(ok, tokens - 1.0, tokens)
+        self.ts[r] = np.where(later, t, held_ts)
+        passed[single] = ok
+        for i in np.flatnonzero(~single).tolist():  # a camera with several readings here
+            row = int(rows[i])
+            bucket, ok_i = take(Bucket(float(self.tokens[row]), int(self.ts[row])), int(ts[i]), c)
+            self.tokens[row], self.ts[row] = bucket.tokens, bucket.ts
+            passed[i] = ok_i
+        self.seen[rows] = self.clock + np.arange(n)  # the last use of a row wins
+        self.clock += n
+        return passed
+
+    def _one_by_one(self, devices: list[str], ts: list[int]) -> npt.NDArray[np.bool_]:
+        """Reading by reading, forgetting the least recently seen past the bound."""
+        passed = np.zeros(len(devices), np.bool_)
+        for i, (device, t) in enumerate(zip(devices, ts, strict=True)):
+            row = self.index.get(device)
+            bucket = None if row is None else Bucket(float(self.tokens[row]), int(self.ts[row]))
+            bucket, ok = take(bucket, t, self.ceiling)
+            if row is None:
+                row = self._new(device, t)
+            self.tokens[row], self.ts[row] = bucket.tokens, bucket.ts
+            self.seen[row] = self.clock
+            self.clock += 1
+            passed[i] = ok
+            if len(self.index) > self.max_devices:
+                self._forget_oldest()
+        return passed
+
+    def _forget_oldest(self) -> None:
+        rows = np.array(list(self.index.values()), np.int64)
+        oldest = int(rows[np.argmin(self.seen[rows])])
+        device = next(d for d, row in self.index.items() if row == oldest)
+        del self.index[device]
+        self.free.append(oldest)
+
+    def bucket(self, camera: str) -> Bucket | None:
+        """A camera's bucket as the scalar path holds it (for tests and inspection)."""
+        row = self.index.get(f"camera:{camera}")
+        return None if row is None else Bucket(float(self.tokens[row]), int(self.ts[row]))
