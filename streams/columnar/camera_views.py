@@ -37,7 +37,7 @@ def round_like_python(values: Floats, digits: int) -> list[float | None]:
 def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[str, Any]]:
     """One view per measured cell, in the round's order; ``updated_at[i]`` is cell i's
     newest event time folded in (epoch ms)."""
-    c, ctx, r = figures.crowd, figures.contexts, figures.risk
+    c, ctx, r, extra = figures.crowd, figures.contexts, figures.risk, figures.extra
     n = len(c.cell)
     walkable = ctx.walkable_m2
     area = round_like_python(np.where(c.live > 0, c.walkable_m2, walkable), 1)
@@ -83,10 +83,13 @@ def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[
             "hotline_z": hotline_z[i],
             "cameras": cameras[i],
             "stale_cameras": stale[i],
-            "sensors": {},
-            "alarms": 0,
-            "tickets": {},
-            "tickets_total": 0,
+            "sensors": {
+                f.type: {"value": f.value, "unit": f.unit, "ts": f.ts, "alarm": f.alarm}
+                for f in extra.sensors[i]
+            },
+            "alarms": extra.alarms[i],
+            "tickets": dict(extra.tickets[i]),
+            "tickets_total": extra.tickets_total[i],
             "zones": list(ctx.zones[i]),
             "risk": score[i],
             "factors": {name: values[i] for name, values in factors.items()},

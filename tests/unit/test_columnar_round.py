@@ -2,7 +2,8 @@
 per-object path: :func:`alerts.metrics.cell_metrics` and :func:`streams.cellview.view`
 over the same readings, round after round (the trend builds up), with and without a
 walkable-area layer, walkway widths and standing crowds, with the hour-of-week
-baselines scoring and learning as they go."""
+baselines scoring and learning as they go, and with sensors and tickets beside the
+cameras of a cell (located finely or not)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,16 @@ from alerts.trend import RiseConfig, Series
 from streams.cellfold import CellState, add_all, initial
 from streams.cellview import view
 from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import CellContexts, PartitionState, measure_cameras
+from streams.columnar.camera_round import (
+    CellContexts,
+    CellExtras,
+    PartitionState,
+    measure_cameras,
+    updated_at_of,
+)
 from streams.columnar.camera_views import camera_views, round_like_python
 from streams.columnar.rule_filter import cell_metrics_of
-from streams.events import CameraReading
+from streams.events import CameraReading, SensorReading, Ticket
 
 NOW = 1_780_000_000_000
 CELL_METRICS = [m.name for m in METRICS.values() if m.subject == "cell"]
@@ -58,6 +65,35 @@ readings = st.builds(
     st.floats(10.0, 900.0),
     st.none() | st.floats(0, 300),
 )
+
+
+def sensor(name: str, age: int, point: int, kind: str, value: float, alarm: bool | None) -> Any:
+    lat, lon = POINTS[point]
+    return age, lambda now: SensorReading(
+        id=f"{name}-{now - age}", ts=now - age, lat=lat, lon=lon, cell=CELLS[point],
+        sensor=name, type=kind, value=value, alarm=alarm, unit=None,
+    )  # fmt: skip
+
+
+def ticket(n: int, age: int, point: int, category: str, far: bool) -> Any:
+    lat, lon = POINTS[point]
+    return age, lambda now: Ticket(
+        id=f"t{n}", ts=now - age, channel="12345", category=category, text="x", lat=lat,
+        lon=lon, cell=CELLS[point], uncertainty_m=900.0 if far else None,
+    )  # fmt: skip
+
+
+others = st.one_of(
+    st.builds(
+        sensor, st.sampled_from(["s1", "s2"]), st.integers(0, 70_000), st.integers(0, 2),
+        st.sampled_from(["smoke", "water_level", "noise"]), st.floats(0, 100),
+        st.none() | st.booleans(),
+    ),
+    st.builds(
+        ticket, st.integers(0, 5), st.integers(0, 70_000), st.integers(0, 2),
+        st.sampled_from(["traffic", "noise"]), st.booleans(),
+    ),
+)  # fmt: skip
 contexts = st.tuples(
     st.sampled_from([None, 0.0, 120.0, 2500.0]),
     st.booleans(),
@@ -84,14 +120,18 @@ def same(got: Any, want: Any, path: str = "") -> None:
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.integers(1_000, 20_000), st.lists(readings, max_size=6)),
+        st.tuples(
+            st.integers(1_000, 20_000),
+            st.lists(readings, max_size=6),
+            st.lists(others, max_size=3),
+        ),
         min_size=1,
         max_size=8,
     ),
     st.lists(contexts, min_size=3, max_size=3),
 )
 def test_a_round_equals_cell_metrics_and_view(
-    rounds: list[tuple[int, list[tuple[int, Any]]]],
+    rounds: list[tuple[int, list[tuple[int, Any]], list[tuple[int, Any]]]],
     ctx: list[tuple[float | None, bool, float | None]],
 ) -> None:
     part = PartitionState(CONFIG)
@@ -110,12 +150,13 @@ def test_a_round_equals_cell_metrics_and_view(
         for cell, (w, static, width) in zip(CELLS, ctx, strict=True)
     }
     now = NOW
-    for step, made in rounds:
+    for step, made, besides in rounds:
         now += step
         batch = [make(now) for _, make in made]
-        for cell in {r.cell for r in batch}:
+        rest = [make(now) for _, make in besides]
+        for cell in {r.cell for r in [*batch, *rest]}:
             states[cell] = add_all(
-                states.get(cell, initial(cell)), [r for r in batch if r.cell == cell]
+                states.get(cell, initial(cell)), [r for r in [*batch, *rest] if r.cell == cell]
             )
         table.fold(columns_of(batch, list(range(len(batch)))))
         measured = sorted({r.cell for r in batch}, key=h3.str_to_int)
@@ -130,14 +171,21 @@ def test_a_round_equals_cell_metrics_and_view(
             zones=[cell_ctx[c].zones for c in measured],
             center=[tuple(round(x, 6) for x in h3.cell_to_latlng(c)) for c in measured],
         )
-        figures = measure_cameras(part, cells, contexts_, now_ms=now)
-        views = camera_views(figures, [table.updated_at[h3.str_to_int(c)] for c in measured])
+        extras = {
+            h3.str_to_int(c): CellExtras(
+                states[c].sensors, states[c].tickets, max(states[c].updated_at, 0)
+            )
+            for c in measured
+            if states[c].sensors or states[c].tickets
+        }
+        figures = measure_cameras(part, cells, contexts_, now_ms=now, extras=extras)
+        views = camera_views(figures, updated_at_of(part, cells, extras))
         for i, cell in enumerate(measured):
             m = cell_metrics(
                 cell,
                 cameras=states[cell].cameras,
-                sensors=(),
-                tickets=(),
+                sensors=states[cell].sensors,
+                tickets=states[cell].tickets,
                 trend=series.get(cell, Series()),
                 context=cell_ctx[cell],
                 baselines=baselines.get(cell),
