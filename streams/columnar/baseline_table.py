@@ -56,9 +56,30 @@ class BaselineTable:
     def z(self, cells: Cells, now_ms: int, values: Floats) -> Floats:
         """z-score of each value against its cell's slot at ``now_ms``; NaN until the slot
         holds ``min_samples`` samples, or where the value is NaN (no value)."""
-        c = self.config
-        out = np.full(len(cells), np.nan)
+        return self._z(self._rows(cells, take=False), now_ms, values)
+
+    def observe(self, cells: Cells, now_ms: int, values: Floats) -> None:
+        """Fold ``values[i]`` (NaN: none) taken at ``now_ms`` into ``cells[i]``'s slot,
+        where the cell's last sample is at least ``interval_ms`` older."""
+        present = ~np.isnan(values)
+        if present.any():
+            self._observe(self._rows(cells[present], take=True), now_ms, values[present])
+
+    def score_and_learn(self, cells: Cells, now_ms: int, values: Floats) -> Floats:
+        """:meth:`z`, then :meth:`observe`, with one look-up of the cells' rows."""
         rows = self._rows(cells, take=False)
+        z = self._z(rows, now_ms, values)
+        present = ~np.isnan(values)
+        new = (rows < 0) & present
+        if new.any():
+            rows[new] = self._rows(cells[new], take=True)
+        if present.any():
+            self._observe(rows[present], now_ms, values[present])
+        return z
+
+    def _z(self, rows: Int64s, now_ms: int, values: Floats) -> Floats:
+        c = self.config
+        out = np.full(len(rows), np.nan)
         known = (rows >= 0) & ~np.isnan(values)
         if not known.any():
             return out
@@ -70,15 +91,9 @@ class BaselineTable:
         out[np.flatnonzero(known)] = np.where(enough, z, np.nan)
         return out
 
-    def observe(self, cells: Cells, now_ms: int, values: Floats) -> None:
-        """Fold ``values[i]`` (NaN: none) taken at ``now_ms`` into ``cells[i]``'s slot,
-        where the cell's last sample is at least ``interval_ms`` older."""
+    def _observe(self, rows: Int64s, now_ms: int, v: Floats) -> None:
+        """Fold ``v[i]`` (all present) into row ``rows[i]`` where a sample is due."""
         c = self.config
-        present = ~np.isnan(values)
-        if not present.any():
-            return
-        rows = self._rows(cells[present], take=True)
-        v = values[present]
         last = self.last[rows]
         due = (last == NEVER) | (now_ms - last >= max(c.interval_ms, 1))
         rows, v = rows[due], v[due]
@@ -90,9 +105,8 @@ class BaselineTable:
         self.mean[rows, slot] = np.where(first, v, mean + incr)
         self.var[rows, slot] = np.where(first, 0.0, (1.0 - c.alpha) * (var + diff * incr))
         self.n[rows, slot] = n + 1
-        self.last[rows] = np.where(
-            self.last[rows] == NEVER, now_ms, np.maximum(now_ms, self.last[rows])
-        )
+        held = self.last[rows]
+        self.last[rows] = np.where(held == NEVER, now_ms, np.maximum(now_ms, held))
 
     def baseline(self, cell: int) -> Baseline | None:
         """The cell's series as the scalar path's object (None: no sample yet)."""

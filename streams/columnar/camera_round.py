@@ -192,12 +192,10 @@ def measure_cameras(
                     state, cell, extra, i, more, now_ms
                 )
     hotline_value = located.astype(np.float64)
-    density_z = state.density.z(cells, now_ms, crowd.density)
-    hotline_z = state.hotline.z(cells, now_ms, hotline_value)
+    density_z = state.density.score_and_learn(cells, now_ms, crowd.density)
+    hotline_z = state.hotline.score_and_learn(cells, now_ms, hotline_value)
     with np.errstate(invalid="ignore"):
         anomaly_z = np.fmax(np.fmax(density_z, hotline_z), sensor_z)  # the largest known
-    state.density.observe(cells, now_ms, crowd.density)
-    state.hotline.observe(cells, now_ms, hotline_value)
     return RoundFigures(
         crowd=crowd,
         contexts=contexts,

@@ -26,8 +26,9 @@ _NONE = -1
 
 @dataclass(frozen=True, slots=True)
 class CameraRows:
-    """Some rows of a :class:`CameraTable` (copies), grouped by cell: ``cell`` is sorted,
-    and within a cell the rows are in camera-id order (as the reference fuses them)."""
+    """Some rows of a :class:`CameraTable` (copies), grouped by cell: ``cell`` is sorted;
+    within a cell the rows are in no particular order (fusion sums and multiplies them
+    in that order: equal to the reference's camera-id order to rounding)."""
 
     cell: Cells
     camera: list[str]
@@ -157,20 +158,13 @@ class CameraTable:
                 self.cells_changed.discard(cell)
 
     def rows_in(self, cells: Cells) -> CameraRows:
-        """The readings of ``cells`` (any order), grouped by cell, cameras in id order."""
-        mask = self.used & np.isin(self.cell, cells)
-        index = np.flatnonzero(mask)
-        cameras = [self.camera[i] for i in index.tolist()]
-        if len(index):
-            rank = np.argsort(np.array(cameras, dtype=object), kind="stable")
-            camera_rank = np.empty(len(index), np.int64)
-            camera_rank[rank] = np.arange(len(index))
-            order = np.lexsort((camera_rank, self.cell[index]))
-            index = index[order]
-            cameras = [cameras[i] for i in order.tolist()]
+        """The readings of ``cells`` (any order), grouped by cell (cells in increasing
+        order; within a cell, in no particular order)."""
+        index = np.flatnonzero(self.used & np.isin(self.cell, cells))
+        index = index[np.argsort(self.cell[index], kind="stable")]
         return CameraRows(
             cell=self.cell[index],
-            camera=cameras,
+            camera=[self.camera[i] for i in index.tolist()],
             ts=self.ts[index],
             people=self.people[index],
             area_m2=self.area_m2[index],

@@ -34,9 +34,11 @@ def round_like_python(values: Floats, digits: int) -> list[float | None]:
     return out
 
 
-def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[str, Any]]:
-    """One view per measured cell, in the round's order; ``updated_at[i]`` is cell i's
-    newest event time folded in (epoch ms)."""
+def camera_views(
+    figures: RoundFigures, updated_at: Sequence[int], only: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
+    """One view per measured cell, in the round's order (``only``: of those rows alone);
+    ``updated_at[i]`` is cell i's newest event time folded in (epoch ms)."""
     c, ctx, r, extra = figures.crowd, figures.contexts, figures.risk, figures.extra
     n = len(c.cell)
     walkable = ctx.walkable_m2
@@ -95,8 +97,27 @@ def camera_views(figures: RoundFigures, updated_at: Sequence[int]) -> list[dict[
             "factors": {name: values[i] for name, values in factors.items()},
             "updated_at": updated_at[i],
         }
-        for i in range(n)
+        for i in (range(n) if only is None else only)
     ]
+
+
+def signatures(figures: RoundFigures) -> list[bytes]:
+    """Per measured cell, the bytes of every figure its view is rounded from (unrounded;
+    cell facts aside): equal bytes, equal view but for ``updated_at``. Cells whose view
+    also holds lists (stale cameras, sensors, tickets) need their view compared."""
+    c, r = figures.crowd, figures.risk
+    numbers = np.column_stack(
+        [
+            c.people, c.people_seen, c.walkable_m2, c.covered_m2, c.density, c.density_max,
+            figures.trend, figures.flow_per_m, figures.density_z, figures.hotline_z, r.score,
+            *(getattr(r, name) for name in RISK_FACTORS),
+            c.live.astype(np.float64),
+            figures.los_walkway.astype(np.float64), figures.los_queuing.astype(np.float64),
+            figures.los_flow.astype(np.float64), figures.still.astype(np.float64),
+        ]
+    )  # fmt: skip
+    rows = np.ascontiguousarray(numbers).view(np.dtype((np.void, numbers.shape[1] * 8)))
+    return [bytes(row) for row in rows.ravel().tolist()]
 
 
 def _stale_lists(figures: RoundFigures) -> list[list[str]]:
@@ -108,5 +129,5 @@ def _stale_lists(figures: RoundFigures) -> list[list[str]]:
     for i in np.flatnonzero(c.live < np.diff(np.array(bounds))).tolist():
         start, end = bounds[i], bounds[i + 1]
         pairs = zip(c.rows.camera[start:end], live[start:end], strict=True)
-        out[i] = [camera for camera, ok in pairs if not ok]
+        out[i] = sorted(camera for camera, ok in pairs if not ok)
     return out

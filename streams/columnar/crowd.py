@@ -1,8 +1,9 @@
 """Camera fusion of many cells at once (pure): :func:`alerts.fusion.fuse`, vectorised.
 
 Contract: for each cell of the rows given, the figures of
-:func:`alerts.fusion.fuse` over the same cameras, to rounding (sums may be added in
-another order), and the same camera lists. One call measures every cell of a round:
+:func:`alerts.fusion.fuse` over the same cameras, to rounding (sums and the coverage
+product are taken in the rows' order, not the cameras' id order), and the same camera
+lists. One call measures every cell of a round:
 a handful of numpy passes over the rows instead of Python per cell. The method and
 its assumptions are alerts/fusion.py's (docs/risk-model.md, "Camera fusion").
 """
@@ -50,19 +51,19 @@ class CrowdColumns:
             return None
         start = int(self.starts[i])
         end = int(self.starts[i + 1]) if i + 1 < len(self.starts) else len(self.rows.ts)
-        cameras = self.rows.camera[start:end]
-        live_mask = self.live_rows[start:end].tolist()
-        live = tuple(c for c, ok in zip(cameras, live_mask, strict=True) if ok)
-        stale = tuple(c for c, ok in zip(cameras, live_mask, strict=True) if not ok)
-        w = float(self.walkable_layer[i])
-        areas = self.rows.area_m2[start:end].tolist()
-        exceeds = (
-            ()
-            if np.isnan(w)
-            else tuple(
-                c for c, a, ok in zip(cameras, areas, live_mask, strict=True) if ok and a > w
+        # in camera-id order, as the reference lists them
+        rows = sorted(
+            zip(
+                self.rows.camera[start:end],
+                self.live_rows[start:end].tolist(),
+                self.rows.area_m2[start:end].tolist(),
+                strict=True,
             )
         )
+        live = tuple(c for c, ok, _ in rows if ok)
+        stale = tuple(c for c, ok, _ in rows if not ok)
+        w = float(self.walkable_layer[i])
+        exceeds = () if np.isnan(w) else tuple(c for c, ok, a in rows if ok and a > w)
         flow = float(self.flow[i])
         return CrowdEstimate(
             density=float(self.density[i]),

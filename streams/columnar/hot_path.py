@@ -15,7 +15,8 @@ A round measures, as the per-object pipeline's step and sweep do
 cells left with no reading are forgotten (trend ring included) and reported as
 removed. Of the measured cells, only those whose view differs from the one last
 published (its ``updated_at`` aside) are published: a busy cell whose rounded figures
-hold still costs the wire nothing.
+hold still costs the wire nothing. A cell whose figures are bitwise those of its last
+measurement (:func:`streams.columnar.camera_views.signatures`) is not even given a view.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from alerts.metrics import MetricsConfig
 from streams.cellfold import Windows
 from streams.columnar.camera_columns import CameraColumns, Cells
 from streams.columnar.camera_round import ContextTable, PartitionState, measure_cameras
-from streams.columnar.camera_views import camera_views
+from streams.columnar.camera_views import camera_views, signatures
 
 _NO_CELLS: Cells = np.zeros(0, np.uint64)
 
@@ -54,6 +55,7 @@ class CameraHotPath:
         self.dirty: list[Cells] = []
         self.stale_seen: dict[int, int] = {}  # cell → stale cameras at its last measurement
         self.published: dict[int, dict[str, Any]] = {}
+        self.signature: dict[int, bytes] = {}  # cell → figures of its last measurement
 
     def fold(self, columns: CameraColumns) -> None:
         """Fold a fetched batch in; its cells are measured at the next round."""
@@ -76,18 +78,26 @@ class CameraHotPath:
             self.state.rings.forget(gone)
             for cell in gone.tolist():
                 self.stale_seen.pop(cell, None)
+                self.signature.pop(cell, None)
                 if self.published.pop(cell, None) is not None:
                     out.removed.append(h3.int_to_str(cell))
         cells = candidates[np.isin(candidates, held_cells)]
         if len(cells) == 0:
             return out
         figures = measure_cameras(self.state, cells, self.contexts.contexts(cells), now_ms=now_ms)
-        stale = figures.crowd.rows_per_cell() - figures.crowd.live
+        counts = figures.crowd.rows_per_cell()
+        stale = (counts - figures.crowd.live).tolist()
+        plain = [n == 0 for n in stale]  # no stale camera: no list in the view to compare
+        sigs = signatures(figures)
+        changed = []
+        for i, cell in enumerate(cells.tolist()):
+            self.stale_seen[cell] = stale[i]
+            if not (plain[i] and self.signature.get(cell) == sigs[i]):
+                changed.append(i)
+            self.signature[cell] = sigs[i]
         updated = [table.updated_at[c] for c in cells.tolist()]
-        for cell, view, n_stale in zip(
-            cells.tolist(), camera_views(figures, updated), stale.tolist(), strict=True
-        ):
-            self.stale_seen[cell] = n_stale
+        for i, view in zip(changed, camera_views(figures, updated, only=changed), strict=True):
+            cell = int(cells[i])
             before = self.published.get(cell)
             if before is None or _differs(before, view):
                 out.views.append(view)

@@ -38,6 +38,7 @@ rounds = st.lists(
 @given(rounds)
 def test_table_equals_the_scalar_baselines(plan: list[tuple[int, list[tuple[int, float]]]]) -> None:
     table = BaselineTable(CONFIG, capacity=1)
+    both = BaselineTable(CONFIG, capacity=1)  # scores and learns in one call
     scalar: dict[int, Baseline] = {}
     now = 1_780_000_000_000
     for step, samples in plan:
@@ -45,6 +46,8 @@ def test_table_equals_the_scalar_baselines(plan: list[tuple[int, list[tuple[int,
         cells = np.array([c for c, _ in samples], np.uint64)
         values = np.array([v for _, v in samples], np.float64)
         z = table.z(cells, now, values)
+        z_both = both.score_and_learn(cells, now, values)
+        assert np.array_equal(z, z_both, equal_nan=True)
         for i, (cell, value) in enumerate(samples):
             held = scalar.get(cell)
             want = None if held is None or math.isnan(value) else score(held, now, value, CONFIG)
@@ -55,3 +58,4 @@ def test_table_equals_the_scalar_baselines(plan: list[tuple[int, list[tuple[int,
                 scalar[cell] = observe(scalar.get(cell) or CONFIG.empty(), now, value, CONFIG)
         for cell in CELLS:
             assert table.baseline(cell) == scalar.get(cell)
+            assert both.baseline(cell) == scalar.get(cell)
