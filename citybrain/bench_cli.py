@@ -205,6 +205,14 @@ def profile(
     round_ms: Annotated[
         int, typer.Option(min=10, help="the columnar path's measurement round, ms of event time")
     ] = 250,
+    section: Annotated[
+        str | None,
+        typer.Option(help="keep the figures as this section of OUT/results.json, and plot them"),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="where results.json is")] = Path("benchmarks"),
+    plot: Annotated[Path, typer.Option(help="the PNG, with --section")] = Path(
+        "docs/img/bench-profile.png"
+    ),
 ) -> None:
     """Time the worker's pure stages, one by one, on the benchmark's input (no broker):
     the per-object path the worker runs today, then the columnar camera path, in one run."""
@@ -228,3 +236,21 @@ def profile(
     with console.status(f"columnar camera path: {what}"):
         columnar = profile_columnar(events, per_record, fetch=fetch, round_ms=round_ms)
     show("columnar camera path (streams/columnar/: decode, fold, fuse)", columnar)
+    if section is not None:
+        from citybrain.bench_plot import plot_stages
+        from citybrain.bench_report import save_section
+
+        paths = {
+            "per-object": [(s.name, s.us_per_event) for s in stages],
+            "columnar": [(s.name, s.us_per_event) for s in columnar],
+        }
+        figures = {
+            "command": f"citybrain bench profile --events {events} --per-record {per_record} "
+            f"--fetch {fetch} --round-ms {round_ms}",
+            "unit": "µs per event",
+            **{name: dict(items) for name, items in paths.items()},
+        }
+        results = save_section(out / "results.json", section, figures)
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        plot_stages(paths, f"citybrain bench profile: {what}", plot)
+        console.print(f"wrote {results} ({section}) and {plot}")

@@ -89,3 +89,34 @@ def plot_queries(rows: list[QueryFigures], title: str, path: Path) -> Figure:
     ax.grid(axis="y", alpha=0.3)
     figure.savefig(path)
     return figure
+
+
+def plot_stages(paths: dict[str, list[tuple[str, float]]], title: str, path: Path) -> Figure:
+    """Each path's stages (µs per event, log scale), one bar per stage and one for all
+    of them, paths one below the other; PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = sum(len(stages) + 2 for stages in paths.values())
+    figure = Figure(figsize=(10.0, 1.2 + 0.32 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.suptitle(title)
+    ax = figure.subplots()
+    colours = ("#9467bd", "#d62728", "#1f77b4")
+    labels, ys, y = [], [], 0.0
+    for n, (name, stages) in enumerate(paths.items()):
+        colour = colours[n % len(colours)]
+        for stage, cost in [*stages, ("all", sum(c for _, c in stages))]:
+            ax.barh(y, cost, color=colour, alpha=1.0 if stage == "all" else 0.6)
+            ax.annotate(f" {cost:.2f}", (cost, y), va="center", fontsize=8)
+            labels.append(f"{name}: {stage}")
+            ys.append(y)
+            y += 1
+        y += 1  # a gap between paths
+    ax.set_yticks(ys, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("µs of CPU per event (log scale; less is better)")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    figure.savefig(path)
+    return figure

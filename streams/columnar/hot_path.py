@@ -71,7 +71,8 @@ class CameraHotPath:
         self.dirty = []
         if len(candidates) == 0:
             return out
-        held_cells = np.unique(table.cell[table.used])
+        in_play = table.used & np.isin(table.cell, candidates)
+        held_cells = np.unique(table.cell[in_play])  # the candidates still holding a reading
         gone = candidates[~np.isin(candidates, held_cells)]
         if len(gone):
             table.drop_cells(gone)
