@@ -217,6 +217,7 @@ def create_app(
             ),
             ingest_records,
             flush_producer,
+            held=lambda: bool(app.rebalancing or app.tables.recovery.in_recovery),
         )
 
         @app.task

@@ -36,6 +36,12 @@ BATCHES = Histogram(
     "Input records per batch the input consumer fetched",
     buckets=(1, 10, 100, 1_000, 5_000, 20_000, 50_000),
 )
+HELD_SECONDS = Counter(
+    "citybrain_ingest_held_seconds_total",
+    "Seconds the input consumer waited for the worker's tables to be recovered",
+)
+HOLD_STEP_S = 0.05
+HOLD_MAX_S = 30.0
 COMMIT_FAILED = Counter(
     "citybrain_ingest_commits_failed_total",
     "Input offsets not committed (a rebalance took the partitions): read again elsewhere",
@@ -65,9 +71,10 @@ class BulkIngest:
         settings: ConsumerSettings,
         handle: Callable[[list[InputRecord]], Awaitable[None]],
         flush: Callable[[], Awaitable[None]],
+        held: Callable[[], bool] = lambda: False,
     ) -> None:
         self.topics, self.settings = dict(topics), settings
-        self.handle, self.flush = handle, flush
+        self.handle, self.flush, self.held = handle, flush, held
         self.consumer: AIOKafkaConsumer | None = None
         self.committed: dict[TopicPartition, int] = {}
 
@@ -95,12 +102,25 @@ class BulkIngest:
         self.consumer = consumer
         try:
             while True:
+                await self.wait_while_held()
                 fetched = await consumer.getmany(timeout_ms=200, max_records=s.max_records)
                 if fetched:
                     await self._take(consumer, fetched)
         finally:
             self.consumer = None
             await consumer.stop()
+
+    async def wait_while_held(self) -> None:
+        """Fetch nothing while ``held()`` (the worker's tables are being recovered after a
+        rebalance): what would be forwarded could not be folded yet, and its sends would
+        hold up the recovery itself (Faust stops delivering changelog records while its
+        producer's buffer is full). At most ``HOLD_MAX_S`` at a time, so the consumer
+        stays well inside its poll interval and in its group."""
+        waited = 0.0
+        while self.held() and waited < HOLD_MAX_S:
+            HELD_SECONDS.inc(HOLD_STEP_S)
+            await asyncio.sleep(HOLD_STEP_S)
+            waited += HOLD_STEP_S
 
     async def _take(
         self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[ConsumerRecord]]

@@ -190,3 +190,33 @@ def test_the_run_settings_file_reads_back_in_a_shell(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin"},
     ).stdout
     assert '"port": 9124' in out or '"port":9124' in out
+
+
+@pytest.mark.asyncio
+async def test_the_input_consumer_waits_while_the_tables_recover(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the worker's Faust side rebalances or recovers its tables, the input consumer
+    fetches nothing (its sends would hold the recovery up), and never longer than its
+    bound at a time."""
+    recovering = True
+    bulk = bulk_with(None)
+    bulk.held = lambda: recovering
+
+    async def recovery_ends() -> None:
+        nonlocal recovering
+        await asyncio.sleep(0.2)
+        recovering = False
+
+    ender = asyncio.create_task(recovery_ends())
+    started = asyncio.get_running_loop().time()
+    await bulk.wait_while_held()
+    waited = asyncio.get_running_loop().time() - started
+    await ender
+    assert 0.15 <= waited < 1.0
+
+    monkeypatch.setattr("streams.bulk_ingest.HOLD_MAX_S", 0.2)
+    recovering = True  # a recovery that never ends: the consumer goes on after the bound
+    started = asyncio.get_running_loop().time()
+    await bulk.wait_while_held()
+    assert asyncio.get_running_loop().time() - started < 1.0
