@@ -19,7 +19,12 @@ import h3
 import msgspec
 import numpy as np
 
-from streams.columnar.camera_columns import CameraColumns, take
+from streams.columnar.camera_columns import (
+    CameraColumns,
+    from_little_endian,
+    little_endian,
+    take,
+)
 from streams.placement import Placement
 
 #: First bytes of a columnar camera body on ``cells.ingest``.
@@ -35,7 +40,6 @@ class _Body(msgspec.Struct, array_like=True, frozen=True):
     columns: bytes  # record, ts, lat, lon, cell, people, area_m2, flow_in, flow_out
 
 
-_NATIVE = {"<i8": np.int64, "<u8": np.uint64, "<f8": np.float64}
 _ENCODE = msgspec.msgpack.Encoder()
 _DECODE = msgspec.msgpack.Decoder(_Body)
 _LAYOUT = (
@@ -66,7 +70,7 @@ def encode_bodies(columns: CameraColumns, max_bytes: int = BODY_BYTES) -> Iterat
     for start in range(0, n, per_body):
         end = min(n, start + per_body)
         part = columns if (start, end) == (0, n) else take(columns, np.arange(start, end))
-        packed = b"".join(getattr(part, name).astype(dtype).tobytes() for name, dtype in _LAYOUT)
+        packed = b"".join(little_endian(getattr(part, name), code) for name, code in _LAYOUT)
         yield MAGIC + _ENCODE.encode(_Body(part.ids, part.camera, packed))
 
 
@@ -81,8 +85,7 @@ def decode_body(body: bytes) -> CameraColumns:
         raise ValueError("columnar camera body: columns of different lengths")
 
     def column(k: int) -> Any:
-        dtype = _LAYOUT[k][1]
-        return np.frombuffer(decoded.columns, dtype, n, offset=8 * n * k).astype(_NATIVE[dtype])
+        return from_little_endian(decoded.columns, _LAYOUT[k][1], n, offset=8 * n * k)
 
     record, ts, lat, lon, cell, people, area, flow_in, flow_out = (
         column(k) for k in range(len(_LAYOUT))

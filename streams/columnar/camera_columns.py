@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import h3
 import msgspec
@@ -140,6 +141,21 @@ def take(
         flow_in=columns.flow_in[index],
         flow_out=columns.flow_out[index],
     )
+
+
+#: The native numpy type of each little-endian column code bodies and chunks carry.
+_NATIVE = {"<i8": np.int64, "<u8": np.uint64, "<f8": np.float64}
+
+
+def little_endian(values: npt.NDArray[Any], code: str) -> bytes:
+    """A column's bytes on the wire: ``code`` is ``<i8``, ``<u8`` or ``<f8``."""
+    return values.astype(code).tobytes()
+
+
+def from_little_endian(raw: bytes, code: str, count: int = -1, offset: int = 0) -> Any:
+    """Inverse of :func:`little_endian`: a native array (``count`` items from byte
+    ``offset``; all by default)."""
+    return np.frombuffer(raw, code, count, offset=offset).astype(_NATIVE[code])
 
 
 class PlaceCache:

@@ -30,8 +30,8 @@ from typing import Literal
 import msgspec
 import numpy as np
 
-from streams.columnar.camera_columns import Cells, Floats, Int64s
-from streams.columnar.camera_state import CameraTable
+from streams.columnar.camera_columns import Cells, Int64s, from_little_endian, little_endian
+from streams.columnar.camera_state import CameraRows, CameraTable
 
 ChunkKind = Literal["snapshot", "delta"]
 #: Bytes of one chunk at most: under the producer's 1 MiB request limit.
@@ -41,19 +41,13 @@ _ROW_BYTES = 6 * 8 + 8  # numeric columns of a reading, and msgpack's framing of
 
 @dataclass(frozen=True, slots=True)
 class TableChange:
-    """Readings written (``camera``/``cell``… one row each), readings removed
-    (``removed_camera``/``removed_cell``), cells whose ``updated_at`` is set
-    (``cells``/``updated_at``) or dropped (``dropped``). ``full``: a snapshot (the table
-    is exactly this), else a delta on the previous state."""
+    """Readings written (``readings``), readings removed (``removed_camera``/
+    ``removed_cell``), cells whose ``updated_at`` is set (``cells``/``updated_at``) or
+    dropped (``dropped``). ``full``: a snapshot (the table is exactly this), else a delta
+    on the previous state."""
 
     full: bool
-    camera: list[str]
-    cell: Cells
-    ts: Int64s
-    people: Int64s
-    area_m2: Floats
-    flow_in: Floats
-    flow_out: Floats
+    readings: CameraRows
     removed_camera: list[str]
     removed_cell: Cells
     cells: Cells
@@ -74,65 +68,39 @@ def take_change(table: CameraTable, *, full: bool) -> TableChange:
         removed, dropped = table.removed, sorted(table.cells_dropped)
     change = TableChange(
         full=full,
-        camera=[table.camera[i] for i in rows.tolist()],
-        cell=table.cell[rows],
-        ts=table.ts[rows],
-        people=table.people[rows],
-        area_m2=table.area_m2[rows],
-        flow_in=table.flow_in[rows],
-        flow_out=table.flow_out[rows],
+        readings=table.readings_at(rows),
         removed_camera=[c for c, _ in removed],
         removed_cell=np.array([cell for _, cell in removed], np.uint64),
         cells=np.array(cells, np.uint64),
         updated_at=np.array([table.updated_at[c] for c in cells], np.int64),
         dropped=np.array(dropped, np.uint64),
     )
-    table.dirty[:] = False
-    table.removed = []
-    table.cells_changed = set()
-    table.cells_dropped = set()
+    table.clear_tracking()
     return change
 
 
 def apply_change(table: CameraTable, change: TableChange) -> None:
     """Make ``table`` what ``change`` says (a snapshot replaces everything)."""
+    r = change.readings
     if change.full:
-        fresh = CameraTable(capacity=max(1024, len(change.camera)))
-        _reset(table, fresh)
-    for camera, cell in zip(change.removed_camera, change.removed_cell.tolist(), strict=True):
-        row = table.rows.pop((camera, cell), None)
-        if row is not None:
-            table.used[row] = False
-            table.ts[row] = np.iinfo(np.int64).min
-            table.free.append(row)
+        table.reset(capacity=max(1024, len(r.camera)))
+    removed = zip(change.removed_camera, change.removed_cell.tolist(), strict=True)
+    held = [row for key in removed if (row := table.rows.get(key)) is not None]
+    table.release(np.array(held, np.int64))
     rows = np.array(
-        [
-            table.row_of(c, cell)
-            for c, cell in zip(change.camera, change.cell.tolist(), strict=True)
-        ],
+        [table.row_of(c, cell) for c, cell in zip(r.camera, r.cell.tolist(), strict=True)],
         np.int64,
     )
-    table.ts[rows] = change.ts
-    table.people[rows] = change.people
-    table.area_m2[rows] = change.area_m2
-    table.flow_in[rows] = change.flow_in
-    table.flow_out[rows] = change.flow_out
+    table.ts[rows] = r.ts
+    table.people[rows] = r.people
+    table.area_m2[rows] = r.area_m2
+    table.flow_in[rows] = r.flow_in
+    table.flow_out[rows] = r.flow_out
     for cell, ts in zip(change.cells.tolist(), change.updated_at.tolist(), strict=True):
         table.updated_at[cell] = ts
     for cell in change.dropped.tolist():
         table.updated_at.pop(cell, None)
-    table.dirty[:] = False
-    table.removed = []
-    table.cells_changed = set()
-    table.cells_dropped = set()
-
-
-def _reset(table: CameraTable, fresh: CameraTable) -> None:
-    for name in (
-        "rows", "camera", "cell", "ts", "people", "area_m2", "flow_in", "flow_out", "used",
-        "free", "updated_at", "dirty", "removed", "cells_changed", "cells_dropped",
-    ):  # fmt: skip
-        setattr(table, name, getattr(fresh, name))
+    table.clear_tracking()
 
 
 class Chunk(msgspec.Struct, array_like=True, frozen=True):
@@ -171,12 +139,13 @@ def encode_chunks(
     their first); the offsets go into every chunk (the last applied is what counts)."""
     covered = list(offsets)
     kind: ChunkKind = "snapshot" if change.full else "delta"
-    n = len(change.camera)
-    longest = max((len(c.encode()) for c in change.camera), default=0)
+    r = change.readings
+    n = len(r.camera)
+    longest = max((len(c.encode()) for c in r.camera), default=0)
     per_chunk = max(1, max_bytes // (_ROW_BYTES + longest) - 1)
     out = []
     for k, start in enumerate(range(0, max(n, 1), per_chunk)):
-        end = min(n, start + per_chunk)
+        part = slice(start, min(n, start + per_chunk))
         first = start == 0
         out.append(
             _ENCODER.encode(
@@ -184,19 +153,19 @@ def encode_chunks(
                     kind=kind,
                     base=-1 - k if change.full else base,
                     offsets=covered,
-                    camera=change.camera[start:end],
-                    cell=change.cell[start:end].astype("<u8").tobytes(),
-                    ts=change.ts[start:end].astype("<i8").tobytes(),
-                    people=change.people[start:end].astype("<i8").tobytes(),
-                    area_m2=change.area_m2[start:end].astype("<f8").tobytes(),
-                    flow_in=change.flow_in[start:end].astype("<f8").tobytes(),
-                    flow_out=change.flow_out[start:end].astype("<f8").tobytes(),
+                    camera=r.camera[part],
+                    cell=little_endian(r.cell[part], "<u8"),
+                    ts=little_endian(r.ts[part], "<i8"),
+                    people=little_endian(r.people[part], "<i8"),
+                    area_m2=little_endian(r.area_m2[part], "<f8"),
+                    flow_in=little_endian(r.flow_in[part], "<f8"),
+                    flow_out=little_endian(r.flow_out[part], "<f8"),
                     # removals and cells ride in the first chunk (they are few)
                     removed_camera=change.removed_camera if first else [],
-                    removed_cell=change.removed_cell.astype("<u8").tobytes() if first else b"",
-                    cells=change.cells.astype("<u8").tobytes() if first else b"",
-                    updated_at=change.updated_at.astype("<i8").tobytes() if first else b"",
-                    dropped=change.dropped.astype("<u8").tobytes() if first else b"",
+                    removed_cell=little_endian(change.removed_cell, "<u8") if first else b"",
+                    cells=little_endian(change.cells, "<u8") if first else b"",
+                    updated_at=little_endian(change.updated_at, "<i8") if first else b"",
+                    dropped=little_endian(change.dropped, "<u8") if first else b"",
                 )
             )
         )
@@ -210,30 +179,22 @@ def decode_chunk(raw: bytes) -> Chunk:
 
 def change_of(chunk: Chunk, *, first_of_snapshot: bool) -> TableChange:
     """The table change a chunk carries (a snapshot's later chunks add to its first)."""
-
-    def u8(b: bytes) -> Cells:
-        return np.frombuffer(b, "<u8").astype(np.uint64)
-
-    def i8(b: bytes) -> Int64s:
-        return np.frombuffer(b, "<i8").astype(np.int64)
-
-    def f8(b: bytes) -> Floats:
-        return np.frombuffer(b, "<f8").astype(np.float64)
-
     return TableChange(
         full=chunk.kind == "snapshot" and first_of_snapshot,
-        camera=list(chunk.camera),
-        cell=u8(chunk.cell),
-        ts=i8(chunk.ts),
-        people=i8(chunk.people),
-        area_m2=f8(chunk.area_m2),
-        flow_in=f8(chunk.flow_in),
-        flow_out=f8(chunk.flow_out),
+        readings=CameraRows(
+            cell=from_little_endian(chunk.cell, "<u8"),
+            camera=list(chunk.camera),
+            ts=from_little_endian(chunk.ts, "<i8"),
+            people=from_little_endian(chunk.people, "<i8"),
+            area_m2=from_little_endian(chunk.area_m2, "<f8"),
+            flow_in=from_little_endian(chunk.flow_in, "<f8"),
+            flow_out=from_little_endian(chunk.flow_out, "<f8"),
+        ),
         removed_camera=list(chunk.removed_camera),
-        removed_cell=u8(chunk.removed_cell),
-        cells=u8(chunk.cells),
-        updated_at=i8(chunk.updated_at),
-        dropped=u8(chunk.dropped),
+        removed_cell=from_little_endian(chunk.removed_cell, "<u8"),
+        cells=from_little_endian(chunk.cells, "<u8"),
+        updated_at=from_little_endian(chunk.updated_at, "<i8"),
+        dropped=from_little_endian(chunk.dropped, "<u8"),
     )
 
 

@@ -26,9 +26,10 @@ _NONE = -1
 
 @dataclass(frozen=True, slots=True)
 class CameraRows:
-    """Some rows of a :class:`CameraTable` (copies), grouped by cell: ``cell`` is sorted;
-    within a cell the rows are in no particular order (fusion sums and multiplies them
-    in that order: equal to the reference's camera-id order to rounding)."""
+    """Some readings of a :class:`CameraTable` (copies), one per row. As
+    :meth:`CameraTable.rows_in` gives them they are grouped by cell, ``cell`` sorted, and
+    within a cell in no particular order (fusion sums and multiplies them in that order:
+    equal to the reference's camera-id order to rounding)."""
 
     cell: Cells
     camera: list[str]
@@ -138,16 +139,31 @@ class CameraTable:
         if not old.any():
             return np.zeros(0, np.uint64)
         gone = np.flatnonzero(old)
-        for row in gone.tolist():
-            key = (self.camera[row], int(self.cell[row]))
-            del self.rows[key]
-            self.removed.append(key)
-            self.free.append(row)
         cells = np.unique(self.cell[gone])
-        self.used[gone] = False
-        self.dirty[gone] = False
-        self.ts[gone] = np.iinfo(np.int64).min
+        self.removed.extend(self.release(gone))
         return cells
+
+    def release(self, rows: npt.NDArray[np.intp]) -> list[tuple[str, int]]:
+        """Give ``rows`` up (their readings are gone); returns their ``(camera, cell)``."""
+        keys = [(self.camera[row], int(self.cell[row])) for row in rows.tolist()]
+        for key in keys:
+            del self.rows[key]
+        self.free.extend(rows.tolist())
+        self.used[rows] = False
+        self.dirty[rows] = False
+        self.ts[rows] = np.iinfo(np.int64).min
+        return keys
+
+    def clear_tracking(self) -> None:
+        """Start tracking what changes afresh (a change was just taken or applied)."""
+        self.dirty[:] = False
+        self.removed = []
+        self.cells_changed = set()
+        self.cells_dropped = set()
+
+    def reset(self, capacity: int) -> None:
+        """Forget everything: the table a new one of ``capacity`` rows would be."""
+        self.__init__(capacity)  # type: ignore[misc]
 
     def drop_cells(self, cells: Cells) -> None:
         """Forget the ``updated_at`` of cells that hold nothing any more."""
@@ -161,7 +177,10 @@ class CameraTable:
         """The readings of ``cells`` (any order), grouped by cell (cells in increasing
         order; within a cell, in no particular order)."""
         index = np.flatnonzero(self.used & np.isin(self.cell, cells))
-        index = index[np.argsort(self.cell[index], kind="stable")]
+        return self.readings_at(index[np.argsort(self.cell[index], kind="stable")])
+
+    def readings_at(self, index: npt.NDArray[np.intp]) -> CameraRows:
+        """The readings of rows ``index``, in that order (copies)."""
         return CameraRows(
             cell=self.cell[index],
             camera=[self.camera[i] for i in index.tolist()],
