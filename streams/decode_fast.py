@@ -218,7 +218,7 @@ def _reading(msg: _Msg, ts: int, resolution: int) -> _Reading | None:
         return None
     try:
         if msg.lat and msg.lon:  # not ±0.0: the cache would not keep the zero's sign
-            lat, lon, cell = _placed(msg.lat, msg.lon, msg.crs, resolution)
+            lat, lon, cell = place_point(msg.lat, msg.lon, msg.crs, resolution)
         else:
             lat, lon = to_wgs84(msg.lat, msg.lon, msg.crs)
             cell = cell_of(lat, lon, resolution)
@@ -252,7 +252,7 @@ def _reading(msg: _Msg, ts: int, resolution: int) -> _Reading | None:
 
 
 @lru_cache(maxsize=262_144)
-def _placed(lat: float, lon: float, crs: str, resolution: int) -> tuple[float, float, str]:
+def place_point(lat: float, lon: float, crs: str, resolution: int) -> tuple[float, float, str]:
     """WGS-84 ``(lat, lon)`` and H3 cell of a point sent in ``crs``. Cameras and sensors
     stand still, so most readings repeat a point seen before (a few hundred thousand
     devices fit the cache); ValueError as :func:`to_wgs84` / :func:`cell_of`."""

@@ -27,10 +27,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from geo.cells import cell_of
-from geo.crs import to_wgs84
 from streams.decode import Limits
-from streams.decode_fast import CAMERA_RECORD, CameraMsg
+from streams.decode_fast import CAMERA_RECORD, CameraMsg, place_point
 from streams.events import CameraReading
 
 Int64s = npt.NDArray[np.int64]
@@ -99,30 +97,6 @@ def columns_of(readings: Sequence[CameraReading], records: Sequence[int]) -> Cam
     )
 
 
-def concat(parts: Sequence[CameraColumns]) -> CameraColumns:
-    """The rows of ``parts`` one after the other."""
-    if len(parts) == 1:
-        return parts[0]
-    return CameraColumns(
-        record=np.concatenate([p.record for p in parts]) if parts else _EMPTY_I,
-        ids=[i for p in parts for i in p.ids],
-        camera=[c for p in parts for c in p.camera],
-        ts=np.concatenate([p.ts for p in parts]) if parts else _EMPTY_I,
-        lat=np.concatenate([p.lat for p in parts]) if parts else _EMPTY_F,
-        lon=np.concatenate([p.lon for p in parts]) if parts else _EMPTY_F,
-        cell=np.concatenate([p.cell for p in parts]) if parts else _EMPTY_C,
-        people=np.concatenate([p.people for p in parts]) if parts else _EMPTY_I,
-        area_m2=np.concatenate([p.area_m2 for p in parts]) if parts else _EMPTY_F,
-        flow_in=np.concatenate([p.flow_in for p in parts]) if parts else _EMPTY_F,
-        flow_out=np.concatenate([p.flow_out for p in parts]) if parts else _EMPTY_F,
-    )
-
-
-_EMPTY_I: Int64s = np.zeros(0, np.int64)
-_EMPTY_F: Floats = np.zeros(0, np.float64)
-_EMPTY_C: Cells = np.zeros(0, np.uint64)
-
-
 def take(
     columns: CameraColumns, rows: npt.NDArray[np.intp] | npt.NDArray[np.bool_]
 ) -> CameraColumns:
@@ -159,8 +133,9 @@ def from_little_endian(raw: bytes, code: str, count: int = -1, offset: int = 0) 
 
 
 class PlaceCache:
-    """WGS-84 point and H3 cell (int) of each ``(lat, lon, crs)`` sent, computed once
-    with the exact path's scalar functions (so the figures are the same to the bit).
+    """WGS-84 point and H3 cell (int) of each ``(lat, lon, crs)`` sent, computed once by
+    the exact path's own placement (:func:`streams.decode_fast.place_point`, so the
+    figures are the same to the bit).
     Bounded: cleared when it passes ``max_points`` (a moving fleet cannot grow it)."""
 
     def __init__(self, resolution: int, max_points: int = 500_000) -> None:
@@ -173,10 +148,10 @@ class PlaceCache:
         found = self.points.get(key)
         if found is None:
             try:
-                wlat, wlon = to_wgs84(lat, lon, crs)
-                found = (wlat, wlon, h3.str_to_int(cell_of(wlat, wlon, self.resolution)))
+                wlat, wlon, cell = place_point(lat, lon, crs, self.resolution)
             except ValueError:  # what the exact path rejects as "cannot place event"
                 return None
+            found = (wlat, wlon, h3.str_to_int(cell))
             if len(self.points) >= self.max_points:
                 self.points.clear()
             self.points[key] = found
@@ -243,36 +218,31 @@ def _rows(
     if ts_any.dtype == np.int64:
         ts = ts_any
     else:
+        readable = [type(t) is int and -(2**62) < t < 2**62 for t in ts_any.tolist()]
         ts = np.array(
-            [t if type(t) is int and -(2**62) < t < 2**62 else 0 for t in ts_any.tolist()], np.int64
+            [t if r else 0 for t, r in zip(ts_any.tolist(), readable, strict=True)], np.int64
         )
-        ok &= np.array([type(t) is int and -(2**62) < t < 2**62 for t in ts_any.tolist()], np.bool_)
+        ok &= np.array(readable, np.bool_)
     ok &= (ts >= now_ms - limits.max_age_ms) & (ts <= now_ms + limits.max_future_ms)
     flow_in = _nan_for_none([m.flow_in for m in msgs])
     flow_out = _nan_for_none([m.flow_out for m in msgs])
     ok &= ~(np.isinf(flow_in) | np.isinf(flow_out))
     # places: remembered per point sent; a point on the zero lines is the exact path's
-    # (it keeps the zero's sign, which a remembered point would not)
+    # (it keeps the zero's sign, which a remembered point would not), so it is never
+    # remembered, and a miss for it stays a miss
     keys = [(m.lat, m.lon, m.crs) for m in msgs]
     get = places.points.get
     found = [get(k) for k in keys]
-    lat = np.zeros(n, np.float64)
-    lon = np.zeros(n, np.float64)
-    cell = np.zeros(n, np.uint64)
-    for i, (key, hit) in enumerate(zip(keys, found, strict=True)):
+    for i, hit in enumerate(found):
         if hit is None:
-            hit = places.place(*key) if key[0] and key[1] else None
-            if hit is None:
+            lat_i, lon_i, crs = keys[i]
+            found[i] = places.place(lat_i, lon_i, crs) if lat_i and lon_i else None
+            if found[i] is None:
                 ok[i] = False
-                continue
-            found[i] = hit
-        elif not (key[0] and key[1]):
-            ok[i] = False
-            continue
-    placed = [h if h is not None else _NOWHERE for h in found]
-    lat[:] = [p[0] for p in placed]
-    lon[:] = [p[1] for p in placed]
-    cell[:] = [p[2] for p in placed]
+    placed = [_NOWHERE if h is None else h for h in found]
+    lat = np.array([p[0] for p in placed], np.float64)
+    lon = np.array([p[1] for p in placed], np.float64)
+    cell = np.array([p[2] for p in placed], np.uint64)
     if not ok.all():
         left.update(owners[~ok].tolist())
         keep = ~np.isin(owners, owners[~ok])
