@@ -55,7 +55,9 @@ class CameraHotPath:
         self.dirty: list[Cells] = []
         self.stale_seen: dict[int, int] = {}  # cell → stale cameras at its last measurement
         self.published: dict[int, dict[str, Any]] = {}
-        self.signature: dict[int, bytes] = {}  # cell → figures of its last measurement
+        # cell → figures of its last measurement, for cells whose view then held no list
+        # (stale cameras): equal figures then mean an equal view
+        self.signature: dict[int, bytes] = {}
 
     def fold(self, columns: CameraColumns) -> None:
         """Fold a fetched batch in; its cells are measured at the next round."""
@@ -72,8 +74,8 @@ class CameraHotPath:
         if len(candidates) == 0:
             return out
         in_play = table.used & np.isin(table.cell, candidates)
-        held_cells = np.unique(table.cell[in_play])  # the candidates still holding a reading
-        gone = candidates[~np.isin(candidates, held_cells)]
+        holding = np.isin(candidates, table.cell[in_play])  # still holding a reading
+        gone = candidates[~holding]
         if len(gone):
             table.drop_cells(gone)
             self.state.rings.forget(gone)
@@ -82,18 +84,21 @@ class CameraHotPath:
                 self.signature.pop(cell, None)
                 if self.published.pop(cell, None) is not None:
                     out.removed.append(h3.int_to_str(cell))
-        cells = candidates[np.isin(candidates, held_cells)]
+        cells = candidates[holding]
         if len(cells) == 0:
             return out
         figures = measure_cameras(self.state, cells, self.contexts.contexts(cells), now_ms=now_ms)
         counts = figures.crowd.rows_per_cell()
         stale = (counts - figures.crowd.live).tolist()
-        plain = [n == 0 for n in stale]  # no stale camera: no list in the view to compare
         sigs = signatures(figures)
         changed = []
         for i, cell in enumerate(cells.tolist()):
             self.stale_seen[cell] = stale[i]
-            if not (plain[i] and self.signature.get(cell) == sigs[i]):
+            if stale[i]:  # its view lists stale cameras: compare the whole view
+                self.signature.pop(cell, None)
+                changed.append(i)
+                continue
+            if self.signature.get(cell) != sigs[i]:
                 changed.append(i)
             self.signature[cell] = sigs[i]
         updated = [table.updated_at[c] for c in cells.tolist()]
