@@ -60,8 +60,11 @@ class CeilingTable:
             return self._one_by_one(devices, columns.ts.tolist())
         ts = columns.ts
         for device, t in zip(devices, ts.tolist(), strict=True):
-            if device in fresh and device not in self.index:
-                self._new(device, t)  # starts full at its first reading's time
+            if not fresh:  # the common case: every camera known, no pass over the batch
+                break
+            if device in fresh:  # a new camera starts full at its first reading's time
+                fresh.discard(device)
+                self._new(device, t)
         rows = np.array([self.index[d] for d in devices], np.int64)
         _, first, counts = np.unique(rows, return_index=True, return_counts=True)
         single = np.zeros(n, np.bool_)
