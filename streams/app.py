@@ -62,6 +62,7 @@ from streams.ingest import Ingest, InputRecord, bodies
 from streams.lateness import LateEvent, arrive
 from streams.lifecycle_step import republish
 from streams.pipeline import Stores, process_batch
+from streams.producer_flush import DurableApp
 from streams.rulesource import RuleSource, load_start_rules
 from streams.workers_agent import add_workers_agent
 
@@ -86,7 +87,7 @@ def create_app(
     """
     k, p = settings.kafka, settings.pipeline
     limit_fetch_wait(k.fetch_max_wait_ms)
-    app = faust.App(
+    app = DurableApp(
         f"{k.topic_prefix}citybrain",
         broker=k.brokers,
         store="memory://",

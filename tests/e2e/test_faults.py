@@ -161,14 +161,21 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(
     def views() -> dict[str, dict[str, Any]]:
         return {c["cell"]: c for c in http("GET", f"{api}cells")[1]["cells"]}
 
-    def tickets_counted() -> bool:
+    def ticket_counts() -> dict[tuple[float, float], tuple[Any, int]]:
+        """(counted, sent) of each ticket cell."""
         got = views()
-        return all(
-            got.get(cell_of(lat, lon, res), {}).get("tickets_total") == len(ids)
+        return {
+            (lat, lon): (got.get(cell_of(lat, lon, res), {}).get("tickets_total"), len(ids))
             for (lat, lon), ids in feed.tickets_sent.items()
-        )
+        }
 
-    wait_for(tickets_counted, 30, "every ticket counted once in its cell")
+    def tickets_counted() -> bool:
+        return all(counted == sent for counted, sent in ticket_counts().values())
+
+    try:
+        wait_for(tickets_counted, 30, "every ticket counted once in its cell")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; (counted, sent) by cell: {ticket_counts()}") from None
     got = views()
     wrong = {
         (lat, lon): (got.get(cell_of(lat, lon, res), {}).get("people_seen"), people)
