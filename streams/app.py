@@ -48,6 +48,7 @@ from streams.broker_watch import BrokerWatch
 from streams.bulk_ingest import BulkIngest, ConsumerSettings, run_forever
 from streams.cellfold import CellState
 from streams.clock import EventClock
+from streams.columnar.camera_body import decode_body, is_camera_body
 from streams.config import decode_limits, lateness, pipeline_config, zone_index
 from streams.deadletter import send_rejections
 from streams.decode import Rejection
@@ -182,6 +183,8 @@ def create_app(
         for key, group in out.groups.items():
             for body in bodies(group):
                 await ingest_sink.send(key=key.encode(), value=body)
+        for key, body in out.camera_bodies:
+            await ingest_sink.send(key=key.encode(), value=body)
         for key, tickets in out.halo.items():
             metrics.NEAR_SENT.labels("tickets").inc(len(tickets))
             await ingest_sink.send(key=key.encode(), value=Near(tickets=tickets).to_bytes())
@@ -296,7 +299,11 @@ def create_app(
             elif payload.startswith(NEAR):  # written by the ingest agent or this one (below)
                 near = Near.from_bytes(payload)
             elif not sweep:
-                arrived = events_of_body(payload)
+                arrived = (
+                    decode_body(payload).readings()
+                    if is_camera_body(payload)
+                    else events_of_body(payload)
+                )
                 batch, late = arrive(clock, partition, arrived, wall, allowed_lateness)
                 await send_late(late, event.message)
             elif not clock.knows(partition):

@@ -4,7 +4,9 @@ record of ``events.camera``, ``events.sensor`` and ``events.hotline``.
 Each record is decoded and validated (:func:`streams.decode.decode_record`), held to its
 devices' ceilings (:mod:`streams.device_rate`), its tickets' text masked
 (:func:`streams.privacy.split_private`); then the good events of the whole batch are
-located and routed at once (:func:`streams.locate.route`). A batch is whatever the
+located and routed at once (:func:`streams.locate.route`). Camera records, the bulk of
+the input, take the columnar stage instead (:mod:`streams.columnar.camera_ingest`: the
+same decisions, in columns) and travel on as columnar bodies. A batch is whatever the
 worker's input consumer fetched at once (:mod:`streams.bulk_ingest`), so a key's events
 of many input records travel on in a few ``cells.ingest`` records
 (:func:`bodies`) and the cells agent measures each cell once per batch, not once per
@@ -21,6 +23,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from geo.geocode import Gazetteer
+from streams.columnar.camera_ingest import CameraIngest
 from streams.decode import Limits, Rejection, decode_record
 from streams.device_rate import Ceiling, DeviceBuckets, admit
 from streams.events import Event, Kind, Ticket, rows_of
@@ -50,6 +53,8 @@ class Ingested:
     """What a batch of input records becomes.
 
     ``groups``/``halo``: ``cells.ingest`` key → events / halo tickets (streams/halo.py);
+    ``camera_bodies``: (``cells.ingest`` key, columnar body) of the camera readings
+    (:mod:`streams.columnar.camera_ingest`);
     ``rejected``: each input record with its rejections; ``private``: unmasked ticket
     texts (for ``hotline.private``); ``unlocated``: tickets no address could place;
     ``geocoded``: the precision of each ticket located from its address; ``records``
@@ -58,6 +63,7 @@ class Ingested:
 
     groups: dict[str, list[Event]] = field(default_factory=dict)
     halo: dict[str, list[Ticket]] = field(default_factory=dict)
+    camera_bodies: list[tuple[str, bytes]] = field(default_factory=list)
     rejected: list[tuple[InputRecord, list[Rejection]]] = field(default_factory=list)
     private: list[PrivateText] = field(default_factory=list)
     unlocated: list[Ticket] = field(default_factory=list)
@@ -80,14 +86,19 @@ class Ingest:
     ) -> None:
         self.limits, self.gazetteer, self.placement = limits, gazetteer, placement
         self.buckets = DeviceBuckets(ceiling)
+        self.cameras = CameraIngest(limits, ceiling, placement)
 
     def take(self, records: Iterable[InputRecord], now_ms: int) -> Ingested:
         """Decode, check and route a batch; ``now_ms`` is the wall clock (for the
         decoder's bounds on event times)."""
         out = Ingested()
         valid: list[Event] = []
+        cameras: list[InputRecord] = []
         for record in records:
             out.records[record.kind] += 1
+            if record.kind == "camera":
+                cameras.append(record)
+                continue
             decoded = decode_record(record.kind, record.value, now_ms, self.limits)
             within, flooding = admit(decoded, self.buckets)
             if decoded.rejections or flooding:
@@ -97,10 +108,19 @@ class Ingest:
             out.private.extend(private)
             out.events[record.kind] += len(events)
             valid.extend(events)
+        if cameras:
+            self._take_cameras(cameras, now_ms, out)
         routed = route(valid, self.gazetteer, self.limits.resolution, self.placement)
         out.groups, out.halo = routed.groups, routed.halo
         out.unlocated, out.geocoded = routed.unlocated, routed.geocoded
         return out
+
+    def _take_cameras(self, records: list[InputRecord], now_ms: int, out: Ingested) -> None:
+        """The camera records of a batch, in columns (streams/columnar/camera_ingest.py)."""
+        batch = self.cameras.take([r.value for r in records], now_ms)
+        out.camera_bodies = batch.bodies
+        out.events["camera"] += batch.readings
+        out.rejected.extend((records[i], batch.rejected[i]) for i in sorted(batch.rejected))
 
 
 def bodies(events: Sequence[Event], max_bytes: int = BODY_BYTES) -> Iterator[bytes]:

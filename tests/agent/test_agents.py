@@ -12,18 +12,22 @@ import pytest_asyncio
 from citybrain.settings import Settings
 from geo.cells import cell_of, parent
 from streams.app import create_app
+from streams.columnar.camera_body import decode_body
+from streams.config import placement, zone_index
 from streams.events import Ticket, events_of_body
+from streams.placement import partition_of
 
 pytestmark = [
     pytest.mark.asyncio,
 ]
 NOW = int(time.time() * 1000)
+SETTINGS = Settings()
 CAM = {"id": "r1", "ts": NOW, "lat": 23.0262, "lon": 113.1158, "people": 1800, "area_m2": 400.0}
 
 
 @pytest_asyncio.fixture
 async def app(tmp_path) -> AsyncIterator[faust.App]:
-    settings = Settings().with_overrides(embedded={"data_dir": str(tmp_path)})
+    settings = SETTINGS.with_overrides(embedded={"data_dir": str(tmp_path)})
     app = create_app(settings, memory_sinks=True)
     app.finalize()
     app.flow_control.resume()
@@ -50,11 +54,17 @@ async def test_ingest_routes_good_events_by_parent_and_dead_letters_bad_ones(app
     letters = [orjson.loads(e.value) for e in await drain(sinks["deadletter"], 2)]
     assert [(d["error"], d["index"]) for d in letters] == [("validation", 1), ("encoding", None)]
     assert "people" in letters[0]["reason"] and letters[0]["topic"] == "events.camera"
-    near, far = parent(cell_of(23.0262, 113.1158, 9), 6), parent(cell_of(23.10, 113.1158, 9), 6)
-    assert near != far  # 8 km apart: two res-6 parents, so two records
-    forwarded = await drain(sinks["cells_ingest"], 2)
-    keys = {e.key.decode(): [x.id for x in events_of_body(e.value)] for e in forwarded}
-    assert keys == {near: ["r1"], far: ["r3"]}
+    # camera readings travel as one columnar body per partition, keyed for that partition
+    place = placement(SETTINGS, zone_index(SETTINGS))
+    spots = {"r1": cell_of(23.0262, 113.1158, 9), "r3": cell_of(23.10, 113.1158, 9)}
+    partitions = {i: place.partition(c) for i, c in spots.items()}
+    forwarded = await drain(sinks["cells_ingest"], len(set(partitions.values())))
+    got = {
+        r.id: partition_of(e.key.decode(), place.partitions)
+        for e in forwarded
+        for r in decode_body(e.value).readings()
+    }
+    assert got == partitions
 
 
 async def test_hotline_address_is_geocoded_or_else_goes_to_unlocated(app) -> None:

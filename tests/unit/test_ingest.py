@@ -10,10 +10,12 @@ import orjson
 from citybrain.settings import Settings
 from geo.cells import cell_of
 from geo.geocode import load_gazetteer
+from streams.columnar.camera_body import decode_body
 from streams.config import decode_limits, placement, zone_index
 from streams.device_rate import Ceiling
 from streams.events import CameraReading, Ticket, events_of_body
 from streams.ingest import Ingest, InputRecord, bodies
+from streams.placement import partition_of
 
 NOW = int(time.time() * 1000)
 SETTINGS = Settings().with_overrides(kafka={"partitions": 4})
@@ -26,6 +28,11 @@ def ingest() -> Ingest:
         load_gazetteer(),
         placement(SETTINGS, zone_index(SETTINGS)),
     )
+
+
+def readings(body: bytes) -> list[CameraReading]:
+    """The camera readings of a columnar ``cells.ingest`` body."""
+    return decode_body(body).readings()
 
 
 def cam(i: int, lat: float = 23.0262, lon: float = 113.1158, **kw: object) -> dict[str, object]:
@@ -43,11 +50,12 @@ def test_one_event_per_record_is_routed_as_one_batch() -> None:
     records = [rec("camera", i, cam(i, 23.0 + 0.01 * i)) for i in range(10)]
     out = stage.take(records, NOW)
     assert out.records == {"camera": 10} and out.events == {"camera": 10}
-    routed = {e.id: key for key, group in out.groups.items() for e in group}
-    assert routed == {f"c{i}": place.key(cell_of(23.0 + 0.01 * i, 113.1158, 9)) for i in range(10)}
-    assert len(out.groups) < 10  # neighbours share a key: fewer cells.ingest records
-    assert all(isinstance(e, CameraReading) for g in out.groups.values() for e in g)
-    assert not out.rejected
+    routed = {r.id: partition_of(key, 4) for key, body in out.camera_bodies for r in readings(body)}
+    want = {f"c{i}": place.partition(cell_of(23.0 + 0.01 * i, 113.1158, 9)) for i in range(10)}
+    assert routed == want
+    # one columnar body per partition: a few cells.ingest records, not one per reading
+    assert len(out.camera_bodies) == len(set(want.values())) < 10
+    assert not out.rejected and not out.groups
 
 
 def test_bad_records_and_events_are_rejected_with_their_record_and_the_rest_goes_on() -> None:
@@ -61,7 +69,7 @@ def test_bad_records_and_events_are_rejected_with_their_record_and_the_rest_goes
     )
     rejected = [(r.offset, [(x.error, x.index) for x in rs]) for r, rs in out.rejected]
     assert rejected == [(0, [("validation", 1)]), (1, [("encoding", None)])]
-    assert sorted(e.id for g in out.groups.values() for e in g) == ["c1", "c3"]
+    assert sorted(r.id for _, body in out.camera_bodies for r in readings(body)) == ["c1", "c3"]
     assert out.records == {"camera": 3} and out.events == {"camera": 2}
 
 
