@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from string import Formatter
 from typing import TYPE_CHECKING, Any
 
 import h3
@@ -53,6 +54,7 @@ from alerts.metrics import (
 from alerts.rulefile import DEFAULT_RULES, RuleSet, load_rule_files
 from alerts.zone_metrics import ZoneCell, zone_metrics
 from geo.cells import cell_area_m2, cell_center
+from streams.camera_cells import CameraCells
 from streams.cellfold import CellState, TicketObs, Windows, add, add_all, expire, initial
 from streams.cellview import view
 from streams.events import Event, Ticket
@@ -186,8 +188,16 @@ def _memo(compute: Callable[[str], Value]) -> Callable[[str], Value]:
 class _Step:
     """The work of one batch; holds the stores and collects the output."""
 
-    def __init__(self, stores: Stores, partition: int, now_ms: int, config: PipelineConfig):
+    def __init__(
+        self,
+        stores: Stores,
+        partition: int,
+        now_ms: int,
+        config: PipelineConfig,
+        cameras: CameraCells | None = None,
+    ):
         self.st, self.partition, self.now, self.config = stores, partition, now_ms, config
+        self.cameras = cameras
         self.rules: CompiledRules = compile_rules(config.rules)
         self.out = Output()
         self._fresh: dict[str, CellState | None] = {}
@@ -208,6 +218,11 @@ class _Step:
         """Compute the cell's metrics, keep its trend sample, save it and its view."""
         state = self.state(cell)
         assert state is not None  # touched cells were just folded into or read from the store
+        if self.held(cell):  # the camera round measures it, its sensors and tickets too
+            self._fresh[cell] = self._keep(cell, state)
+            assert self.cameras is not None
+            self.cameras.due(cell, self._fresh[cell])
+            return
         if state.is_empty():
             self.st.cells.delete(cell)
             self._fresh[cell] = None
@@ -234,9 +249,28 @@ class _Step:
         if sampled is not None:
             self.st.baselines.put(cell, sampled, self.partition)
 
+    def held(self, cell: str) -> bool:
+        """Whether the camera rounds measure ``cell``."""
+        return self.cameras is not None and self.cameras.holds(cell)
+
+    def _keep(self, cell: str, state: CellState) -> CellState | None:
+        """Save (or, when nothing is left, drop) the per-object part of a camera cell."""
+        if state.is_empty():
+            self.st.cells.delete(cell)
+            return None
+        state = replace(state, pending=False)
+        self.st.cells.put(cell, state, state.partition)
+        return state
+
     def cell_metrics(self, cell: str) -> CellMetrics | None:
-        if cell not in self.metrics and self.state(cell) is not None:
-            self.measure(cell)
+        if cell not in self.metrics:
+            if self.cameras is not None and self.cameras.holds(cell):
+                held = self.cameras.metrics(cell)  # its last round's
+                if held is not None:
+                    self.metrics[cell] = held
+                return held
+            if self.state(cell) is not None:
+                self.measure(cell)
         return self.metrics.get(cell)
 
     # -- subjects ----------------------------------------------------------------------------
@@ -596,6 +630,8 @@ def process_batch(
     near: Near | None = None,
     defer: bool = False,
     pending: Iterable[str] = (),
+    cameras: CameraCells | None = None,
+    camera_round: bool = False,
 ) -> Output:
     """Fold ``events`` into the cell states, measure the touched cells, run the rules.
 
@@ -614,9 +650,14 @@ def process_batch(
     evaluate now; a sweep measures every pending cell of the partition. A worker under
     load thus measures a busy cell once per round of many records instead of once per
     record (streams/app.py); with neither, a call is one whole step as before.
+
+    ``cameras``: the partition's cells that hold camera readings are measured in rounds
+    by the columnar path, not here (:class:`CameraCells`); ``camera_round=True`` runs a
+    round in this step, after the per-object cells are measured and before any rule
+    runs, so rules see both sides at ``now_ms``.
     """
     config = config or PipelineConfig()
-    s = _Step(stores, partition, now_ms, config)
+    s = _Step(stores, partition, now_ms, config, cameras)
     if actions:
         s.out.unknown_actions = apply_actions(
             actions, stores=stores, partition=partition, out=s.out
@@ -647,8 +688,11 @@ def process_batch(
                 touched[cell] = None  # folded unmeasured, something expired, or gone stale
     for cell in touched:
         s.measure(cell)
-
-    _evaluate_cells(s, touched)
+    evaluated = {cell: None for cell in touched if not s.held(cell)}
+    zone_cells: list[str] = []
+    if cameras is not None and camera_round:
+        zone_cells = _camera_round(s, cameras, touched, evaluated)
+    _evaluate_cells(s, evaluated, zone_cells)
     for ticket in new_tickets:
         if clusterable(ticket, config.metrics):
             _cluster(s, ticket)
@@ -728,11 +772,70 @@ def _tell_neighbours(s: _Step) -> None:
             s.out.tell(key).gone.append(incident.id)
 
 
-def _evaluate_cells(s: _Step, touched: dict[str, None]) -> None:
-    """Cell, sensor and zone rules on every measured cell of the batch."""
+def _camera_round(
+    s: _Step, cameras: CameraCells, touched: Iterable[str], evaluated: dict[str, None]
+) -> list[str]:
+    """Run the camera cells' round in this step: its views and removals join the output,
+    the cells it hands the rules join ``evaluated``, cells it handed back are measured
+    here; returns the cells it measured (their zones' rules are evaluated)."""
+    done = cameras.round(s.now, _tracked(s))
+    s.out.cells.update(done.views)
+    s.out.removed.extend(done.removed)
+    s.metrics.update(done.metrics)
+    back = []
+    for cell, series in done.handed_back.items():
+        state = s.state(cell)
+        if state is not None:
+            s._fresh[cell] = replace(state, density=series)
+            s.measure(cell)
+            back.append(cell)
+    # the rules see cells in the order the step touched them, as the per-object path does
+    news = {**dict.fromkeys(done.metrics), **dict.fromkeys(back)}
+    order = {cell: None for cell in touched if cell in evaluated or cell in news}
+    order.update(news)
+    evaluated.clear()
+    evaluated.update(order)
+    return done.measured
+
+
+def _tracked(s: _Step) -> Callable[[list[str]], list[bool]]:
+    """Which of some cells a track of a cell rule is kept for (the rules must see those,
+    whatever their figures: only the track knows what comes next)."""
+    keys: dict[str, set[str]] = {}  # cell rule → dedupe keys of its tracks
+    for key in s.st.tracks.keys_in_partition(s.partition):
+        track = s.st.tracks.get(key)
+        rule = s.rules.by_id.get(track.rule) if track is not None else None
+        if track is not None and rule is not None and rule.kind == "cell":
+            keys.setdefault(rule.id, set()).add(track.subject)
+
+    def marked(cells: list[str]) -> list[bool]:
+        out = [False] * len(cells)
+        for rule_id, held in keys.items():
+            rule = s.rules.by_id[rule_id]
+            template = rule.spec.dedupe
+            by_cell = {f for _, f, _, _ in Formatter().parse(template) if f} <= {"rule", "cell"}
+            for i, cell in enumerate(cells):
+                if out[i]:
+                    continue
+                if by_cell:  # the common key: a string format, not a subject per cell
+                    found = template.format_map({"rule": rule_id, "cell": cell})
+                else:
+                    found = rule.dedupe_key(s.subject("cell", cell))
+                out[i] = found in held
+        return out
+
+    return marked
+
+
+def _evaluate_cells(s: _Step, touched: dict[str, None], zone_cells: Iterable[str] = ()) -> None:
+    """Cell, sensor and zone rules on every measured cell of the batch (and zone rules on
+    the zones of ``zone_cells``)."""
     cell_rules, sensor_rules = s.rules.of("cell"), s.rules.of("sensor")
     zone_rules = s.rules.of("zone")
     zones: dict[str, None] = {}
+    if zone_rules:
+        for cell in zone_cells:
+            zones.update(dict.fromkeys(s.zones_of(cell)[0]))
     for cell in touched:
         m = s.metrics.get(cell)
         if m is None:

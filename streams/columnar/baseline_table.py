@@ -120,3 +120,18 @@ class BaselineTable:
         )
         last = int(self.last[row])
         return Baseline(slots, None if last == NEVER else last, self.config.utc_offset_h)
+
+    def seed(self, cell: int, baseline: Baseline | None) -> None:
+        """Make ``baseline`` (the scalar path's; None: none) the cell's series: a cell
+        the per-object path measured until now."""
+        if baseline is None:
+            row = self.index.get(cell)
+            if row is not None:
+                self.n[row], self.mean[row], self.var[row] = 0, 0.0, 0.0
+                self.last[row] = NEVER
+            return
+        (row,) = self._rows(np.array([cell], np.uint64), take=True).tolist()
+        self.n[row], self.mean[row], self.var[row] = 0, 0.0, 0.0
+        for slot, m in baseline.slots:
+            self.mean[row, slot], self.var[row, slot], self.n[row, slot] = m.mean, m.var, m.n
+        self.last[row] = NEVER if baseline.last_ts_ms is None else baseline.last_ts_ms

@@ -21,6 +21,7 @@ measurement (:func:`streams.columnar.camera_views.signatures`) is not even given
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,22 +29,39 @@ import h3
 import numpy as np
 
 from alerts.metrics import MetricsConfig
+from alerts.trend import Series
 from streams.cellfold import Windows
 from streams.columnar.camera_columns import CameraColumns, Cells
-from streams.columnar.camera_round import ContextTable, PartitionState, measure_cameras
+from streams.columnar.camera_round import (
+    CellExtras,
+    ContextTable,
+    PartitionState,
+    RoundFigures,
+    measure_cameras,
+    updated_at_of,
+)
 from streams.columnar.camera_views import camera_views, signatures
 
 _NO_CELLS: Cells = np.zeros(0, np.uint64)
 
 
+#: The extras (sensors, tickets) of those of some cells that hold any (int H3 index).
+ExtrasOf = Callable[[Cells], Mapping[int, CellExtras]]
+
+
 @dataclass(slots=True)
 class RoundOut:
     """What a round publishes: views that changed, cells gone (H3 strings), and how
-    many cells it measured."""
+    many cells it measured; ``cells``/``figures``: the cells measured and their figures
+    (row ``i`` is ``cells[i]``), for the rules; ``gone``: the trend series of each cell
+    gone (int H3 index), for whoever measures the cell next."""
 
     views: list[dict[str, Any]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     measured: int = 0
+    cells: Cells = field(default_factory=lambda: _NO_CELLS)
+    figures: RoundFigures | None = None
+    gone: dict[int, Series] = field(default_factory=dict)
 
 
 class CameraHotPath:
@@ -59,13 +77,22 @@ class CameraHotPath:
         # (stale cameras): equal figures then mean an equal view
         self.signature: dict[int, bytes] = {}
 
-    def fold(self, columns: CameraColumns) -> None:
-        """Fold a fetched batch in; its cells are measured at the next round."""
-        if len(columns):
-            self.dirty.append(self.state.cameras.fold(columns))
+    def fold(self, columns: CameraColumns) -> Cells:
+        """Fold a fetched batch in; its cells (returned) are measured at the next round."""
+        if not len(columns):
+            return _NO_CELLS
+        cells = self.state.cameras.fold(columns)
+        self.dirty.append(cells)
+        return cells
 
-    def round(self, now_ms: int) -> RoundOut:
-        """Measure what is due at event time ``now_ms`` (the partition's clock)."""
+    def due(self, cells: Cells) -> None:
+        """Measure ``cells`` at the next round (their extras changed)."""
+        if len(cells):
+            self.dirty.append(cells)
+
+    def round(self, now_ms: int, extras_of: ExtrasOf | None = None) -> RoundOut:
+        """Measure what is due at event time ``now_ms`` (the partition's clock);
+        ``extras_of`` gives the sensors and tickets of measured cells that hold some."""
         table = self.state.cameras
         out = RoundOut()
         expired = table.expire(now_ms, self.windows.crowd_ms)
@@ -78,6 +105,7 @@ class CameraHotPath:
         gone = candidates[~holding]
         if len(gone):
             table.drop_cells(gone)
+            out.gone = {cell: self.state.rings.series(cell) for cell in gone.tolist()}
             self.state.rings.forget(gone)
             for cell in gone.tolist():
                 self.stale_seen.pop(cell, None)
@@ -85,23 +113,49 @@ class CameraHotPath:
                 if self.published.pop(cell, None) is not None:
                     out.removed.append(h3.int_to_str(cell))
         cells = candidates[holding]
-        if len(cells) == 0:
-            return out
-        figures = measure_cameras(self.state, cells, self.contexts.contexts(cells), now_ms=now_ms)
+        if len(cells):
+            self._measure(cells, now_ms, extras_of, out)
+        return out
+
+    def measure_now(self, cells: Cells, now_ms: int, extras_of: ExtrasOf | None = None) -> RoundOut:
+        """Measure ``cells`` (sorted, unique) at ``now_ms`` outside the rounds (a rule
+        looks at them); those whose readings have all expired are left to the next
+        round, which also measures what expiring now took from other cells."""
+        table = self.state.cameras
+        expired = table.expire(now_ms, self.windows.crowd_ms)
+        if len(expired):
+            self.dirty.append(expired)
+        in_play = table.used & np.isin(table.cell, cells)
+        holding = cells[np.isin(cells, table.cell[in_play])]
+        out = RoundOut()
+        if len(holding):
+            self._measure(holding, now_ms, extras_of, out)
+        return out
+
+    def _measure(
+        self, cells: Cells, now_ms: int, extras_of: ExtrasOf | None, out: RoundOut
+    ) -> None:
+        """Measure ``cells`` (each holding readings) into ``out``: figures, changed views."""
+        extras = extras_of(cells) if extras_of is not None else {}
+        figures = measure_cameras(
+            self.state, cells, self.contexts.contexts(cells), now_ms=now_ms, extras=extras
+        )
+        out.cells, out.figures = cells, figures
         counts = figures.crowd.rows_per_cell()
         stale = (counts - figures.crowd.live).tolist()
         sigs = signatures(figures)
         changed = []
         for i, cell in enumerate(cells.tolist()):
             self.stale_seen[cell] = stale[i]
-            if stale[i]:  # its view lists stale cameras: compare the whole view
+            if stale[i] or cell in extras:  # its view lists stale cameras, sensors or
+                # tickets, which the figures' signature leaves out: compare the whole view
                 self.signature.pop(cell, None)
                 changed.append(i)
                 continue
             if self.signature.get(cell) != sigs[i]:
                 changed.append(i)
             self.signature[cell] = sigs[i]
-        updated = [table.updated_at[c] for c in cells.tolist()]
+        updated = updated_at_of(self.state, cells, extras)
         for i, view in zip(changed, camera_views(figures, updated, only=changed), strict=True):
             cell = int(cells[i])
             before = self.published.get(cell)
@@ -109,7 +163,6 @@ class CameraHotPath:
                 out.views.append(view)
                 self.published[cell] = dict(view)  # a copy of our own: compared, retimed later
         out.measured = len(cells)
-        return out
 
     def _gone_stale(self, now_ms: int) -> Cells:
         """Cells with more stale cameras now than at their last measurement."""

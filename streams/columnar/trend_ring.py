@@ -119,3 +119,12 @@ class TrendRings:
             zip(self.ts[row][held].tolist(), self.value[row][held].tolist(), strict=True)
         )
         return Series(tuple((int(t), float(v)) for t, v in pairs))
+
+    def seed(self, cell: int, series: Series) -> None:
+        """Make ``series`` (the scalar path's, one sample per bucket) the cell's ring:
+        a cell whose trend the per-object path kept until now."""
+        (row,) = self.rows_of(np.array([cell], np.uint64)).tolist()
+        self.ts[row], self.value[row] = EMPTY, 0.0
+        samples = series.samples[-self.slots :]
+        for slot, (ts, value) in enumerate(samples):
+            self.ts[row, slot], self.value[row, slot] = ts, value
