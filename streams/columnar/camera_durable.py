@@ -85,7 +85,8 @@ def apply_change(table: CameraTable, change: TableChange) -> None:
     if change.full:
         table.reset(capacity=max(1024, len(r.camera)))
     removed = zip(change.removed_camera, change.removed_cell.tolist(), strict=True)
-    held = [row for key in removed if (row := table.rows.get(key)) is not None]
+    # a reading written and expired twice between two changes is listed twice
+    held = sorted({row for key in removed if (row := table.rows.get(key)) is not None})
     table.release(np.array(held, np.int64))
     rows = np.array(
         [table.row_of(c, cell) for c, cell in zip(r.camera, r.cell.tolist(), strict=True)],

@@ -16,7 +16,7 @@ from typing import Any
 import h3
 import numpy as np
 import orjson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.fusion import CrowdEstimate, fuse
@@ -229,6 +229,16 @@ def held(table: CameraTable) -> set[tuple[Any, ...]]:
     ),
     st.sampled_from([200, 600, 900_000]),
     st.booleans(),
+)
+@example(  # a reading written and expired twice between two changes (was a KeyError)
+    steps=[
+        ([reading("a", NOW - 400_000, 0, 0, 1.0, None)] * 3, "nothing"),
+        ([], "delta"),
+        ([], "expire"),
+        ([reading("a", NOW - 400_000, 0, 0, 1.0, None)], "expire"),
+    ],
+    chunk_bytes=200,
+    end_with_snapshot=False,
 )
 def test_snapshot_plus_deltas_restore_the_table(
     steps: list[tuple[list[CameraReading], str]], chunk_bytes: int, end_with_snapshot: bool
