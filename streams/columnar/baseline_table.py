@@ -32,6 +32,8 @@ class BaselineTable:
         self.var: Floats = np.zeros((capacity, HOURS_PER_WEEK))
         self.n = np.zeros((capacity, HOURS_PER_WEEK), np.int32)
         self.last: Int64s = np.full(capacity, NEVER, np.int64)
+        # (row, slot) written since the changes were last taken; slot -1: the whole row
+        self.changed: set[tuple[int, int]] = set()
 
     def _rows(self, cells: Cells, *, take: bool) -> Int64s:
         """Each cell's row; -1 for a cell without one (unless ``take``: then a new row)."""
@@ -45,6 +47,10 @@ class BaselineTable:
                 self.index[cell] = row
             out.append(-1 if row is None else row)
         return np.array(out, np.int64)
+
+    def rows_of(self, cells: Cells) -> Int64s:
+        """Each cell's row, a new (empty) one for a cell without one."""
+        return self._rows(cells, take=True)
 
     def _grow(self) -> None:
         old = len(self.last)
@@ -105,6 +111,7 @@ class BaselineTable:
         self.mean[rows, slot] = np.where(first, v, mean + incr)
         self.var[rows, slot] = np.where(first, 0.0, (1.0 - c.alpha) * (var + diff * incr))
         self.n[rows, slot] = n + 1
+        self.changed.update((row, slot) for row in rows.tolist())
         held = self.last[rows]
         self.last[rows] = np.where(held == NEVER, now_ms, np.maximum(now_ms, held))
 
@@ -129,8 +136,10 @@ class BaselineTable:
             if row is not None:
                 self.n[row], self.mean[row], self.var[row] = 0, 0.0, 0.0
                 self.last[row] = NEVER
+                self.changed.add((row, -1))
             return
         (row,) = self._rows(np.array([cell], np.uint64), take=True).tolist()
+        self.changed.add((row, -1))
         self.n[row], self.mean[row], self.var[row] = 0, 0.0, 0.0
         for slot, m in baseline.slots:
             self.mean[row, slot], self.var[row, slot], self.n[row, slot] = m.mean, m.var, m.n

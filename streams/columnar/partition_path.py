@@ -23,7 +23,7 @@ store, where the reference keeps them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import h3
@@ -38,6 +38,7 @@ from streams.cellfold import CellState, expire
 from streams.columnar.camera_columns import CameraColumns, Cells
 from streams.columnar.camera_round import CellExtras, ContextTable, RoundFigures
 from streams.columnar.hot_path import CameraHotPath, RoundOut
+from streams.columnar.partition_log import PartitionLog, restore_state
 from streams.columnar.rule_filter import cell_metrics_of, metric_columns, rule_candidates
 from streams.events import Event
 from streams.halo import Near
@@ -65,6 +66,35 @@ class PartitionPath:
         self.measured_at: dict[int, int] = {}  # cell → event time of its last measurement
         self.now = 0  # the event time of the step under way, ms
         self.views_now: dict[str, dict[str, Any]] = {}  # views of cells a rule looked at
+        self.log = PartitionLog(self.hot.state)
+
+    @classmethod
+    def restored(
+        cls, stores: Stores, partition: int, config: PipelineConfig, records: Iterable[bytes]
+    ) -> PartitionPath:
+        """The path of a partition taken over: its camera state from its log records
+        (:func:`streams.columnar.partition_log.restore_state`, from the last snapshot
+        on), its sensors and tickets from ``stores``; every camera cell is measured at
+        the first round."""
+        path = cls(stores, partition, config)
+        state = restore_state(records, config.metrics)
+        path.hot.state, path.log = state, PartitionLog(state)
+        path.log.sensors_taken = dict(state.sensor_baselines)
+        table = state.cameras
+        cells = np.unique(table.cell[table.used])
+        path.held = set(cells.tolist())
+        path.mixed = {
+            c
+            for c in path.held
+            if (held := stores.cells.get(h3.int_to_str(c))) and not held.is_empty()
+        }
+        path.hot.due(cells)
+        return path
+
+    def log_records(self, *, full: bool) -> list[bytes]:
+        """The partition's camera state changes since last asked (``full``: all of it),
+        as log records to make durable."""
+        return self.log.records(full=full)
 
     # -- a step --------------------------------------------------------------------------
     def step(
