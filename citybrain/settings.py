@@ -252,11 +252,11 @@ class PipelineSettings(BaseModel):
     )
     device_burst: int = Field(30, ge=1, description="readings a device may send at once")
     measure_every_ms: int = Field(
-        1000,
+        250,
         ge=0,
-        description="while a partition has a backlog, its busy cells are measured (and their "
-        "rules run) at most this often, ms of wall time (the map's own refresh is 1 s); 0: "
-        "after every record",
+        description="a partition's camera cells are measured (and their rules run) in rounds "
+        "this often, ms of wall time, and at every sweep (each second); sensors and tickets "
+        "at once; 0: a round after every record",
     )
     max_future_skew_s: int = Field(
         300, ge=0, description="events further in the future are rejected"

@@ -46,6 +46,8 @@ from streams import metrics
 from streams.background import keep_running
 from streams.broker_watch import BrokerWatch
 from streams.bulk_ingest import BulkIngest, ConsumerSettings, run_forever
+from streams.camera_log import CameraLog
+from streams.cell_partitions import CellPartitions
 from streams.cellfold import CellState
 from streams.clock import EventClock
 from streams.columnar.camera_body import decode_body, is_camera_body
@@ -60,9 +62,9 @@ from streams.halo import NEAR, Mark, Near
 from streams.health import follow_lag
 from streams.health import serve as serve_health
 from streams.ingest import Ingest, InputRecord, bodies
-from streams.lateness import LateEvent, arrive
+from streams.lateness import LateEvent
 from streams.lifecycle_step import republish
-from streams.pipeline import Stores, process_batch
+from streams.pipeline import Stores
 from streams.producer_flush import DurableApp
 from streams.rulesource import RuleSource, load_start_rules
 from streams.workers_agent import add_workers_agent
@@ -268,17 +270,10 @@ def create_app(
             )
 
     republished: set[int] = set()  # partitions whose alerts were republished since start
-    # Cells folded but not measured yet, per partition, and since when (wall ms): under a
-    # backlog a busy cell is measured once per round of records, not once per record.
-    deferred: dict[int, dict[str, None]] = {}
-    deferred_since: dict[int, float] = {}
-
-    def backlogged(message: Any) -> bool:
-        """Whether more of this record's partition is already fetched behind it."""
-        if memory_sinks:
-            return False
-        highwater = app.consumer.highwater(message.tp)
-        return highwater is not None and message.offset + 1 < highwater
+    camera_log = CameraLog(table("camera_log"))
+    partitions = CellPartitions(
+        stores, camera_log, clock, allowed_lateness, round_every_ms=p.measure_every_ms
+    )
 
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
@@ -289,7 +284,8 @@ def create_app(
             payload = event.value
             wall = _wall_ms()
             sweep = payload == TICK
-            batch: list[Event] = []
+            arrived: list[Event] = []
+            columns = None
             requests = None
             near = None
             if payload.startswith(ACTIONS):
@@ -298,44 +294,29 @@ def create_app(
                 requests = [ActionRecord.model_validate(a).to_action() for a in records]
             elif payload.startswith(NEAR):  # written by the ingest agent or this one (below)
                 near = Near.from_bytes(payload)
+            elif is_camera_body(payload):
+                columns = decode_body(payload)
             elif not sweep:
-                arrived = (
-                    decode_body(payload).readings()
-                    if is_camera_body(payload)
-                    else events_of_body(payload)
-                )
-                batch, late = arrive(clock, partition, arrived, wall, allowed_lateness)
-                await send_late(late, event.message)
+                arrived = events_of_body(payload)
             elif not clock.knows(partition):
                 continue  # nothing seen on this partition since start: no clock to sweep with
             if source.current is not config.rules:
                 config = replace(config, rules=source.current)  # hot reload; tables untouched
-            metrics.EVENTS_FOLDED.inc(len(batch))
-            waiting = deferred.get(partition, {})
-            defer = bool(batch) and p.measure_every_ms > 0 and backlogged(event.message)
-            if defer and waiting and wall - deferred_since[partition] >= p.measure_every_ms:
-                defer = False  # a round is over: measure what it folded
-            out = process_batch(
-                batch,
-                stores=stores,
-                partition=partition,
-                # after a restart, an action may come before any event: wall time then
-                now_ms=clock.now(partition, wall, default=int(wall)),
+            stepped = partitions.step(
+                partition,
+                events=arrived,
+                cameras=columns,
+                wall_ms=wall,
                 config=config,
                 sweep=sweep,
                 actions=requests,
                 near=near,
-                defer=defer,
-                pending=() if defer else list(waiting),
             )
-            if defer:
-                if not waiting:
-                    deferred_since[partition] = wall
-                waiting.update(dict.fromkeys(out.deferred))
-                deferred[partition] = waiting
-                metrics.CELLS_DEFERRED.inc(len(out.deferred))
-            else:
-                deferred.pop(partition, None)
+            out = stepped.out
+            await send_late(stepped.late, event.message)
+            metrics.EVENTS_FOLDED.inc(stepped.folded)
+            if stepped.measured_round:
+                metrics.CAMERA_ROUNDS.inc()
             for key, told in out.near.items():
                 for what in ("marks", "incidents", "gone", "signals"):
                     metrics.NEAR_SENT.labels(what).inc(len(getattr(told, what)))
@@ -374,6 +355,14 @@ def create_app(
                     key=entry.alert.encode(), value=orjson.dumps(entry.to_dict())
                 )
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.on_partitions_revoked.connect
+    async def drop_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        """Partitions another worker takes: their camera state is theirs now (if they
+        come back, they are restored from the log afresh)."""
+        partitions.forget(
+            {tp.partition for tp in revoked if tp.topic == cells_ingest.get_topic_name()}
+        )
 
     @app.timer(interval=1.0)
     async def tick() -> None:

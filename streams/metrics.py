@@ -40,9 +40,9 @@ CELL_UPDATES = Counter("citybrain_cell_updates_total", "Cell views published")
 EVENTS_FOLDED = Counter(
     "citybrain_events_folded_total", "Events folded into cell state by the cells agent"
 )
-CELLS_DEFERRED = Counter(
-    "citybrain_cells_deferred_total",
-    "Cells folded into under a backlog and left to be measured with the round's last record",
+CAMERA_ROUNDS = Counter(
+    "citybrain_camera_rounds_total",
+    "Rounds that measured a partition's camera cells (streams/cell_partitions.py)",
 )
 BATCH_SECONDS = Histogram(
     "citybrain_batch_seconds",

@@ -117,6 +117,23 @@ def take(
     )
 
 
+def concat(a: CameraColumns, b: CameraColumns) -> CameraColumns:
+    """The rows of ``a`` then those of ``b``."""
+    return CameraColumns(
+        record=np.concatenate([a.record, b.record]),
+        ids=[*a.ids, *b.ids],
+        camera=[*a.camera, *b.camera],
+        ts=np.concatenate([a.ts, b.ts]),
+        lat=np.concatenate([a.lat, b.lat]),
+        lon=np.concatenate([a.lon, b.lon]),
+        cell=np.concatenate([a.cell, b.cell]),
+        people=np.concatenate([a.people, b.people]),
+        area_m2=np.concatenate([a.area_m2, b.area_m2]),
+        flow_in=np.concatenate([a.flow_in, b.flow_in]),
+        flow_out=np.concatenate([a.flow_out, b.flow_out]),
+    )
+
+
 #: The native numpy type of each little-endian column code bodies and chunks carry.
 _NATIVE = {"<i8": np.int64, "<u8": np.uint64, "<f8": np.float64}
 

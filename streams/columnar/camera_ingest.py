@@ -30,6 +30,7 @@ from streams.columnar.camera_columns import (
     Int64s,
     PlaceCache,
     columns_of,
+    concat,
     decode_camera_batch,
     take,
 )
@@ -111,7 +112,7 @@ class CameraIngest:
         if not readings:
             return columns, items
         exact = columns_of(readings, records)
-        joined = _concat(columns, exact)
+        joined = concat(columns, exact)
         order = np.argsort(joined.record, kind="stable")  # a record's rows come from one path
         all_items = np.concatenate([items, np.asarray(exact_items, np.int64)])
         return take(joined, order), all_items[order]
@@ -149,20 +150,3 @@ def _items_of_whole_records(record: Int64s) -> Int64s:
     starts = np.ones(n, np.bool_)
     starts[1:] = record[1:] != record[:-1]
     return rows - np.maximum.accumulate(np.where(starts, rows, 0))
-
-
-def _concat(a: CameraColumns, b: CameraColumns) -> CameraColumns:
-    """The rows of ``a`` then those of ``b``."""
-    return CameraColumns(
-        record=np.concatenate([a.record, b.record]),
-        ids=[*a.ids, *b.ids],
-        camera=[*a.camera, *b.camera],
-        ts=np.concatenate([a.ts, b.ts]),
-        lat=np.concatenate([a.lat, b.lat]),
-        lon=np.concatenate([a.lon, b.lon]),
-        cell=np.concatenate([a.cell, b.cell]),
-        people=np.concatenate([a.people, b.people]),
-        area_m2=np.concatenate([a.area_m2, b.area_m2]),
-        flow_in=np.concatenate([a.flow_in, b.flow_in]),
-        flow_out=np.concatenate([a.flow_out, b.flow_out]),
-    )
