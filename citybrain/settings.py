@@ -325,6 +325,9 @@ class SimSettings(BaseModel):
     camera_period_s: float = Field(5.0, gt=0, description="each camera reports this often")
     sensor_period_s: float = Field(30.0, gt=0)
     hotline_per_min: float = Field(6.0, ge=0, description="background tickets per minute")
+    alarms_per_hour: float = Field(
+        15.0, ge=0, description="sensor alarm episodes starting per hour, city-wide, at random"
+    )
     grid_workers: int = Field(40, ge=0, description="grid workers (网格员) on patrol")
     worker_period_s: float = Field(
         30.0, gt=0, description="each grid worker reports its position this often while online"

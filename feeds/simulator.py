@@ -92,7 +92,9 @@ class Simulator:
             s.id: rng_for("phase", self.seed, s.id).randrange(self._sensor_period_ms)
             for s in city.sensors
         }
-        self._alarm_p = alarm_probability(len(city.sensors), settings.sensor_period_s)
+        self._alarm_p = alarm_probability(
+            len(city.sensors), settings.sensor_period_s, settings.alarms_per_hour
+        )
         last_s = max([self.incident.crowd.end_s, *(t.offset_s for t in self.incident.tickets)])
         self.grid_workers = GridWorkers(
             self.seed,

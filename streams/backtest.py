@@ -1,15 +1,19 @@
 """Backtest: run a rule set over a recording with the worker's own code, faster than real time.
 
-The recording's input records are taken in file order, each at its Kafka
-timestamp (its arrival time), and go through exactly what the worker does
-with a record: :func:`streams.decode.decode_record` with the same limits,
-:func:`streams.locate.route` (geocoding, grouping by ``cells.ingest`` key), the
-partition the Kafka default partitioner would pick for that key, the
-partition's event clock, and :func:`streams.pipeline.process_batch` on
-in-memory stores; halo tickets and cluster marks reach their partitions after the
-record that caused them, as the worker's own records do. Between records, every
-partition is swept once per second of recording time, as the worker's tick does.
-Only the speed differs: no broker, no changelog, no waiting.
+The recording's input records are taken in file order, each at its Kafka timestamp
+(its arrival time), and go through exactly what the worker does with a fetch of
+records: the input consumer's stage (:class:`streams.ingest.Ingest`: decoding with the
+same limits, the devices' ceilings, geocoding, camera readings in columns, grouping by
+``cells.ingest`` key), the partition the Kafka default partitioner would pick for that
+key, and the cells agent's step of that partition
+(:class:`streams.cell_partitions.CellPartitions`: event clock, lateness, camera rounds
+every ``pipeline.measure_every_ms`` of arrival time, the per-object step for the rest)
+on in-memory stores. Records arriving within ``FETCH_MS`` of each other (and before the
+next tick) are taken as one fetch, as the worker's consumer takes them. Halo tickets
+and cluster marks reach their partitions after the fetch that caused them, as the
+worker's own records do. Between fetches, every partition is swept once per second of
+recording time, as the worker's tick does. Only the speed differs: no broker, no
+changelog, no waiting.
 """
 
 from __future__ import annotations
@@ -28,19 +32,22 @@ from feeds.recording_format import RecordedRecord
 from geo.cells import cell_center
 from geo.geocode import load_gazetteer
 from geo.zone_index import ZoneIndex
+from streams.cell_partitions import CellPartitions
 from streams.clock import EventClock
+from streams.columnar.camera_body import decode_body
 from streams.config import decode_limits, lateness, pipeline_config
-from streams.decode import decode_record
-from streams.device_rate import Ceiling, DeviceBuckets, admit
+from streams.device_rate import Ceiling
 from streams.events import KINDS
 from streams.halo import Near
-from streams.lateness import arrive
-from streams.locate import route
-from streams.pipeline import Output, Stores, process_batch
+from streams.ingest import Ingest, InputRecord
+from streams.pipeline import Output, Stores
 from streams.placement import partition_of
 
 #: The worker sweeps each partition once a second (streams/app.py ``tick``).
 TICK_MS: Final = 1000
+#: Records arriving within this many ms of each other are one fetch (the worker's
+#: consumer waits up to ``kafka.fetch_max_wait_ms``, 100 ms, for a fetch to fill).
+FETCH_MS: Final = 100
 INPUT_TOPICS: Final = {f"events.{kind}": kind for kind in KINDS}
 
 
@@ -134,15 +141,19 @@ def run_backtest(
     """
     started = time.perf_counter()
     p = settings.pipeline
-    limits = decode_limits(settings)
-    allowed_lateness = lateness(settings)
-    device_buckets = DeviceBuckets(Ceiling(per_s=p.device_max_per_s, burst=p.device_burst))
     config = replace(pipeline_config(settings, zones), rules=rules)
     placed = config.placement
     assert placed is not None  # pipeline_config always places cells
-    gazetteer = load_gazetteer()
-    stores = Stores.in_memory()
+    ingest = Ingest(
+        decode_limits(settings),
+        Ceiling(per_s=p.device_max_per_s, burst=p.device_burst),
+        load_gazetteer(),
+        placed,
+    )
     clock = EventClock()
+    cells = CellPartitions(
+        Stores.in_memory(), None, clock, lateness(settings), round_every_ms=p.measure_every_ms
+    )
     signals = _Signals()
     partitions = settings.kafka.partitions
     n_records = n_events = rejected = unlocated = 0
@@ -152,29 +163,41 @@ def run_backtest(
     # What partitions tell each other, on its way, in send order (the worker sends each
     # as a cells.ingest record of its own: streams/halo.py).
     pending: deque[tuple[str, Near]] = deque()
+    fetch: list[InputRecord] = []
+    fetch_wall = 0
 
-    def collect(out: Output) -> None:
-        signals.collect(out)
-        pending.extend(out.near.items())
+    def step(partition: int, wall: int, **what: Any) -> int:
+        """A cells.ingest record (or a sweep) of ``partition``; returns its late events."""
+        stepped = cells.step(partition, wall_ms=wall, config=config, **what)
+        signals.collect(stepped.out)
+        pending.extend(stepped.out.near.items())
+        return len(stepped.late)
 
     def deliver(wall: int) -> None:
         while pending:
             key, near = pending.popleft()
-            partition = partition_of(key, partitions)
-            now = clock.now(partition, wall, default=wall)
-            out = process_batch(
-                [], stores=stores, partition=partition, now_ms=now, config=config, near=near
-            )
-            collect(out)
+            step(partition_of(key, partitions), wall, events=[], cameras=None, near=near)
 
     def sweep(wall: int) -> None:
         for partition in range(partitions):
             if clock.knows(partition):
-                now = clock.now(partition, wall)
-                out = process_batch(
-                    [], stores=stores, partition=partition, now_ms=now, config=config, sweep=True
-                )
-                collect(out)
+                step(partition, wall, events=[], cameras=None, sweep=True)
+        deliver(wall)
+
+    def take(wall: int) -> None:
+        """The fetch, as the input consumer and then the cells agent take it."""
+        nonlocal n_events, rejected, unlocated
+        out = ingest.take(fetch, wall)
+        fetch.clear()
+        rejected += sum(len(refused) for _, refused in out.rejected)
+        n_events += sum(out.events.values())
+        unlocated += len(out.unlocated)
+        for key, group in out.groups.items():
+            rejected += step(partition_of(key, partitions), wall, events=group, cameras=None)
+        for key, body in out.camera_bodies:
+            cameras = decode_body(body)
+            rejected += step(partition_of(key, partitions), wall, events=[], cameras=cameras)
+        pending.extend((key, Near(tickets=tickets)) for key, tickets in out.halo.items())
         deliver(wall)
 
     for record in records:
@@ -187,32 +210,16 @@ def run_backtest(
         first_ms = wall if first_ms is None else first_ms
         last_ms = max(last_ms, wall)
         next_tick = wall + TICK_MS if next_tick is None else next_tick
+        if fetch and (wall >= next_tick or wall - fetch_wall >= FETCH_MS):
+            take(fetch_wall)
         while next_tick <= wall:  # the ticks the worker would have run meanwhile
             sweep(next_tick)
             next_tick += TICK_MS
         n_records += 1
-        decoded = decode_record(kind, record.value, wall, limits)
-        within, flooding = admit(decoded, device_buckets)
-        rejected += len(decoded.rejections) + len(flooding)
-        n_events += len(within)
-        routed = route(within, gazetteer, p.h3_resolution, placed)
-        unlocated += len(routed.unlocated)
-        for key, group in routed.groups.items():
-            partition = partition_of(key, partitions)
-            on_time, late = arrive(clock, partition, group, wall, allowed_lateness)
-            rejected += len(late)  # the worker dead-letters these
-            if not on_time:
-                continue
-            out = process_batch(
-                on_time,
-                stores=stores,
-                partition=partition,
-                now_ms=clock.now(partition, wall),
-                config=config,
-            )
-            collect(out)
-        pending.extend((key, Near(tickets=tickets)) for key, tickets in routed.halo.items())
-        deliver(wall)
+        fetch.append(InputRecord(kind, record.topic, 0, n_records, record.value))
+        fetch_wall = wall
+    if fetch:
+        take(fetch_wall)
     return BacktestRun(
         rules=rules,
         fired=signals.fired(rules),

@@ -6,7 +6,7 @@ once it knows its partition: place its events and camera readings in event time
 :class:`streams.columnar.partition_path.PartitionPath` — with a camera round when one
 is due (``round_every_ms`` of wall time since the last, or a sweep) — and write what
 the step changed in the camera state to the partition's log
-(:mod:`streams.camera_log`). A partition seen for the first time since it was
+(:mod:`streams.camera_log`; a backtest keeps none). A partition seen for the first time since it was
 assigned is restored from that log first.
 """
 
@@ -44,7 +44,7 @@ class CellPartitions:
     def __init__(
         self,
         stores: Stores,
-        camera_log: CameraLog,
+        camera_log: CameraLog | None,
         clock: EventClock,
         lateness: Lateness,
         round_every_ms: int,
@@ -58,7 +58,7 @@ class CellPartitions:
         """The partition's path, restored from its camera log on first use."""
         path = self.paths.get(partition)
         if path is None:
-            records = self.camera_log.records(partition)
+            records = self.camera_log.records(partition) if self.camera_log else []
             path = PartitionPath.restored(self.stores, partition, config, records)
             self.paths[partition] = path
         return path
@@ -68,7 +68,8 @@ class CellPartitions:
         for partition in partitions:
             self.paths.pop(partition, None)
             self.last_round.pop(partition, None)
-            self.camera_log.forget(partition)
+            if self.camera_log is not None:
+                self.camera_log.forget(partition)
 
     def step(
         self,
@@ -93,7 +94,8 @@ class CellPartitions:
             cameras, late_readings = self._arrive_columns(partition, cameras, wall_ms)
             late.extend(late_readings)
         path = self.path(partition, config)
-        due = sweep or wall_ms - self.last_round.get(partition, -1e18) >= self.round_every_ms
+        since = wall_ms - self.last_round.get(partition, -1e18)
+        due = sweep or since >= self.round_every_ms
         out = path.step(
             on_time,
             cameras,
@@ -106,10 +108,13 @@ class CellPartitions:
         )
         if due:
             self.last_round[partition] = wall_ms
-        full = self.camera_log.snapshot_due(partition, wall_ms)
-        records = path.log_records(full=full)
-        if records:
-            self.camera_log.write(partition, records, full=full, wall_ms=wall_ms)
+        if self.camera_log is None:
+            path.log.discard()  # nothing to make durable (a backtest)
+        else:
+            full = self.camera_log.snapshot_due(partition, wall_ms)
+            records = path.log_records(full=full)
+            if records:
+                self.camera_log.write(partition, records, full=full, wall_ms=wall_ms)
         folded = len(on_time) + (len(cameras) if cameras is not None else 0)
         return Stepped(out, late, folded, due)
 

@@ -130,6 +130,14 @@ class PartitionLog:
                 out.append(Record("rings", True, body))
         return [_ENCODE.encode(r) for r in out]
 
+    def discard(self) -> None:
+        """Forget what changed (nothing is made durable: a backtest)."""
+        s = self.state
+        s.cameras.clear_tracking()
+        s.density.changed.clear()
+        s.hotline.changed.clear()
+        self.sensors_taken = dict(s.sensor_baselines)
+
 
 def restore_state(records: Iterable[bytes], metrics: MetricsConfig) -> PartitionState:
     """The state the records give, read from a snapshot's first record on, in order.

@@ -13,7 +13,7 @@ from alerts.rulefile import DEFAULT_RULES, load_rule_files
 from citybrain.settings import Settings
 from feeds.recording_format import RecordedRecord
 from geo.cells import cell_of
-from streams.backtest import BacktestRun, run_backtest
+from streams.backtest import TICK_MS, BacktestRun, run_backtest
 from streams.placement import Placement
 
 T0 = 1_795_000_000_000
@@ -127,4 +127,8 @@ def test_signals_on_both_sides_fuse_into_one_incident(crowd_first: bool) -> None
     one, four = incidents(run(records, 1)), incidents(run(records, PARTITIONS))
     assert [rule for rule, *_ in one] == ["crowd.density", "hotline.cluster"]
     assert len({incident for *_, incident in one}) == 1  # fused on one partition
-    assert four == one
+    assert [(r, s, i) for r, s, _, i in four] == [(r, s, i) for r, s, _, i in one]
+    # camera cells are measured in rounds: a round runs with a partition's record once
+    # measure_every_ms has passed since the last, and with every sweep (each second), so
+    # a crowd may open up to a sweep later where its partition has fewer records
+    assert all(abs(f[2] - o[2]) <= TICK_MS for f, o in zip(four, one, strict=True))
