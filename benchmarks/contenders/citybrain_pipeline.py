@@ -4,9 +4,10 @@ tables, measure, run the default rules, publish cell state and alerts).
 
 The topic must be named ``<prefix>events.camera``: the worker runs with that topic
 prefix, so its internal topics and consumer group are the run's own. Its clock starts
-when the worker's first input record is counted (``/metrics`` polled every 50 ms: start
-and end are each up to 50 ms late, alike) and stops when every event is folded into
-cell state or dead-lettered. CPU seconds and peak RSS are the worker process's
+at the last poll of ``/metrics`` (every 50 ms) before the worker's first input record is
+counted (so up to 50 ms early: a small input may be folded whole between two polls)
+and stops at the first poll that finds every event folded into cell state or
+dead-lettered (up to 50 ms late). CPU seconds and peak RSS are the worker process's
 (``/proc``). The work is more than the other contenders' count per (cell, window):
 ``keys`` is the number of cells it holds state for, ``people`` is not comparable, and
 both are reported as such.
@@ -74,6 +75,7 @@ def main(a: Args) -> Meter:
     try:
         cpu0 = 0.0
         started = None
+        before = (time.perf_counter(), cpu_seconds(worker.pid))  # the last poll with none
         while True:
             time.sleep(0.05)
             if worker.poll() is not None:
@@ -83,9 +85,10 @@ def main(a: Args) -> Meter:
             except OSError:
                 continue  # not serving yet
             if started is None and m["citybrain_records_in_total"] > 0:
-                meter.first_record()
-                started, cpu0 = time.perf_counter(), cpu_seconds(worker.pid)
+                meter.first_record(before[0])
+                started, cpu0 = before
             if started is None:
+                before = (time.perf_counter(), cpu_seconds(worker.pid))
                 continue
             done = m["citybrain_events_folded_total"] + m["citybrain_deadlettered_total"]
             meter.events = 0

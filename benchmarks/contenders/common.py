@@ -88,10 +88,12 @@ class Meter:
     _cpu1: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def first_record(self) -> None:
-        """Call when a record arrives; only the first call starts the clock."""
+    def first_record(self, at: float | None = None) -> None:
+        """Call when a record arrives; only the first call starts the clock (``at``: the
+        ``time.perf_counter()`` it started at, when that was earlier than this call)."""
         if self._wall0 is None:
-            self._wall0, self._cpu0 = time.perf_counter(), time.process_time()
+            self._wall0 = time.perf_counter() if at is None else at
+            self._cpu0 = time.process_time()
 
     def count(self, events: int, keys: int, people: int) -> None:
         self.events += events
