@@ -98,15 +98,19 @@ def admit(decoded: Decoded, buckets: DeviceBuckets) -> tuple[list[Event], list[R
     """The events of a decoded record within their devices' ceilings, and a ``rate``
     rejection (with the event's place in the record) for each one over it."""
     passed, refused = buckets.admit(decoded.events)
-    c = buckets.ceiling
     rejections = [
-        Rejection(
-            "rate",
-            f"{device_of(decoded.events[i])} is over its ceiling of {c.burst} readings at "
-            f"once and {c.per_s:g} per second of event time",
-            decoded.indexes[i],
-            orjson.dumps(to_wire(decoded.events[i])),
-        )
-        for i in refused
+        rate_rejection(decoded.events[i], decoded.indexes[i], buckets.ceiling) for i in refused
     ]
     return [decoded.events[i] for i in passed], rejections
+
+
+def rate_rejection(event: Event, index: int, ceiling: Ceiling) -> Rejection:
+    """The ``rate`` rejection of ``event``, at place ``index`` in its record, refused by
+    its device's ``ceiling``."""
+    return Rejection(
+        "rate",
+        f"{device_of(event)} is over its ceiling of {ceiling.burst} readings at once and "
+        f"{ceiling.per_s:g} per second of event time",
+        index,
+        orjson.dumps(to_wire(event)),
+    )

@@ -264,8 +264,9 @@ class _Step:
 
     def cell_metrics(self, cell: str) -> CellMetrics | None:
         if cell not in self.metrics:
-            if self.cameras is not None and self.cameras.holds(cell):
-                held = self.cameras.metrics(cell)  # its last round's
+            if self.held(cell):
+                assert self.cameras is not None
+                held = self.cameras.metrics(cell)  # measured at this step's time
                 if held is not None:
                     self.metrics[cell] = held
                 return held

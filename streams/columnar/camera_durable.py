@@ -54,6 +54,17 @@ class TableChange:
     updated_at: Int64s
     dropped: Cells
 
+    @property
+    def empty(self) -> bool:
+        """Whether the change changes nothing (a delta of a table nothing wrote to)."""
+        return not (
+            self.full
+            or len(self.readings.camera)
+            or len(self.removed_camera)
+            or len(self.cells)
+            or len(self.dropped)
+        )
+
 
 def take_change(table: CameraTable, *, full: bool) -> TableChange:
     """What ``table`` wrote since the last change taken (``full``: all it holds), and

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from streams.columnar.camera_body import ColumnRouter, encode_bodies
 from streams.columnar.camera_columns import (
@@ -36,8 +35,8 @@ from streams.columnar.camera_columns import (
 )
 from streams.columnar.device_ceiling import CeilingTable
 from streams.decode import Limits, Rejection, decode_record
-from streams.device_rate import Ceiling
-from streams.events import CameraReading, to_wire
+from streams.device_rate import Ceiling, rate_rejection
+from streams.events import CameraReading
 from streams.placement import Placement
 
 
@@ -124,19 +123,13 @@ class CameraIngest:
         refused: npt.NDArray[np.bool_],
         out: CameraBatch,
     ) -> None:
-        """A ``rate`` rejection, worded as :func:`streams.device_rate.admit` words it, for
-        each refused reading, after its record's decoding rejections."""
-        c = self.ceiling.ceiling
-        for row in np.flatnonzero(refused).tolist():
-            reading = take(columns, np.array([row])).readings()[0]
+        """A ``rate`` rejection (:func:`streams.device_rate.rate_rejection`) for each
+        refused reading, after its record's decoding rejections."""
+        rows = np.flatnonzero(refused)
+        readings = take(columns, rows).readings()
+        for row, reading in zip(rows.tolist(), readings, strict=True):
             out.rejected.setdefault(int(columns.record[row]), []).append(
-                Rejection(
-                    "rate",
-                    f"camera:{reading.camera} is over its ceiling of {c.burst} readings at "
-                    f"once and {c.per_s:g} per second of event time",
-                    int(items[row]),
-                    orjson.dumps(to_wire(reading)),
-                )
+                rate_rejection(reading, int(items[row]), self.ceiling.ceiling)
             )
 
 

@@ -105,13 +105,7 @@ class PartitionLog:
         s = self.state
         out: list[Record] = []
         change = take_change(s.cameras, full=full)
-        if (
-            full
-            or len(change.readings.camera)
-            or len(change.removed_camera)
-            or len(change.cells)
-            or len(change.dropped)
-        ):
+        if not change.empty:
             for chunk in encode_chunks(change, base=0, offsets=[], max_bytes=self.max_bytes):
                 out.append(Record("cameras", full, chunk))
         for part, table in (("density", s.density), ("hotline", s.hotline)):
