@@ -61,7 +61,7 @@ from streams.fetch_wait import limit_fetch_wait
 from streams.halo import NEAR, Mark, Near
 from streams.health import follow_lag
 from streams.health import serve as serve_health
-from streams.ingest import Ingest, InputRecord, bodies
+from streams.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
 from streams.lateness import LateEvent
 from streams.lifecycle_step import republish
 from streams.pipeline import Stores
@@ -157,10 +157,10 @@ def create_app(
         limits, Ceiling(per_s=p.device_max_per_s, burst=p.device_burst), gazetteer, placed
     )
 
-    async def ingest_records(records: list[InputRecord]) -> None:
+    async def ingest_records(parts: list[InputPart]) -> None:
         """Decode a batch of input records, dead-letter what is bad, forward what is good."""
         now = int(_wall_ms())
-        out = ingest.take(records, now)
+        out = ingest.take_parts(parts, now)
         for kind, n in out.records.items():
             metrics.RECORDS_IN.labels(kind).inc(n)
         for record, rejections in out.rejected:
@@ -205,7 +205,7 @@ def create_app(
                 async for event in stream.events():
                     m = event.message
                     await ingest_records(
-                        [InputRecord(kind, name, m.partition, m.offset, event.value)]
+                        parts_of([InputRecord(kind, name, m.partition, m.offset, event.value)])
                     )
 
         for name, kind in input_topics.items():

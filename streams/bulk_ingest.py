@@ -26,7 +26,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import Counter, Histogram
 
 from streams.events import Kind
-from streams.ingest import InputRecord
+from streams.ingest import InputPart
 from streams.lag import PartitionOffsets
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class BulkIngest:
         self,
         topics: Mapping[str, Kind],
         settings: ConsumerSettings,
-        handle: Callable[[list[InputRecord]], Awaitable[None]],
+        handle: Callable[[list[InputPart]], Awaitable[None]],
         flush: Callable[[], Awaitable[None]],
         held: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -125,13 +125,18 @@ class BulkIngest:
     async def _take(
         self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[ConsumerRecord]]
     ) -> None:
-        records = [
-            InputRecord(self.topics[tp.topic], tp.topic, tp.partition, r.offset, r.value)
+        parts = [
+            InputPart(
+                self.topics[tp.topic],
+                tp.topic,
+                tp.partition,
+                [r.offset for r in batch],
+                [r.value for r in batch],
+            )
             for tp, batch in fetched.items()
-            for r in batch
         ]
-        BATCHES.observe(len(records))
-        await self.handle(records)
+        BATCHES.observe(sum(len(part) for part in parts))
+        await self.handle(parts)
         await self.flush()
         offsets = {tp: batch[-1].offset + 1 for tp, batch in fetched.items() if batch}
         try:

@@ -15,9 +15,11 @@ input record: one event per input record costs what a batched record costs.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import orjson
@@ -46,6 +48,47 @@ class InputRecord(NamedTuple):
     partition: int
     offset: int
     value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class InputPart:
+    """The records one fetch read from one input partition, as two columns (offsets and
+    values, in offset order): the input consumer makes no object per record, only the
+    few records the checks refuse become :class:`InputRecord` s (dead letters name them)."""
+
+    kind: Kind
+    topic: str
+    partition: int
+    offsets: Sequence[int]
+    values: Sequence[bytes | None]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def record(self, index: int) -> InputRecord:
+        """The ``index``-th record."""
+        return InputRecord(
+            self.kind, self.topic, self.partition, self.offsets[index], self.values[index]
+        )
+
+
+def parts_of(records: Iterable[InputRecord]) -> list[InputPart]:
+    """``records`` as parts: each run of records of one topic and partition, in order."""
+    parts: list[InputPart] = []
+    offsets: list[int] = []
+    values: list[bytes | None] = []
+    for r in records:
+        last = parts[-1] if parts else None
+        if last is None or (last.kind, last.topic, last.partition) != (
+            r.kind,
+            r.topic,
+            r.partition,
+        ):
+            offsets, values = [], []
+            parts.append(InputPart(r.kind, r.topic, r.partition, offsets, values))
+        offsets.append(r.offset)
+        values.append(r.value)
+    return parts
 
 
 @dataclass(slots=True)
@@ -91,23 +134,19 @@ class Ingest:
     def take(self, records: Iterable[InputRecord], now_ms: int) -> Ingested:
         """Decode, check and route a batch; ``now_ms`` is the wall clock (for the
         decoder's bounds on event times)."""
+        return self.take_parts(parts_of(records), now_ms)
+
+    def take_parts(self, parts: Iterable[InputPart], now_ms: int) -> Ingested:
+        """:meth:`take` for a batch given as parts (records in part order)."""
         out = Ingested()
         valid: list[Event] = []
-        cameras: list[InputRecord] = []
-        for record in records:
-            out.records[record.kind] += 1
-            if record.kind == "camera":
-                cameras.append(record)
-                continue
-            decoded = decode_record(record.kind, record.value, now_ms, self.limits)
-            within, flooding = admit(decoded, self.buckets)
-            if decoded.rejections or flooding:
-                out.rejected.append((record, [*decoded.rejections, *flooding]))
-            # From here on tickets carry masked text; the unmasked text goes its own way.
-            events, private = split_private(within)
-            out.private.extend(private)
-            out.events[record.kind] += len(events)
-            valid.extend(events)
+        cameras: list[InputPart] = []
+        for part in parts:
+            out.records[part.kind] += len(part)
+            if part.kind == "camera":
+                cameras.append(part)
+            else:
+                valid.extend(self._take_one_by_one(part, now_ms, out))
         if cameras:
             self._take_cameras(cameras, now_ms, out)
         routed = route(valid, self.gazetteer, self.limits.resolution, self.placement)
@@ -115,12 +154,32 @@ class Ingest:
         out.unlocated, out.geocoded = routed.unlocated, routed.geocoded
         return out
 
-    def _take_cameras(self, records: list[InputRecord], now_ms: int, out: Ingested) -> None:
+    def _take_one_by_one(self, part: InputPart, now_ms: int, out: Ingested) -> list[Event]:
+        """The exact path for a part of sensor or hotline records: its valid events."""
+        valid: list[Event] = []
+        for index, value in enumerate(part.values):
+            decoded = decode_record(part.kind, value, now_ms, self.limits)
+            within, flooding = admit(decoded, self.buckets)
+            if decoded.rejections or flooding:
+                out.rejected.append((part.record(index), [*decoded.rejections, *flooding]))
+            # From here on tickets carry masked text; the unmasked text goes its own way.
+            events, private = split_private(within)
+            out.private.extend(private)
+            out.events[part.kind] += len(events)
+            valid.extend(events)
+        return valid
+
+    def _take_cameras(self, parts: list[InputPart], now_ms: int, out: Ingested) -> None:
         """The camera records of a batch, in columns (streams/columnar/camera_ingest.py)."""
-        batch = self.cameras.take([r.value for r in records], now_ms)
+        values = parts[0].values if len(parts) == 1 else [v for p in parts for v in p.values]
+        batch = self.cameras.take(values, now_ms)
         out.camera_bodies = batch.bodies
         out.events["camera"] += batch.readings
-        out.rejected.extend((records[i], batch.rejected[i]) for i in sorted(batch.rejected))
+        if batch.rejected:
+            starts = list(accumulate((len(p) for p in parts), initial=0))
+            for i in sorted(batch.rejected):
+                at = bisect_right(starts, i) - 1
+                out.rejected.append((parts[at].record(i - starts[at]), batch.rejected[i]))
 
 
 def bodies(events: Sequence[Event], max_bytes: int = BODY_BYTES) -> Iterator[bytes]:

@@ -63,9 +63,7 @@ def is_camera_body(body: bytes) -> bool:
 def encode_bodies(columns: CameraColumns, max_bytes: int = BODY_BYTES) -> Iterator[bytes]:
     """``columns`` as bodies of at most about ``max_bytes``, in order."""
     n = len(columns)
-    longest = max(
-        (len(i) + len(c) for i, c in zip(columns.ids, columns.camera, strict=True)), default=0
-    )
+    longest = max(map(len, columns.ids), default=0) + max(map(len, columns.camera), default=0)
     per_body = max(1, (max_bytes - 64) // (_ROW_BYTES + 2 * longest))
     for start in range(0, n, per_body):
         end = min(n, start + per_body)
@@ -107,14 +105,24 @@ class ColumnRouter:
         """``(partition, key, readings)`` for each partition the readings' cells are
         placed on, by partition; readings keep their order within a partition. The key
         is one of the partition's cells' keys (Kafka's partitioner maps it there)."""
-        partitions = np.empty(len(columns), np.int64)
+        if not len(columns):
+            return []
+        if self.placement.partitions == 1:  # no split: the first reading's key
+            _, key = self._placed(int(columns.cell[0]))
+            return [(0, key, columns)]
+        # one look-up per distinct cell, in the order the cells first appear
+        cells, first, inverse = np.unique(columns.cell, return_index=True, return_inverse=True)
+        placed = [self._placed(cell) for cell in cells.tolist()]
+        partitions = np.array([p for p, _ in placed], np.int64)[inverse]
         keys: dict[int, str] = {}
-        for i, cell in enumerate(columns.cell.tolist()):
-            found = self.known.get(cell)
-            if found is None:
-                name = h3.int_to_str(cell)
-                found = (self.placement.partition(name), self.placement.key(name))
-                self.known[cell] = found
-            partitions[i] = found[0]
-            keys.setdefault(found[0], found[1])
+        for j in np.argsort(first, kind="stable").tolist():
+            keys.setdefault(*placed[j])
         return [(p, keys[p], take(columns, np.flatnonzero(partitions == p))) for p in sorted(keys)]
+
+    def _placed(self, cell: int) -> tuple[int, str]:
+        found = self.known.get(cell)
+        if found is None:
+            name = h3.int_to_str(cell)
+            found = (self.placement.partition(name), self.placement.key(name))
+            self.known[cell] = found
+        return found

@@ -26,7 +26,7 @@ class CeilingTable:
 
     def __init__(self, ceiling: Ceiling, max_devices: int = 200_000, capacity: int = 1024) -> None:
         self.ceiling, self.max_devices = ceiling, max_devices
-        self.index: dict[str, int] = {}
+        self.index: dict[str, int] = {}  # camera id → row
         self.tokens: Floats = np.zeros(capacity)
         self.ts: Int64s = np.zeros(capacity, np.int64)
         self.seen: Int64s = np.zeros(capacity, np.int64)  # order of last use, for forgetting
@@ -54,18 +54,17 @@ class CeilingTable:
     def admit(self, columns: CameraColumns) -> npt.NDArray[np.bool_]:
         """Whether each reading (in order) is within its camera's ceiling."""
         n = len(columns)
-        devices = [f"camera:{c}" for c in columns.camera]
-        fresh = {d for d in devices if d not in self.index}
-        if len(self.index) + len(fresh) > self.max_devices:
-            return self._one_by_one(devices, columns.ts.tolist())
-        ts = columns.ts
-        for device, t in zip(devices, ts.tolist(), strict=True):
-            if not fresh:  # the common case: every camera known, no pass over the batch
-                break
-            if device in fresh:  # a new camera starts full at its first reading's time
-                fresh.discard(device)
-                self._new(device, t)
-        rows = np.array([self.index[d] for d in devices], np.int64)
+        cameras, ts = columns.camera, columns.ts
+        found = list(map(self.index.get, cameras))
+        if None in found:  # cameras new here: each starts full at its first reading's time
+            fresh = {c for c, row in zip(cameras, found, strict=True) if row is None}
+            if len(self.index) + len(fresh) > self.max_devices:
+                return self._one_by_one(cameras, ts.tolist())
+            for i, t in enumerate(ts.tolist()):
+                if found[i] is None:
+                    row = self.index.get(cameras[i])
+                    found[i] = self._new(cameras[i], t) if row is None else row
+        rows = np.array(found, np.int64)
         _, first, counts = np.unique(rows, return_index=True, return_counts=True)
         single = np.zeros(n, np.bool_)
         single[first[counts == 1]] = True
@@ -115,5 +114,5 @@ class CeilingTable:
 
     def bucket(self, camera: str) -> Bucket | None:
         """A camera's bucket as the scalar path holds it (for tests and inspection)."""
-        row = self.index.get(f"camera:{camera}")
+        row = self.index.get(camera)
         return None if row is None else Bucket(float(self.tokens[row]), int(self.ts[row]))

@@ -14,7 +14,7 @@ from streams.columnar.camera_body import decode_body
 from streams.config import decode_limits, placement, zone_index
 from streams.device_rate import Ceiling
 from streams.events import CameraReading, Ticket, events_of_body
-from streams.ingest import Ingest, InputRecord, bodies
+from streams.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
 from streams.placement import partition_of
 
 NOW = int(time.time() * 1000)
@@ -108,3 +108,43 @@ def test_bodies_cut_a_long_group_in_order_and_under_the_size() -> None:
     cut = list(bodies(readings, max_bytes=len(whole) // 3))
     assert len(cut) >= 3 and all(len(b) <= len(whole) // 3 for b in cut)
     assert [e for b in cut for e in events_of_body(b)] == readings
+
+
+def test_parts_keep_each_rejected_record_where_it_was_read() -> None:
+    """A batch fetched from several partitions (one part each): the camera records of all
+    parts are decoded together, and each refused record is named by its own partition
+    and offset."""
+    good = [cam(i, 23.0 + 0.01 * i) for i in range(6)]
+    first = InputPart(
+        "camera", "events.camera", 0, [10, 11, 12], [orjson.dumps(c) for c in good[:3]]
+    )
+    second = InputPart(
+        "camera",
+        "events.camera",
+        3,
+        [70, 71, 72, 73],
+        [orjson.dumps(good[3]), b"{not json", orjson.dumps(good[4]), None],
+    )
+    sensors = parts_of([rec("sensor", 5, {"id": "s1"})])  # invalid: refused on its own
+    out = ingest().take_parts([first, *sensors, second], NOW)
+    assert out.records == {"camera": 7, "sensor": 1} and out.events["camera"] == 5
+    refused = sorted((r.kind, r.partition, r.offset) for r, _ in out.rejected)
+    assert refused == [("camera", 3, 71), ("camera", 3, 73), ("sensor", 0, 5)]
+    kept = sorted(r.id for _, body in out.camera_bodies for r in readings(body))
+    assert kept == sorted(f"c{i}" for i in range(5))
+
+
+def test_parts_of_cuts_records_into_runs_of_one_partition_in_order() -> None:
+    records = [
+        rec("camera", 0, {}),
+        rec("camera", 1, {}),
+        rec("sensor", 2, {}),
+        rec("camera", 3, {}),
+    ]
+    parts = parts_of(records)
+    assert [(p.kind, list(p.offsets)) for p in parts] == [
+        ("camera", [0, 1]),
+        ("sensor", [2]),
+        ("camera", [3]),
+    ]
+    assert [parts[i].record(j) for i, j in ((0, 0), (0, 1), (1, 0), (2, 0))] == records
