@@ -35,6 +35,7 @@ from citybrain.settings import Settings, load_settings
 from feeds.recording import labels_in, read_recording, recording_info
 from feeds.recording_format import RecordingError
 from streams.backtest import BacktestRun, rule_fingerprint, run_backtest
+from streams.collector import settle_heap
 from streams.config import zone_index
 from streams.rulesource import rules_path
 
@@ -94,6 +95,7 @@ def _replay(
             if seen[0] % PROGRESS_EVERY == 0:
                 progress.update(task, completed=seen[0])
 
+        settle_heap()  # as the worker does (streams/collector.py)
         run = run_backtest(read_recording(events), rules, settings, zones=zones, progress=tick)
         progress.update(task, completed=seen[0])
     return run
