@@ -5,9 +5,10 @@ Contract: :meth:`CeilingTable.admit` passes and refuses exactly the readings tha
 :meth:`streams.device_rate.DeviceBuckets.admit` passes and refuses for the same
 readings in the same order, and leaves every bucket as it leaves it (the same float
 operations). A camera with one reading in the batch — the common case, a camera
-reports every second or two — is decided in one vectorised step; a camera with
-several readings in the batch is decided reading by reading, as the bucket is
-sequential. Buckets are bounded as there (least recently seen forgotten first); a
+reports every second or two — is decided in one vectorised step; as a bucket is
+sequential, a camera with several readings in the batch has its k-th reading decided
+in a k-th step (each vectorised over the cameras with that many readings). Buckets
+are bounded as there (least recently seen forgotten first); a
 batch that would pass the bound is decided wholly reading by reading, so the order
 of forgetting is the same.
 """
@@ -65,28 +66,38 @@ class CeilingTable:
                     row = self.index.get(cameras[i])
                     found[i] = self._new(cameras[i], t) if row is None else row
         rows = np.array(found, np.int64)
-        _, first, counts = np.unique(rows, return_index=True, return_counts=True)
-        single = np.zeros(n, np.bool_)
-        single[first[counts == 1]] = True
+        # A camera's readings are decided in their order: its k-th reading of the batch
+        # in step k, each step one vectorised update of the buckets of the cameras that
+        # have a k-th reading (one step when every camera sent once, the common case).
+        order = np.argsort(rows, kind="stable")
+        grouped = rows[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        rank = np.empty(n, np.int64)
+        rank[order] = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+        by_rank = np.argsort(rank, kind="stable")
         passed = np.zeros(n, np.bool_)
-        r, t = rows[single], ts[single]
-        tokens, held_ts = self.tokens[r], self.ts[r]
-        later = t > held_ts
-        c = self.ceiling
-        refilled = np.minimum(float(c.burst), tokens + (t - held_ts) / 1000 * c.per_s)
-        tokens = np.where(later, refilled, tokens)
-        ok = tokens >= 1.0
-        self.tokens[r] = np.where(ok, tokens - 1.0, tokens)
-        self.ts[r] = np.where(later, t, held_ts)
-        passed[single] = ok
-        for i in np.flatnonzero(~single).tolist():  # a camera with several readings here
-            row = int(rows[i])
-            bucket, ok_i = take(Bucket(float(self.tokens[row]), int(self.ts[row])), int(ts[i]), c)
-            self.tokens[row], self.ts[row] = bucket.tokens, bucket.ts
-            passed[i] = ok_i
+        begin = 0
+        for end in np.cumsum(np.bincount(rank)).tolist():
+            step = by_rank[begin:end]
+            passed[step] = self._step(rows[step], ts[step])
+            begin = end
         self.seen[rows] = self.clock + np.arange(n)  # the last use of a row wins
         self.clock += n
         return passed
+
+    def _step(self, rows: Int64s, ts: Int64s) -> npt.NDArray[np.bool_]:
+        """One reading stamped ``ts[i]`` for each (distinct) bucket ``rows[i]``, as
+        :func:`streams.device_rate.take` decides it, with the same float operations;
+        whether each passes."""
+        tokens, held_ts = self.tokens[rows], self.ts[rows]
+        later = ts > held_ts
+        c = self.ceiling
+        refilled = np.minimum(float(c.burst), tokens + (ts - held_ts) / 1000 * c.per_s)
+        tokens = np.where(later, refilled, tokens)
+        ok = tokens >= 1.0
+        self.tokens[rows] = np.where(ok, tokens - 1.0, tokens)
+        self.ts[rows] = np.where(later, ts, held_ts)
+        return ok
 
     def _one_by_one(self, devices: list[str], ts: list[int]) -> npt.NDArray[np.bool_]:
         """Reading by reading, forgetting the least recently seen past the bound."""
