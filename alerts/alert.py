@@ -60,5 +60,9 @@ class Alert:
             "escalated": lc.escalated_at is not None,
             "escalated_at": lc.escalated_at,
             "reopened": lc.reopened,
+            # cleared, not closed, and only a person may close it
+            "awaiting_review": not self.active and not lc.closed and lc.held,
+            "reminded": lc.reminded,
+            "reminded_at": lc.reminded_at,
             "evidence": self.evidence,
         }

@@ -12,6 +12,12 @@ States (docs/protocol.md "Alert lifecycle")::
      └─ clear for expire_after (nobody acknowledged) ──► expired
     resolved/expired ── a new signal within the cool-down ──► open (reopened)
 
+  An alert *held for review* — at or above ``review_from`` severity (critical by
+  default), or escalated — never expires: once its condition clears it waits,
+  "cleared, awaiting review", until a person resolves it; while nobody has
+  acknowledged it, it is ``reminded`` (the desks' alarm sounds again) every
+  ``remind_every``.
+
 * The *condition* (``active``: some signal of the incident open) is the
   machine's business; the *state* is the people's. They are independent: a
   person may resolve an alert whose crowd is still there, and an acknowledged
@@ -34,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, get_args
 
-from alerts.detect import worse
+from alerts.detect import SEVERITY_RANK, worse
 
 LifecycleState = Literal["open", "acknowledged", "resolved", "expired"]
 LIFECYCLE_STATES: tuple[LifecycleState, ...] = get_args(LifecycleState)
@@ -51,6 +57,7 @@ AuditAction = Literal[
     "expired",
     "escalated",
     "reopened",  # a new signal joined a resolved or expired alert within the cool-down
+    "reminded",  # held for review, still unacknowledged: the alarm sounds again
     "cleared",  # the condition is gone (every signal closed)
     "returned",  # the condition is back on an alert nobody closed
     "refused",  # an action the state did not allow (recorded, nothing changes)
@@ -65,10 +72,17 @@ TAKEN_KEEP = 64
 
 @dataclass(frozen=True, slots=True)
 class LifecycleConfig:
-    """Time limits of the lifecycle, ms."""
+    """Time limits of the lifecycle, ms, and which alerts only a person may close.
+
+    ``review_from``: the lowest severity held for review (never expires by itself;
+    escalated alerts always are), None for none; ``remind_every_ms``: how often an
+    unacknowledged alert held for review is reminded (0: never).
+    """
 
     expire_after_ms: int = 120_000  # nobody acknowledged, condition clear this long: expired
     stale_after_ms: int = 86_400_000  # acknowledged, clear this long, never resolved: expired
+    review_from: str | None = "critical"
+    remind_every_ms: int = 300_000
 
 
 class EscalationPolicy(Protocol):
@@ -103,6 +117,9 @@ class Lifecycle:
     escalation_severity: str | None = None
     escalation_desks: tuple[str, ...] = ()
     reopened: int = 0
+    held: bool = False  # held for review (:func:`held_for_review`), as of the last tick
+    reminded: int = 0  # reminders this episode
+    reminded_at: int | None = None  # ms, the latest
     # ids of the latest people's actions taken, accepted or refused (at most TAKEN_KEEP):
     # Kafka may deliver an action again after a worker restarts, and it must not count twice
     taken: tuple[str, ...] = ()
@@ -199,6 +216,17 @@ class Facts:
 def severity_of(lc: Lifecycle, facts: Facts) -> str:
     """The alert's severity: the incident's, raised by escalation."""
     return worse(facts.severity, lc.escalation_severity) or facts.severity
+
+
+def held_for_review(lc: Lifecycle, facts: Facts, config: LifecycleConfig) -> bool:
+    """Whether only a person may close the alert: escalated, or its severity at or above
+    ``config.review_from``."""
+    if lc.escalated_at is not None:
+        return True
+    if config.review_from is None:
+        return False
+    rank = SEVERITY_RANK.get(severity_of(lc, facts), 0)
+    return rank >= SEVERITY_RANK.get(config.review_from, 0)
 
 
 def desks_of(lc: Lifecycle, facts: Facts) -> tuple[str, ...]:
@@ -340,7 +368,8 @@ def tick(
     config: LifecycleConfig,
     escalations: Mapping[str, EscalationPolicy],
 ) -> tuple[Lifecycle, list[AuditEntry]]:
-    """Time passes: escalate what nobody acknowledged, expire what stayed clear.
+    """Time passes: escalate what nobody acknowledged, remind of what is held for review
+    and still unacknowledged, expire what stayed clear and is not held for review.
 
     ``escalations`` maps rule id → its escalate block (rules without one are absent).
     """
@@ -369,7 +398,18 @@ def tick(
             )
             entries.append(_entry(lc, new, facts, at, "escalated", rules=(r for r, _ in due)))
             lc = new
-    if not facts.active and facts.cleared_at is not None and not lc.closed:
+    held = held_for_review(lc, facts, config)
+    if held != lc.held:  # what the screens show ("awaiting review"), not an audit entry
+        lc = replace(lc, held=held)
+    if lc.state == "open" and held and config.remind_every_ms > 0:
+        last = lc.reminded_at if lc.reminded_at is not None else lc.episode_at
+        if at - last >= config.remind_every_ms:
+            new = replace(lc, version=lc.version + 1, reminded=lc.reminded + 1, reminded_at=at)
+            minutes = (at - lc.episode_at) // 60_000
+            note = f"unacknowledged for {minutes} min"
+            entries.append(_entry(lc, new, facts, at, "reminded", note=note))
+            lc = new
+    if not facts.active and facts.cleared_at is not None and not lc.closed and not held:
         limit = config.expire_after_ms if lc.state == "open" else config.stale_after_ms
         if at - facts.cleared_at >= limit:
             new = replace(lc, state="expired", version=lc.version + 1, closed_at=at)

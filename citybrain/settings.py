@@ -288,6 +288,14 @@ class PipelineSettings(BaseModel):
     alert_stale_after_s: int = Field(
         86_400, ge=0, description="an acknowledged alert expires when clear this long unresolved, s"
     )
+    alert_review_from: Literal["info", "warning", "critical", "none"] = Field(
+        "critical",
+        description="alerts of this severity and above (and every escalated one) never expire:"
+        " a person resolves them ('none': any may expire)",
+    )
+    alert_remind_every_s: int = Field(
+        300, ge=0, description="an unacknowledged alert held for review sounds again this often, s"
+    )
     geocode_max_uncertainty_m: float = Field(
         500.0, gt=0, description="geocoded tickets vaguer than this are not clustered, m"
     )

@@ -60,6 +60,8 @@ def pipeline_config(settings: Settings, zones: ZoneIndex | None = None) -> Pipel
         lifecycle=LifecycleConfig(
             expire_after_ms=p.alert_expire_after_s * 1000,
             stale_after_ms=p.alert_stale_after_s * 1000,
+            review_from=None if p.alert_review_from == "none" else p.alert_review_from,
+            remind_every_ms=p.alert_remind_every_s * 1000,
         ),
         zones=zones,
         zone_areas=zone_cell_areas(zones) if zones is not None else None,

@@ -96,12 +96,17 @@ def test_queue_order_open_first_then_severity_then_newest(page: Page) -> None:
           a({{id: 'open-warning-new', severity: 'warning', opened_at: 5000}}),
           a({{id: 'open-critical-old', opened_at: 100}}),
           a({{id: 'open-critical-new', opened_at: 4000}}),
+          a({{id: 'open-critical-risky-old', opened_at: 50, evidence: {{risk: 0.94}}}}),
+          a({{id: 'open-warning-risky-new', severity: 'warning', opened_at: 6000,
+              evidence: {{risk: 0.99}}}}),
         ];
         return list.sort(compareAlerts).map((x) => x.id);""",
     )
     assert got == [
+        "open-critical-risky-old",
         "open-critical-new",
         "open-critical-old",
+        "open-warning-risky-new",
         "open-warning-new",
         "ack-critical",
         "resolved",
@@ -160,9 +165,25 @@ def test_tone_only_for_critical_alerts_nobody_has_acknowledged(page: Page) -> No
           wantsTone(a({{}}), a({{severity: 'warning'}})),
           wantsTone(a({{}}), a({{}})),
           wantsTone(a({{reopened: 1}}), a({{state: 'expired'}})),
+          wantsTone(a({{reminded: 1}}), a({{}})),
+          wantsTone(a({{reminded: 1}}), a({{reminded: 1}})),
         ];""",
     )
-    assert got == [True, False, False, True, False, True]
+    assert got == [True, False, False, True, False, True, True, False]
+
+
+def test_only_an_alert_held_for_review_reads_awaiting_review(page: Page) -> None:
+    got = run(
+        page,
+        f"""const {{ awaitingReview }} = await m('alert-model'); const a = {ALERT};
+        return [
+          awaitingReview(a({{active: false, awaiting_review: true}})),
+          awaitingReview(a({{active: false, awaiting_review: false}})),
+          awaitingReview(a({{active: false}})),
+          awaitingReview(a({{active: false, awaiting_review: true, state: 'resolved'}})),
+        ];""",
+    )
+    assert got == [True, False, False, False]
 
 
 def test_resolution_follows_the_zoom(page: Page) -> None:

@@ -35,6 +35,9 @@ LIVE = Facts(
     open_rules=("crowd.density",),
 )
 CLEAR = replace(LIVE, active=False, cleared_at=T0 + 60_000, open_rules=())
+CRITICAL = replace(LIVE, severity="critical")
+CRITICAL_CLEAR = replace(CLEAR, severity="critical")
+NO_REMINDERS = replace(CONFIG, remind_every_ms=0)
 
 
 def act(kind: str, at_s: float, by: str = "王调度", **kw: object) -> Action:
@@ -115,7 +118,7 @@ def test_nobody_acknowledges_escalation_raises_severity_and_adds_desks_once() ->
     assert entry.action == "escalated" and entry.rules == ("crowd.density",)
     assert entry.severity == "critical" and entry.desks == ("110", "chengguan", "traffic")
     assert lc.escalated_at == T0 + 180_000 and lc.version == 2
-    again, more = tick(lc, LIVE, T0 + 400_000, CONFIG, ESCALATE)
+    again, more = tick(lc, LIVE, T0 + 400_000, NO_REMINDERS, ESCALATE)
     assert more == [] and again is lc  # once per rule and episode
 
 
@@ -141,6 +144,68 @@ def test_condition_clear_and_nobody_acknowledged_expires() -> None:
     lc, (entry,) = tick(lc, CLEAR, T0 + 180_000, CONFIG, ESCALATE)
     assert entry.action == "expired" and lc.state == "expired" and lc.closed_at == T0 + 180_000
     assert entry.note == "condition clear for 2 min, nobody acknowledged"
+
+
+def test_a_critical_alert_never_expires_it_waits_for_a_person() -> None:
+    lc, _ = opened(CRITICAL, T0)
+    lc, _ = on_signal(lc, CRITICAL_CLEAR, was_active=True, new_signal=False, at=T0 + 60_000)
+    lc, entries = tick(lc, CRITICAL_CLEAR, T0 + 30 * 86_400_000, NO_REMINDERS, ESCALATE)
+    assert entries == [] and lc.state == "open" and not lc.closed  # cleared, awaiting review
+    assert lc.held and lc.version == 2  # shown as awaiting review; not an audit entry
+    lc, done = apply_action(lc, act("resolve", 90_000, note="现场已疏散"), CRITICAL_CLEAR)
+    assert done.accepted and lc.state == "resolved" and lc.resolved_by == "王调度"
+
+
+def test_an_escalated_alert_never_expires_whatever_its_own_severity() -> None:
+    lc, _ = opened(LIVE, T0)  # a warning
+    lc, (esc,) = tick(lc, LIVE, T0 + 180_000, NO_REMINDERS, ESCALATE)
+    assert esc.action == "escalated"
+    lc, _ = on_signal(lc, CLEAR, was_active=True, new_signal=False, at=T0 + 200_000)
+    lc, entries = tick(lc, CLEAR, T0 + 200_000 + 86_400_000, NO_REMINDERS, ESCALATE)
+    assert entries == [] and lc.state == "open"
+    acked, _ = apply_action(lc, act("ack", 86_500), CLEAR)  # acknowledged: not stale either
+    acked, entries = tick(acked, CLEAR, T0 + 10 * 86_400_000, NO_REMINDERS, ESCALATE)
+    assert entries == [] and acked.state == "acknowledged"
+
+
+@pytest.mark.parametrize(
+    ("review_from", "severity", "expires"),
+    [
+        ("critical", "warning", True),
+        ("critical", "critical", False),
+        ("warning", "warning", False),
+        ("warning", "info", True),
+        (None, "critical", True),
+    ],
+)
+def test_which_severities_may_expire_is_the_operators_choice(
+    review_from: str | None, severity: str, expires: bool
+) -> None:
+    config = replace(NO_REMINDERS, review_from=review_from)
+    live, clear = replace(LIVE, severity=severity), replace(CLEAR, severity=severity)
+    lc, _ = opened(live, T0)
+    lc, _ = on_signal(lc, clear, was_active=True, new_signal=False, at=T0 + 60_000)
+    lc, _ = tick(lc, clear, T0 + 60_000 + CONFIG.expire_after_ms, config, {})
+    assert (lc.state == "expired") is expires
+    assert lc.held is not expires
+
+
+def test_an_unacknowledged_critical_is_reminded_on_schedule_until_acknowledged() -> None:
+    config = replace(CONFIG, remind_every_ms=300_000)
+    lc, _ = opened(CRITICAL, T0)
+    lc, entries = tick(lc, CRITICAL, T0 + 299_999, config, {})
+    assert entries == []
+    lc, (first,) = tick(lc, CRITICAL, T0 + 300_000, config, {})
+    assert first.action == "reminded" and first.note == "unacknowledged for 5 min"
+    assert lc.reminded == 1 and lc.reminded_at == T0 + 300_000 and lc.state == "open"
+    assert tick(lc, CRITICAL, T0 + 599_999, config, {})[1] == []
+    lc, _ = on_signal(lc, CRITICAL_CLEAR, was_active=True, new_signal=False, at=T0 + 500_000)
+    lc, (second,) = tick(lc, CRITICAL_CLEAR, T0 + 600_000, config, {})  # cleared: still
+    assert second.action == "reminded" and lc.reminded == 2
+    lc, _ = apply_action(lc, act("ack", 650), CRITICAL_CLEAR)
+    assert tick(lc, CRITICAL_CLEAR, T0 + 3_600_000, config, {})[1] == []
+    warning, _ = opened(LIVE, T0)  # not held for review: no reminders
+    assert tick(warning, LIVE, T0 + 3_600_000, config, {})[1] == []
 
 
 def test_an_acknowledged_alert_stays_in_its_queue_until_resolved_or_stale() -> None:

@@ -18,6 +18,12 @@ export const isLive = (a) => !ENDED.has(a.state);
 export const isEnded = (a) => ENDED.has(a.state);
 export const needsAck = (a) => a.state === "open";
 
+/**
+ * Cleared but not closed: waiting for a person to review and resolve it (critical and
+ * escalated alerts never expire by themselves).
+ */
+export const awaitingReview = (a) => a.awaiting_review === true && isLive(a);
+
 /** Whether the alert's condition holds now (``active``), defaulting to "not ended". */
 export const conditionActive = (a) => (typeof a.active === "boolean" ? a.active : isLive(a));
 
@@ -35,7 +41,10 @@ export function supersedes(incoming, held) {
   return true;
 }
 
-/** Group (open, acknowledged, ended), then severity, then newest first. */
+/** The incident's risk score (0–1) from its evidence, or -1 when it carries none. */
+export const riskOf = (a) => (isNum(a.evidence?.risk) ? a.evidence.risk : -1);
+
+/** Group (open, acknowledged, ended), then severity, then risk, then newest first. */
 export function compareAlerts(x, y) {
   const group = (a) => (a.state === "open" ? 0 : isLive(a) ? 1 : 2);
   const g = group(x) - group(y);
@@ -43,6 +52,8 @@ export function compareAlerts(x, y) {
   if (isLive(x)) {
     const s = (SEVERITY_RANK[x.severity] ?? 2) - (SEVERITY_RANK[y.severity] ?? 2);
     if (s !== 0) return s;
+    const r = riskOf(y) - riskOf(x);
+    if (r !== 0) return r;
   }
   const tx = isEnded(x) ? (x.closed_at || x.updated_at || 0) : (x.opened_at || x.updated_at || 0);
   const ty = isEnded(y) ? (y.closed_at || y.updated_at || 0) : (y.opened_at || y.updated_at || 0);
@@ -72,13 +83,15 @@ export function matchesState(a, filter) {
 
 /**
  * Whether a new or changed alert deserves the tone: critical, not yet
- * acknowledged, and either new to this screen, newly critical, or re-opened.
+ * acknowledged, and either new to this screen, newly critical, re-opened, or
+ * reminded (the worker reminds of an unacknowledged critical on a schedule).
  */
 export function wantsTone(incoming, held) {
   if (incoming.severity !== "critical" || incoming.state !== "open") return false;
   if (!held) return true;
   if (held.severity !== "critical") return true;
   if (held.state !== "open") return true;
+  if ((incoming.reminded || 0) > (held.reminded || 0)) return true;  // still nobody: sound again
   return (incoming.reopened || 0) > (held.reopened || 0);
 }
 

@@ -8,7 +8,7 @@
 import { state, on, invalidate } from "./store.js";
 import { t, has, getLang, onLangChange } from "./i18n.js";
 import { alertText, builtinDeskIds, deskLabel, ruleLabel } from "./labels.js";
-import { compareAlerts, conditionActive, filterDesks, isLive, matchesDesks, matchesState } from "./alert-model.js";
+import { awaitingReview, compareAlerts, conditionActive, filterDesks, isLive, matchesDesks, matchesState } from "./alert-model.js";
 import { el, fmtLatLon, fmtWhen, isStr } from "./util.js";
 import { getPref, setPref } from "./prefs.js";
 import { selectAlert } from "./selection.js";
@@ -200,6 +200,7 @@ export function stateBadge(a) {
 
 export function conditionBadge(a) {
   const active = conditionActive(a);
+  if (!active && awaitingReview(a)) return el("span", "cond-badge cond-review", t("cond.review"));
   const badge = el("span", `cond-badge ${active ? "cond-active" : "cond-cleared"}`, t(active ? "cond.active" : "cond.cleared"));
   return badge;
 }
