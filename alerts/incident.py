@@ -16,7 +16,12 @@ Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
   is its own (deterministic) alert id.
 * Its severity is the highest of its signals; its desks are the union of
   their desks, in order (escalation may add to both: :mod:`alerts.lifecycle`).
-* An incident remembers the latest version of every signal that ever joined.
+* An incident remembers the latest version of every signal that ever joined, and
+  every hotline ticket any of them ever listed (up to :data:`MAX_KEPT_TICKETS`, the
+  newest kept past that): a rule's window decides *detection*; it never erases the
+  *evidence* a desk has seen.
+* It stays where its first signal was (its *anchor*): a later signal joins it, it does
+  not move it, so its place, nearest cameras and trend stay on what opened it.
 * Its *condition* is active while any of its signals is open; its *state* is
   the people's (:mod:`alerts.lifecycle`): a resolved or expired incident is
   reused — re-opened — by a signal within ``reopen_ms`` of its closing, and an
@@ -40,6 +45,9 @@ from alerts.lifecycle import AuditEntry, Facts, Lifecycle, desks_of, on_signal, 
 from geo.cells import cell_center
 
 SignalState = Literal["open", "closed"]
+
+#: Tickets an incident keeps at most (the newest past that; ``tickets_total`` counts all).
+MAX_KEPT_TICKETS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,10 @@ class Incident:
     signals: tuple[Signal, ...]
     cleared_at: int | None = None  # ms, when the condition last cleared (None while active)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # every ticket its signals ever listed (evidence form: id, ts, channel, category,
+    # masked text, caller, cell, precision), by time; and how many there were in all
+    tickets: tuple[dict[str, Any], ...] = ()
+    tickets_total: int = 0
 
     @property
     def active(self) -> bool:
@@ -122,6 +134,7 @@ class Incident:
             known["cleared_at"] = d["closed_at"]
         known["signals"] = tuple(Signal.from_dict(s) for s in d["signals"])
         known["lifecycle"] = Lifecycle.from_dict(d.get("lifecycle") or {})
+        known["tickets"] = tuple(d.get("tickets") or ())
         return cls(**known)
 
 
@@ -169,6 +182,7 @@ def attach(
             signals=(signal,),
             cleared_at=now_ms if signal.state == "closed" else None,
         )
+        new = keep_tickets(new, signal)
         lc, entry = opened(new.facts(), now_ms)
         return replace(new, lifecycle=lc), entry
     joined = not any(s.id == signal.id for s in incident.signals)
@@ -176,7 +190,7 @@ def attach(
         signals = (*incident.signals, signal)
     else:  # a newer version: update in place
         signals = tuple(signal if s.id == signal.id else s for s in incident.signals)
-    new = replace(incident, signals=signals, updated_at=now_ms)
+    new = keep_tickets(replace(incident, signals=signals, updated_at=now_ms), signal)
     new = replace(new, cleared_at=None if new.active else (incident.cleared_at or now_ms))
     lc, maybe = on_signal(
         new.lifecycle,
@@ -186,6 +200,25 @@ def attach(
         at=now_ms,
     )
     return replace(new, lifecycle=lc), maybe
+
+
+def keep_tickets(incident: Incident, signal: Signal) -> Incident:
+    """``incident`` also keeping the tickets ``signal`` lists that it has not seen yet
+    (by id), in time order, at most :data:`MAX_KEPT_TICKETS` (the newest)."""
+    listed = signal.evidence.get("tickets")
+    if not isinstance(listed, list) or not listed:
+        return incident
+    seen = {t.get("id") for t in incident.tickets}
+    new = [t for t in listed if isinstance(t, dict) and t.get("id") not in seen]
+    if not new:
+        return incident
+    unique = list({t.get("id"): t for t in new}.values())
+    kept = sorted((*incident.tickets, *unique), key=lambda t: (t.get("ts") or 0, str(t.get("id"))))
+    return replace(
+        incident,
+        tickets=tuple(kept[-MAX_KEPT_TICKETS:]),
+        tickets_total=incident.tickets_total + len(unique),
+    )
 
 
 def forgettable(incident: Incident, now_ms: int, config: FusionConfig) -> bool:
@@ -211,14 +244,15 @@ def _lead(incident: Incident) -> Signal:
 
 
 def to_alert(incident: Incident) -> Alert:
-    """The alert desks and the map see for an incident, placed at its lead signal.
+    """The alert desks and the map see for an incident, placed at its anchor (where its
+    first signal was; ``evidence.lead`` names the worst open signal).
 
     ``rule`` is the rule of the first signal (what opened the incident);
     ``evidence.rules`` lists every rule that contributed.
     """
     first = incident.signals[0]
     lead = _lead(incident)
-    lat, lon = cell_center(lead.cell)
+    lat, lon = cell_center(incident.cell)
     rules = list(dict.fromkeys(s.rule for s in incident.signals))
     worst = max((s.evidence.get("risk") or {}).get("score", 0.0) for s in incident.signals)
     title = " + ".join(dict.fromkeys(s.title for s in incident.signals if s.state == "open")) or (
@@ -231,7 +265,7 @@ def to_alert(incident: Incident) -> Alert:
         rule_version=first.rule_version,
         severity=severity_of(lc, facts),
         state=lc.state,
-        cell=lead.cell,
+        cell=incident.cell,
         lat=lat,
         lon=lon,
         desks=desks_of(lc, facts),
@@ -248,6 +282,8 @@ def to_alert(incident: Incident) -> Alert:
             "rules": rules,
             "risk": worst,
             "shadow": incident.shadow,
+            "tickets": list(incident.tickets),
+            "tickets_total": incident.tickets_total,
             "signals": [
                 {
                     "id": s.id,

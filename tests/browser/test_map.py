@@ -90,24 +90,29 @@ def test_incident_detail_lists_its_signals_with_evidence(
     page.click(item)
     signal = ".signal[data-rule='hotline.cluster']"
     page.wait_for_selector(signal, timeout=5_000)
-    text = page.inner_text(signal)
+    assert "风险" in page.inner_text(signal)  # the risk score with its factors (Chinese default)
+    # the incident's tickets, listed once with their (masked) text readable, not in tooltips
+    tickets = ".evidence .incident-tickets"
+    page.wait_for_selector(tickets, timeout=5_000)
+    text = page.inner_text(tickets)
     assert "138****1234" in text and "13800001234" not in text  # masked caller
-    assert "风险" in text  # the risk score with its factors (Chinese is the default language)
+    assert "停车场车辆被困出不去" in text
     page.screenshot(path=str(artifacts / "incident-detail.png"))
     # The same detail in English: every label goes through the one dictionary.
     page.click("#lang-toggle")
-    english = page.inner_text(signal)
-    assert "Risk" in english and "Tickets" in english and "138****1234" in english
+    assert "Risk" in page.inner_text(signal)
+    english = page.inner_text(tickets)
+    assert "Tickets" in english and "138****1234" in english
     page.click("#lang-toggle")  # back to Chinese for the next session on this screen
     # the unmasked text: nothing to press for the anonymous viewer; a 12345 liaison may read
     # the five 12345 tickets (not the 110 one), and the server answers the full text
-    assert page.locator(f"{signal} .ticket-reveal").count() == 0
-    assert "13800001234" not in page.inner_html(signal)  # not even in the tooltips
+    assert page.locator(f"{tickets} .ticket-reveal").count() == 0
+    assert "13800001234" not in page.inner_html(".evidence")
     sign_in(page, token(stack, "liaison-12345"))
-    reveal = page.locator(f"{signal} .ticket-reveal")
+    reveal = page.locator(f"{tickets} .ticket-reveal")
     reveal.first.wait_for(timeout=5_000)
     assert reveal.count() == 5
     reveal.first.click()
-    page.wait_for_selector(f"{signal} .ticket-full:has-text('13800001234')", timeout=10_000)
+    page.wait_for_selector(f"{tickets} .ticket-full:has-text('13800001234')", timeout=10_000)
     assert reveal.first.get_attribute("aria-expanded") == "true"
     assert errors.messages == []

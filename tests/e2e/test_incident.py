@@ -103,6 +103,10 @@ def test_incident_reaches_websocket_client_as_one_fused_incident(stack: Embedded
     assert cluster is not None and cluster["count"] >= 12
     assert "12345" in cluster["channels"] and {"12345", "110"} <= set(cluster["desks"])
     assert all("****" in (t["caller"] or "****") for t in cluster["tickets"])
+    # the incident keeps every ticket that joined, and stays where it opened
+    kept = incident["evidence"]["tickets"]
+    assert len(kept) >= cluster["count"] and incident["evidence"]["tickets_total"] >= len(kept)
+    assert incident["cell"] == incident["evidence"]["anchor"]
     for field in ("id", "rule", "severity", "state", "cell", "lat", "lon", "desks", "opened_at"):
         assert field in incident
     kinds = {m["type"] for m in messages}

@@ -1,8 +1,10 @@
 """Incident fusion: signals near each other in space and time become one incident."""
 
 import h3
+import orjson
 
 from alerts.incident import (
+    MAX_KEPT_TICKETS,
     FusionConfig,
     Incident,
     Signal,
@@ -12,7 +14,7 @@ from alerts.incident import (
     to_alert,
 )
 from alerts.lifecycle import LifecycleConfig, tick
-from geo.cells import cell_of
+from geo.cells import cell_center, cell_of
 
 T0 = 1_790_000_000_000
 BRIDGE = cell_of(23.0258, 113.1166, 9)
@@ -131,9 +133,42 @@ def test_incidents_do_not_sprawl_through_chains_of_signals() -> None:
             assert found is None
 
 
-def test_the_incident_is_placed_at_its_worst_open_signal() -> None:
-    inc = put(None, signal("a1", "sensor.alarm", CAR_PARK, 0), T0)
-    inc = put(inc, signal("a2", "crowd.density", BRIDGE, 5, severity="critical"), T0 + 5000)
+def test_the_incident_stays_at_its_anchor_when_a_worse_signal_joins() -> None:
+    inc = put(None, signal("a1", "crowd.density", BRIDGE, 0), T0)
+    inc = put(inc, signal("a2", "sensor.alarm", CAR_PARK, 5, severity="critical"), T0 + 5000)
     alert = to_alert(inc)
-    assert alert.cell == BRIDGE and alert.rule == "sensor.alarm" and alert.id == "a1"
-    assert alert.evidence["anchor"] == CAR_PARK and alert.evidence["lead"] == "a2"
+    assert alert.cell == BRIDGE and alert.rule == "crowd.density" and alert.id == "a1"
+    assert alert.evidence["anchor"] == BRIDGE and alert.evidence["lead"] == "a2"
+    assert (alert.lat, alert.lon) == cell_center(BRIDGE)
+
+
+def ticket_row(i: int, t_s: float) -> dict[str, object]:
+    return {"id": f"t{i}", "ts": int(T0 + t_s * 1000), "channel": "12345", "text": f"工单 {i}"}
+
+
+def test_tickets_that_aged_out_of_the_window_stay_with_the_incident() -> None:
+    def cluster(t_s: float, rows: list[dict[str, object]]) -> Signal:
+        ev = {"risk": {"score": 0.6, "factors": {}}, "count": len(rows), "tickets": rows}
+        return signal(
+            "a-clus", "hotline.cluster", CAR_PARK, 0, updated_at=int(T0 + t_s * 1000), evidence=ev
+        )
+
+    inc = put(None, signal("a-crowd", "crowd.density", BRIDGE, 0), T0)
+    inc = put(inc, cluster(60, [ticket_row(1, 50), ticket_row(2, 55)]), T0 + 60_000)
+    inc = put(
+        inc, cluster(700, [ticket_row(2, 55), ticket_row(3, 690)]), T0 + 700_000
+    )  # t1 aged out
+    inc = put(inc, cluster(1300, []), T0 + 1_300_000)  # the window is empty now
+    alert = to_alert(inc)
+    assert [t["id"] for t in alert.evidence["tickets"]] == ["t1", "t2", "t3"]
+    assert alert.evidence["tickets_total"] == 3
+    stored = Incident.from_dict(orjson.loads(orjson.dumps(inc)))
+    assert stored.tickets == inc.tickets and stored.tickets_total == 3
+
+
+def test_an_incident_keeps_the_newest_tickets_past_its_bound() -> None:
+    rows = [ticket_row(i, i) for i in range(MAX_KEPT_TICKETS + 20)]
+    ev = {"risk": {"score": 0.6, "factors": {}}, "tickets": rows}
+    inc = put(None, signal("a-clus", "hotline.cluster", CAR_PARK, 0, evidence=ev), T0)
+    assert len(inc.tickets) == MAX_KEPT_TICKETS and inc.tickets_total == MAX_KEPT_TICKETS + 20
+    assert inc.tickets[-1]["id"] == f"t{MAX_KEPT_TICKETS + 19}" and inc.tickets[0]["id"] == "t20"

@@ -17,7 +17,8 @@ import { button, el, fmtNum, fmtWhen, isNum, isObj, isStr, kvTable } from "./uti
 
 // Fields shown elsewhere (header, badges, location) or as their own block.
 const META = new Set(["id", "rule", "state", "severity", "cell", "opened_at", "updated_at", "desks", "title",
-  "shadow", "signals", "tickets", "risk", "message", "lead", "anchor", "closed_at", "rule_version", "dedupe"]);
+  "shadow", "signals", "tickets", "risk", "message", "lead", "anchor", "closed_at", "rule_version", "dedupe",
+  "tickets_total"]);
 const TICKET_LIMIT = 50;
 
 // Unmasked texts fetched for the alert shown: ticket id -> text; so that an update of the
@@ -49,7 +50,7 @@ function formatValue(key, v) {
   return String(v);
 }
 
-function evidenceNodes(ev, heading, alertId) {
+function evidenceNodes(ev, heading, alertId, withTickets = true) {
   const rows = Object.entries(ev).filter(([k]) => !META.has(k)).map(([k, v]) => [evidenceLabel(k), formatValue(k, v)]);
   const risk = isObj(ev.risk) ? ev.risk : null;
   if (risk && isNum(risk.score)) {
@@ -61,11 +62,11 @@ function evidenceNodes(ev, heading, alertId) {
     rows.unshift([evidenceLabel("risk"), ev.risk.toFixed(2)]);
   }
   const nodes = rows.length ? [el("h4", null, heading), kvTable(rows)] : [];
-  if (Array.isArray(ev.tickets)) nodes.push(...ticketNodes(ev.tickets, alertId));
+  if (withTickets && Array.isArray(ev.tickets)) nodes.push(...ticketNodes(ev.tickets, alertId));
   return nodes;
 }
 
-function signalNode(sig, alertId) {
+function signalNode(sig, alertId, withTickets) {
   const sev = ["critical", "warning", "info"].includes(sig.severity) ? sig.severity : "info";
   const state = typeof sig.state === "string" ? (has(`state.${sig.state}`) ? t(`state.${sig.state}`) : sig.state) : "";
   const box = el("section", "signal");
@@ -74,7 +75,7 @@ function signalNode(sig, alertId) {
   const message = isObj(sig.message) ? sig.message : {};
   const title = (getLang() === "en" ? message.en : message.zh) || sig.title || "";
   box.append(el("p", "signal-title", title),
-    ...evidenceNodes(sig, `${ruleLabel(sig.rule)} · ${t(`sev.${sev}`)} · ${state}`, alertId));
+    ...evidenceNodes(sig, `${ruleLabel(sig.rule)} · ${t(`sev.${sev}`)} · ${state}`, alertId, withTickets));
   return box;
 }
 
@@ -127,9 +128,10 @@ function revealButton(x, alertId, tr, columns) {
   return b;
 }
 
-/** hotline.cluster evidence: one compact row per ticket, newest first; the (masked) text
- * as the row's tooltip. */
-function ticketNodes(tickets, alertId) {
+/** Tickets: one compact row per ticket, newest first, its (masked) text in a row of its
+ * own beneath (readable on a wall or a touch screen). ``total``: how many there were,
+ * when more than the list holds. */
+function ticketNodes(tickets, alertId, total = tickets.length) {
   const shown = tickets.filter(isObj).sort((x, y) => (y.ts || 0) - (x.ts || 0)).slice(0, TICKET_LIMIT);
   const withCaller = shown.some((x) => x.caller);
   const withReveal = shown.some(mayReveal);
@@ -148,8 +150,14 @@ function ticketNodes(tickets, alertId) {
     tr.append(el("td", null, fmtWhen(x.ts)), el("td", null, x.channel ?? "—"),
       el("td", null, x.category ?? "—"), el("td", "mono", x.id ?? "—"));
     if (withCaller) tr.append(el("td", "mono", x.caller ?? "—"));
-    if (typeof x.text === "string") tr.title = x.text;
     body.append(tr);
+    if (typeof x.text === "string" && x.text) {
+      const text = el("tr", "ticket-text");
+      const cell = el("td", null, x.text);
+      cell.colSpan = width;
+      text.append(cell);
+      body.append(text);
+    }
     if (withReveal) {
       const cell = el("td");
       if (mayReveal(x)) cell.append(revealButton(x, alertId, tr, width));
@@ -157,8 +165,9 @@ function ticketNodes(tickets, alertId) {
     }
   }
   table.append(thead, body);
-  const nodes = [el("h4", null, t("tickets.title", { n: tickets.length })), table];
-  if (tickets.length > TICKET_LIMIT) nodes.push(el("p", "tickets-more", t("more", { n: tickets.length - TICKET_LIMIT })));
+  const all = Math.max(total, tickets.length);
+  const nodes = [el("h4", null, t("tickets.title", { n: all })), table];
+  if (all > shown.length) nodes.push(el("p", "tickets-more", t("more", { n: all - shown.length })));
   return nodes;
 }
 
@@ -169,8 +178,16 @@ export function evidenceBlock(a) {
   const signals = Array.isArray(ev.signals) ? ev.signals.filter(isObj) : [];
   const box = el("div", "evidence");
   if (signals.length) {
+    // every ticket that ever joined the incident, listed once (the signals' own lists
+    // hold only their windows' tickets)
+    const kept = Array.isArray(ev.tickets) && ev.tickets.length ? ev.tickets : null;
     box.append(el("h4", null, t("detail.fused", { n: signals.length })));
-    for (const sig of signals) box.append(signalNode(sig, a.id));
+    for (const sig of signals) box.append(signalNode(sig, a.id, kept === null));
+    if (kept) {
+      const section = el("section", "incident-tickets");
+      section.append(...ticketNodes(kept, a.id, isNum(ev.tickets_total) ? ev.tickets_total : kept.length));
+      box.append(section);
+    }
   } else {
     box.append(...evidenceNodes(ev, t("detail.evidence"), a.id));
   }
