@@ -68,7 +68,7 @@ def send_tickets(stack: EmbeddedStack) -> None:
             "id": f"bt-{i}-{now}",
             "ts": now + i,
             "channel": "110" if i == 2 else "12345",
-            "category": "traffic",
+            "category": "browser-e2e",  # its own: other tests leave clusters on the stack
             "text": "停车场车辆被困出不去，回电13800001234",
             "lat": 22.985 + (i % 2) * 0.0005,
             "lon": 113.02,
@@ -85,7 +85,7 @@ def test_incident_detail_lists_its_signals_with_evidence(
     errors = PageErrors()
     page = map_session(errors)
     send_tickets(stack)
-    item = "#alert-list li.alert[data-rule='hotline.cluster']"
+    item = "#alert-list li.alert[data-rule='hotline.cluster']:has-text('browser-e2e')"
     page.wait_for_selector(item, timeout=30_000)
     page.click(item)
     signal = ".signal[data-rule='hotline.cluster']"
