@@ -222,13 +222,16 @@ def test_two_workers_and_two_web_servers_match_a_single_worker(
     time.sleep(5)
     reference = picture(webs[0])
 
-    def straddling_counts(web: str) -> list[int]:
+    def straddling_signals(web: str) -> list[dict[str, Any]]:
         return [
-            signal["count"]
+            signal
             for alert in http("GET", f"{web}/api/alerts")[1]["alerts"]
             for signal in alert["evidence"]["signals"]
             if signal["rule"] == "hotline.cluster" and signal["category"] == STRADDLING
         ]
+
+    def straddling_counts(web: str) -> list[int]:
+        return [signal["count"] for signal in straddling_signals(web)]
 
     async def scaled_run() -> list[LiveView]:
         # a map client on each web server of the scaled stack, through the whole run
@@ -248,7 +251,10 @@ def test_two_workers_and_two_web_servers_match_a_single_worker(
     scaled_pictures = [picture(w) for w in webs[1:]] + [v.picture() for v in views]
     ref_alerts, ref_cells = reference
     assert all(n == 1 for n in ref_alerts.values()), ref_alerts  # one alert per place and rule
-    assert straddling_counts(webs[1]) == [8]  # both sides' tickets, in one alert
+    held = straddling_signals(webs[1])
+    tickets = sorted(t["id"] for signal in held for t in signal["tickets"])
+    # both sides' tickets, in one alert (which ones it holds, and their partitions, if not)
+    assert [signal["count"] for signal in held] == [8], (tickets, [s["cell"] for s in held])
     for alerts, cells in scaled_pictures:
         assert alerts == ref_alerts
         assert {c: v for c, v in cells.items() if c in expected_cells} == {
