@@ -51,8 +51,11 @@ PRECISIONS: Final[tuple[Precision, ...]] = get_args(Precision)
 """All precisions, finest first."""
 
 GAZETTEER_FILE: Final = "foshan_gazetteer.csv"
-CSV_FIELDS: Final = ("name", "aliases", "level", "adcode", "lat", "lon", "uncertainty_m", "source")
-"""Columns of the gazetteer CSV; ``aliases`` are separated by ``|``; lat/lon WGS-84 degrees."""
+CSV_FIELDS: Final = (
+    "name", "name_en", "aliases", "level", "adcode", "lat", "lon", "uncertainty_m", "source",
+)  # fmt: skip
+"""Columns of the gazetteer CSV; ``name_en`` is required (English name); ``aliases`` are
+separated by ``|``; lat/lon WGS-84 degrees."""
 
 NEAR_WORDS: Final = ("附近", "周边", "周围", "一带", "旁边", "对面")
 NEAR_PADDING_M: Final = 300.0
@@ -87,10 +90,13 @@ class Geocode:
 
 @dataclass(frozen=True, slots=True)
 class GazetteerEntry:
-    """One named place: ``lat``/``lon`` WGS-84 degrees, ``uncertainty_m`` metres,
-    ``adcode`` of its district (``440600`` for the city itself)."""
+    """One named place: ``name`` in simplified Chinese, ``name_en`` its English name
+    (for display only: addresses are matched on ``name`` and ``aliases``),
+    ``lat``/``lon`` WGS-84 degrees, ``uncertainty_m`` metres, ``adcode`` of its
+    district (``440600`` for the city itself)."""
 
     name: str
+    name_en: str
     aliases: tuple[str, ...]
     level: Precision
     adcode: str
@@ -247,13 +253,19 @@ def _named_districts(mentions: list[_Mention]) -> frozenset[str]:
 
 
 def parse_gazetteer_csv(text: str) -> tuple[GazetteerEntry, ...]:
-    """Parse the gazetteer CSV (columns :data:`CSV_FIELDS`); ValueError names the bad line."""
+    """Parse the gazetteer CSV (columns :data:`CSV_FIELDS`); ValueError names the bad line.
+
+    Every row needs a non-blank ``name_en``; it is kept as written.
+    """
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != CSV_FIELDS:
         raise ValueError(f"gazetteer header {reader.fieldnames} != {list(CSV_FIELDS)}")
     entries = []
     for row in reader:
         where = f"gazetteer line {reader.line_num} ({row.get('name')!r})"
+        name_en = row["name_en"] or ""
+        if not name_en.strip():
+            raise ValueError(f"{where}: name_en (the English name) is missing or empty")
         level = _LEVELS.get(row["level"])
         if level is None:
             raise ValueError(f"{where}: level {row['level']!r} not one of {PRECISIONS}")
@@ -268,7 +280,7 @@ def parse_gazetteer_csv(text: str) -> tuple[GazetteerEntry, ...]:
         aliases = tuple(a for a in row["aliases"].split("|") if a)
         entries.append(
             GazetteerEntry(
-                row["name"], aliases, level, row["adcode"], lat, lon, radius, row["source"]
+                row["name"], name_en, aliases, level, row["adcode"], lat, lon, radius, row["source"]
             )
         )
     return tuple(entries)

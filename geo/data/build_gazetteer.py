@@ -2,7 +2,8 @@
 
 Run from the repository root: ``python -m geo.data.build_gazetteer`` rewrites
 the file in place; with ``--check`` it only says whether the file is up to date
-(exit status 1 if not). Every other row is kept by hand and left as it is.
+(exit status 1 if not). Every other row is kept by hand and left as it is,
+``name_en`` included.
 
 Derived rows:
 
@@ -11,7 +12,7 @@ Derived rows:
   :func:`geo.district.load_district`. The point is the outline's centroid
   (checked to lie inside it); ``uncertainty_m`` is the largest geodesic distance
   from that point to the outline, rounded up to 100 m, so the circle covers the
-  whole area.
+  whole area. Their English ``name_en`` comes from :data:`ADMIN_NAMES_EN`.
 * ``source=gcj02:…``: published coordinates known to be GCJ-02
   (:data:`GCJ02_READINGS`), converted with :func:`geo.crs.gcj02_to_wgs84`.
 """
@@ -35,6 +36,16 @@ from geo.geocode import CSV_FIELDS, GAZETTEER_FILE
 CITY_ADCODE: Final = "440600"
 DISTRICT_ADCODES: Final = ("440604", "440605", "440606", "440607", "440608")
 """禅城, 南海, 顺德, 三水, 高明."""
+
+ADMIN_NAMES_EN: Final[dict[str, str]] = {
+    CITY_ADCODE: "Foshan",
+    "440604": "Chancheng District",
+    "440605": "Nanhai District",
+    "440606": "Shunde District",
+    "440607": "Sanshui District",
+    "440608": "Gaoming District",
+}
+"""English name of the city and of each district, by adcode."""
 
 GCJ02_READINGS: Final[dict[str, tuple[float, float, str]]] = {
     # 祖庙: the encyclopedia's 23°02′07″N 113°06′59″E, datum not stated. As GCJ-02
@@ -67,6 +78,7 @@ def admin_row(adcode: str) -> dict[str, str]:
     level = "city" if adcode == CITY_ADCODE else "district"
     return {
         "name": district.name,
+        "name_en": ADMIN_NAMES_EN[adcode],
         "aliases": district.name[:-1],  # 禅城区 -> 禅城, 佛山市 -> 佛山
         "level": level,
         "adcode": adcode,

@@ -198,6 +198,20 @@ def test_districts_and_streets_are_complete(gaz: Gazetteer) -> None:
     assert chancheng == {"祖庙街道", "石湾镇街道", "张槎街道", "南庄镇"}
 
 
+def test_every_entry_has_an_english_name(gaz: Gazetteer) -> None:
+    names_en = [e.name_en for e in gaz.entries]
+    for entry in gaz.entries:
+        assert entry.name_en.strip() and entry.name_en.isascii(), entry.name
+    assert len(set(names_en)) == len(names_en)  # no two places read the same in English
+    english = {e.name: e.name_en for e in gaz.entries}
+    assert english["佛山市"] == "Foshan"
+    assert english["禅城区"] == "Chancheng District"
+    assert english["祖庙"] == "Foshan Ancestral Temple (Zumiao)"
+    assert english["季华五路"] == "Jihua 5th Road"
+    assert english["石湾镇街道"] == "Shiwanzhen Subdistrict"
+    assert english["南庄镇"] == "Nanzhuang Town"
+
+
 def test_gazetteer_file_is_up_to_date() -> None:
     current = build_gazetteer.GAZETTEER_PATH.read_text(encoding="utf-8")
     assert build_gazetteer.render(current) == current
@@ -205,6 +219,7 @@ def test_gazetteer_file_is_up_to_date() -> None:
 
 def test_district_radius_covers_the_district() -> None:
     row = build_gazetteer.admin_row("440604")
+    assert (row["name"], row["name_en"]) == ("禅城区", "Chancheng District")
     chancheng = load_district("440604")
     lat, lon = float(row["lat"]), float(row["lon"])
     assert chancheng.contains(lat, lon)
@@ -213,7 +228,7 @@ def test_district_radius_covers_the_district() -> None:
 
 
 def _entry(name: str, level: Precision, adcode: str, lat: float = 23.0) -> GazetteerEntry:
-    return GazetteerEntry(name, (), level, adcode, lat, 113.1, 100.0, "test")
+    return GazetteerEntry(name, "Some Place", (), level, adcode, lat, 113.1, 100.0, "test")
 
 
 def test_a_name_shared_across_districts_needs_the_district() -> None:
@@ -235,17 +250,21 @@ def test_a_name_twice_in_one_district_is_refused() -> None:
         Gazetteer([_entry("人民路", "road", "440604"), _entry("人民路", "poi", "440604")])
 
 
-_HEADER = "name,aliases,level,adcode,lat,lon,uncertainty_m,source\n"
+_HEADER = "name,name_en,aliases,level,adcode,lat,lon,uncertainty_m,source\n"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("name,level\n", "header"),
-        (_HEADER + "x,,lane,440604,23,113,1,t\n", "level"),
-        (_HEADER + "x,,road,440604,a,113,1,t\n", "line 2"),
-        (_HEADER + "x,,road,440604,23,113,0,t\n", "uncertainty"),
-        (_HEADER + "x,,road,440604,95,113,1,t\n", "out of range"),
+        ("name,aliases,level,adcode,lat,lon,uncertainty_m,source\n", "header"),  # no name_en
+        (_HEADER + "x,X,,lane,440604,23,113,1,t\n", "level"),
+        (_HEADER + "x,X,,road,440604,a,113,1,t\n", "line 2"),
+        (_HEADER + "x,X,,road,440604,23,113,0,t\n", "uncertainty"),
+        (_HEADER + "x,X,,road,440604,95,113,1,t\n", "out of range"),
+        (_HEADER + "x,,,road,440604,23,113,1,t\n", r"line 2 \('x'\): name_en .* missing or empty"),
+        (_HEADER + "x, ,,road,440604,23,113,1,t\n", r"line 2 \('x'\): name_en"),
+        (_HEADER + "y,Y,,road,440604,23,113,1,t\nx\n", r"line 3 \('x'\): name_en"),  # short row
     ],
 )
 def test_bad_gazetteer_files_are_refused(text: str, message: str) -> None:
@@ -255,9 +274,16 @@ def test_bad_gazetteer_files_are_refused(text: str, message: str) -> None:
 
 def test_load_from_a_path_and_cached_default(tmp_path: Path) -> None:
     path = tmp_path / "g.csv"
-    path.write_text(_HEADER + "某桥,那座桥,poi,440604,23.02,113.1,80,test\n", encoding="utf-8")
-    found = load_gazetteer(path).locate("那座桥下面")
+    path.write_text(
+        _HEADER + "某桥,Mou Bridge,那座桥,poi,440604,23.02,113.1,80,test\n", encoding="utf-8"
+    )
+    gaz = load_gazetteer(path)
+    assert [(e.name, e.name_en, e.aliases) for e in gaz.entries] == [
+        ("某桥", "Mou Bridge", ("那座桥",))
+    ]
+    found = gaz.locate("那座桥下面")
     assert found is not None and (found.matched, found.uncertainty_m) == ("某桥", 80.0)
+    assert gaz.locate("Mou Bridge") is None  # English names are for display, not matching
     assert load_gazetteer() is load_gazetteer()
 
 
