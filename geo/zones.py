@@ -75,6 +75,9 @@ class Zone:
 
     ``walkable`` zones count toward a cell's walkable area; ``width_m`` is the
     effective walkway width in metres (flow rates in persons/m/min), or None.
+    ``name`` is the (Chinese) name; ``name_en`` its English name, or None when the
+    layer gives none (a given one is non-blank text). ``name_en`` comes last, with
+    a default, so positional construction up to ``geometry`` is unchanged.
     """
 
     id: str
@@ -84,14 +87,27 @@ class Zone:
     walkable: bool
     width_m: float | None
     geometry: Polygon | MultiPolygon
+    name_en: str | None = None
 
     def __post_init__(self) -> None:
         problems = _value_problems(self.kind, self.crowd, self.walkable, self.width_m)
         problems += _geometry_problems(self.geometry)
         if not self.id or not self.name:
             problems.append("id and name must be non-empty")
+        problems += _name_en_problems(self.name_en)
         if problems:
             raise ValueError(f"zone {self.id!r}: " + "; ".join(problems))
+
+
+def _name_en_problems(name_en: object) -> list[str]:
+    """Empty when ``name_en`` is None or non-blank text; else what is wrong with it."""
+    if name_en is None:
+        return []
+    if not isinstance(name_en, str):
+        return [f"name_en must be text, got {name_en!r}"]
+    if not name_en.strip():
+        return ["name_en is empty (leave it out when there is no English name)"]
+    return []
 
 
 def _value_problems(kind: str, crowd: str, walkable: object, width_m: object) -> list[str]:
@@ -157,6 +173,20 @@ def _texts(props: Mapping[str, object]) -> tuple[dict[str, str | None], list[str
     return texts, problems
 
 
+def _english_name(value: object) -> object:
+    """``name_en`` as given, stripped if text; None when absent (None or NaN).
+
+    Unlike :func:`_plain`, blank text is kept, so that an empty ``name_en`` is
+    refused rather than taken for an absent one. (Shapefiles store no empty
+    text: GDAL reads it as null, so there it is absent.)
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
 def _walkable(value: object, kind: str | None) -> object:
     if value is None:
         return kind != "grid"
@@ -185,6 +215,8 @@ def _parse_feature(
 ) -> Zone | str:
     """The feature as a Zone, or a ``"; "``-joined list of everything wrong with it."""
     texts, problems = _texts(props)
+    name_en = _english_name(props.get("name_en"))
+    problems += _name_en_problems(name_en)
     kind = texts["kind"]
     crowd = texts["crowd"] or DEFAULT_CROWD.get(kind or "", "moving")
     walkable = _walkable(_plain(props.get("walkable")), kind)
@@ -207,6 +239,7 @@ def _parse_feature(
             walkable=bool(walkable),
             width_m=None if width is None else float(cast(float, width)),
             geometry=_convert(geometry, source_crs),
+            name_en=cast(str | None, name_en),  # checked by _name_en_problems
         )
     except ValueError as err:  # e.g. a polygon that became invalid after conversion
         return str(err)
@@ -225,9 +258,10 @@ def _read_frame(path: Path) -> geopandas.GeoDataFrame:
 def load_zones(path: str | PathLike[str], *, crs: str | None = None) -> tuple[Zone, ...]:
     """Read and validate a zone layer (GeoJSON, GeoPackage or Shapefile), in file order.
 
-    Per feature, properties ``id``, ``name``, ``kind`` are required; ``crowd``
-    (default per kind, :data:`DEFAULT_CROWD`), ``walkable`` (default: every kind
-    but ``grid``), ``width_m`` (metres > 0) and ``crs`` are optional. The source
+    Per feature, properties ``id``, ``name``, ``kind`` are required; ``name_en``
+    (English name; non-blank text, else None), ``crowd`` (default per kind,
+    :data:`DEFAULT_CROWD`), ``walkable`` (default: every kind but ``grid``),
+    ``width_m`` (metres > 0) and ``crs`` are optional. The source
     CRS is the ``crs`` argument, else the feature's ``crs`` property, else
     ``.gcj02.``/``.bd09.`` in the file name, else WGS-84; geometries are converted
     to WGS-84. Any problem raises one :class:`ZoneLayerError` listing every
@@ -306,16 +340,24 @@ def zones_geojson(zones: Iterable[Zone]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection (WGS-84) of ``zones``, plain dicts and lists.
 
     Properties: ``id``, ``name``, ``kind``, ``crowd``, ``walkable``, ``width_m``
-    (metres or null). :func:`load_zones` reads it back unchanged.
+    (metres or null), and ``name_en`` only for zones that have one.
+    :func:`load_zones` reads it back unchanged.
     """
     return {
         "type": "FeatureCollection",
         "features": [
             {
                 "type": "Feature",
-                "properties": {key: getattr(z, key) for key in _PROPERTIES},
+                "properties": _properties(z),
                 "geometry": json.loads(shapely.to_geojson(z.geometry)),
             }
             for z in zones
         ],
     }
+
+
+def _properties(zone: Zone) -> dict[str, Any]:
+    props = {key: getattr(zone, key) for key in _PROPERTIES}
+    if zone.name_en is not None:
+        props["name_en"] = zone.name_en
+    return props

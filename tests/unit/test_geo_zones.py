@@ -115,6 +115,15 @@ def test_packaged_layer(packaged: tuple[Zone, ...], chancheng: District) -> None
     assert size.st_size < 50_000
 
 
+def test_packaged_zones_have_english_names(packaged: tuple[Zone, ...]) -> None:
+    for z in packaged:
+        assert z.name_en is not None and z.name_en.strip() and z.name_en.isascii(), z.id
+    zones = by_id(packaged)
+    assert zones["tongji-bridge-deck"].name_en == "Tongji Bridge deck"
+    assert zones["tongji-road"].name_en == "Tongji Road (Tongji Bridge section)"
+    assert zones["foshan-station-forecourt"].name_en == "Foshan Railway Station forecourt"
+
+
 def test_bridge_deck_is_converted_from_gcj02(packaged: tuple[Zone, ...]) -> None:
     deck = by_id(packaged)["tongji-bridge-deck"].geometry
     centre = deck.centroid
@@ -250,6 +259,9 @@ def test_index_rejects_duplicate_ids() -> None:
         ({"geometry": Point(113.1, 23.0)}, "expected Polygon"),
         ({"geometry": rect(23.0, -113.1, 10, 10)}, "outside the mainland China"),
         ({"id": ""}, "non-empty"),
+        ({"name_en": ""}, "name_en is empty"),
+        ({"name_en": "  "}, "name_en is empty"),
+        ({"name_en": 5}, "name_en must be text"),
     ],
 )
 def test_zone_validates_itself(change: dict[str, Any], message: str) -> None:
@@ -330,7 +342,10 @@ def _frame(zones: tuple[Zone, ...], to: str = "wgs84") -> geopandas.GeoDataFrame
         return np.column_stack([lon, lat])
 
     rows = [
-        {k: getattr(z, k) for k in ("id", "name", "kind", "crowd", "walkable", "width_m")}
+        {
+            k: getattr(z, k)
+            for k in ("id", "name", "name_en", "kind", "crowd", "walkable", "width_m")
+        }
         for z in zones
     ]
     geoms = [shapely.transform(z.geometry, convert) for z in zones]
@@ -338,8 +353,8 @@ def _frame(zones: tuple[Zone, ...], to: str = "wgs84") -> geopandas.GeoDataFrame
 
 
 def assert_same_zones(a: tuple[Zone, ...], b: tuple[Zone, ...], tolerance_m: float) -> None:
-    assert [(z.id, z.name, z.kind, z.crowd, z.walkable, z.width_m) for z in a] == [
-        (z.id, z.name, z.kind, z.crowd, z.walkable, z.width_m) for z in b
+    assert [(z.id, z.name, z.name_en, z.kind, z.crowd, z.walkable, z.width_m) for z in a] == [
+        (z.id, z.name, z.name_en, z.kind, z.crowd, z.walkable, z.width_m) for z in b
     ]
     for za, zb in zip(a, b, strict=True):
         assert za.geometry.hausdorff_distance(zb.geometry) * 111_320 < tolerance_m, za.id
@@ -413,6 +428,18 @@ _BOWTIE = Polygon(
         ({"id": "x", "name": "x", "kind": "square", "crs": "utm"}, _SQUARE, "id 'x'", "crs 'utm'"),
         ({"id": "x", "name": "x", "kind": "grid", "walkable": True}, _SQUARE, "id 'x'", "grid"),
         (
+            {"id": "x", "name": "x", "name_en": "", "kind": "square"},
+            _SQUARE,
+            "id 'x'",
+            "name_en is empty",
+        ),
+        (
+            {"id": "x", "name": "x", "name_en": 5, "kind": "square"},
+            _SQUARE,
+            "id 'x'",
+            "name_en must be text",
+        ),
+        (
             {"id": "x", "name": "x", "kind": "square"},
             Polygon([(y, x) for x, y in _SQUARE.exterior.coords]),  # lon/lat swapped
             "id 'x'",
@@ -452,6 +479,18 @@ def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert "Point" in problems[2] and "duplicate id, also feature 1" in problems[2]
 
 
+def test_name_en_is_read_when_given(tmp_path: Path) -> None:
+    features = [
+        feature({"id": "a", "name": "甲", "name_en": " Jia Square ", "kind": "square"}, _SQUARE),
+        feature({"id": "b", "name": "乙", "kind": "square"}, _SQUARE),
+    ]
+    a, b = load_zones(write_geojson(tmp_path / "z.geojson", features))
+    assert (a.name, a.name_en) == ("甲", "Jia Square")
+    assert (b.name, b.name_en) == ("乙", None)
+    props = [f["properties"] for f in zones_geojson((a, b))["features"]]
+    assert props[0]["name_en"] == "Jia Square" and "name_en" not in props[1]
+
+
 def test_unreadable_file_and_bad_argument(tmp_path: Path) -> None:
     with pytest.raises(ZoneLayerError, match="cannot read"):
         load_zones(tmp_path / "missing.geojson")
@@ -468,6 +507,7 @@ def test_geojson_round_trip(tmp_path: Path, packaged: tuple[Zone, ...]) -> None:
     assert first["properties"] == {
         "id": "tongji-bridge-deck",
         "name": "通济桥桥面",
+        "name_en": "Tongji Bridge deck",
         "kind": "bridge",
         "crowd": "moving",
         "walkable": True,
