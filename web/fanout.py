@@ -30,6 +30,8 @@ WS_DROPPED = Counter(
 )
 
 DropReason = Literal["queue_full", "send_timeout", "send_failed"]
+Audience = Literal["all", "signed_in", "public"]
+"""Who a broadcast is for: everyone, the clients that presented a token, or the others."""
 
 
 class Socket(Protocol):
@@ -58,9 +60,12 @@ class Client:
         queue_max: int,
         send_timeout_s: float,
         abort: Callable[[], None],
+        public: bool = False,
     ) -> None:
-        """``abort`` tears the connection down at once, for a peer that stopped reading."""
+        """``abort`` tears the connection down at once, for a peer that stopped reading;
+        ``public``: an anonymous viewer, not sent restricted broadcasts."""
         self.ws = ws
+        self.public = public
         self.peer = peer
         self.dropped: DropReason | None = None
         self._open = True  # False once dropped or closing: offers are ignored
@@ -151,10 +156,18 @@ class Fanout:
         self._queue_max = queue_max
         self._timeout = send_timeout_s
 
-    def add(self, ws: Socket, *, peer: str, abort: Callable[[], None]) -> Client:
-        """Register a client; it receives broadcasts from now on (queued until started)."""
+    def add(
+        self, ws: Socket, *, peer: str, abort: Callable[[], None], public: bool = False
+    ) -> Client:
+        """Register a client; it receives broadcasts from now on (queued until started).
+        ``public``: an anonymous viewer (no restricted broadcasts)."""
         client = Client(
-            ws, peer=peer, queue_max=self._queue_max, send_timeout_s=self._timeout, abort=abort
+            ws,
+            peer=peer,
+            queue_max=self._queue_max,
+            send_timeout_s=self._timeout,
+            abort=abort,
+            public=public,
         )
         self.clients.add(client)
         WS_CLIENTS.set(len(self.clients))
@@ -166,10 +179,12 @@ class Fanout:
         WS_CLIENTS.set(len(self.clients))
         await client.stop()
 
-    def broadcast(self, data: str) -> None:
-        """Offer the same ``data`` to every client that is still being served."""
+    def broadcast(self, data: str, *, to: Audience = "all") -> None:
+        """Offer the same ``data`` to every client of ``to`` that is still being served:
+        ``all``, ``signed_in`` (not the public clients) or ``public`` (only them)."""
         for client in list(self.clients):
-            client.offer(data)
+            if to == "all" or client.public == (to == "public"):
+                client.offer(data)
 
     async def close_all(self, code: int = WSCloseCode.GOING_AWAY) -> None:
         """Close every connection (server shutdown), concurrently and each in bounded time."""

@@ -51,6 +51,7 @@ class GuardConfig:
 
 CONFIG = web.AppKey("citybrain.guard", GuardConfig)
 _PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("citybrain.principal")
+_TOKENLESS: web.RequestKey[bool] = web.RequestKey("citybrain.tokenless")
 
 AUTH_REJECTED = Counter(
     "citybrain_http_auth_rejected_total",
@@ -143,6 +144,7 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
         header = f"Bearer {offered}"  # a browser's websocket: the token as a subprotocol
     try:
         request[_PRINCIPAL] = authenticate(config.tokens, header, config.anonymous_role)
+        request[_TOKENLESS] = header is None
     except ValueError as exc:  # the message names the problem, never the token
         AUTH_REJECTED.labels("401").inc()
         raise ApiError(
@@ -196,6 +198,24 @@ def requires(needed: Role) -> Callable[[Handler], Handler]:
         return guarded
 
     return decorate
+
+
+def anonymous(request: web.Request) -> bool:
+    """Whether the caller came without a token (the anonymous viewer, when enabled): it
+    sees the heatmap and the incidents, not who the grid workers are or where, nor the
+    cameras' stream addresses (docs/operations.md, "Roles")."""
+    return bool(request.get(_TOKENLESS, True))
+
+
+def signed_in(request: web.Request) -> Principal:
+    """The caller, if it presented a token; 401 for the anonymous caller."""
+    found = principal(request)
+    if found is None or anonymous(request):
+        AUTH_REJECTED.labels("401").inc()
+        raise ApiError(
+            401, "sign in to see this (anonymous viewers do not)", {"WWW-Authenticate": _CHALLENGE}
+        )
+    return found
 
 
 def caller(request: web.Request) -> Principal:

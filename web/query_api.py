@@ -45,7 +45,8 @@ from geo.layer_files import LayerFileLike, load_layer_dir, load_layer_file
 from geo.layers import CORE_KINDS, Layers, PointLayer
 from geo.measure import geodesic_area_m2
 from geo.spatial import ColumnSums, Hits, PointIndex, haversine_m
-from web.guard import ApiError, json_body, requires
+from web.guard import ApiError, anonymous, json_body, requires
+from web.public_view import public_geojson, public_query
 
 Views = Callable[[], Awaitable[list[dict[str, Any]]]]
 
@@ -243,7 +244,7 @@ class SpatialQueries:
         }
         # Read and written by the query threads: single dict operations only.
         self._centres: dict[str, tuple[float, float]] = {}
-        self._geojson: dict[str, bytes] = {}
+        self._geojson: dict[tuple[str, bool], bytes] = {}  # (layer id, for the public)
 
     def routes(self, app: web.Application) -> None:
         """Add the three routes (before any catch-all ``/api/{tail}`` route)."""
@@ -260,6 +261,8 @@ class SpatialQueries:
         # Validating a polygon of 2,000 vertices takes some 5 ms: off the loop too.
         region = await asyncio.to_thread(parse_query, body)
         answer = await self.query(region)
+        if anonymous(request):
+            answer = public_query(answer)
         took = time.perf_counter() - started
         QUERY_SECONDS.observe(took)
         QUERIES.labels("circle" if region.radius_m is not None else "polygon").inc()
@@ -273,11 +276,17 @@ class SpatialQueries:
         layer = self.layers.get(layer_id)
         if layer is None:
             raise ApiError(404, f"no layer {layer_id[:64]!r}; GET /api/layers lists them")
-        if layer_id not in self._geojson:  # built once, off the event loop (large layers)
-            body = await asyncio.to_thread(lambda: orjson.dumps(layer.geojson()))
-            self._geojson[layer_id] = body
+        public = anonymous(request)
+        key = (layer_id, public)
+        if key not in self._geojson:  # built once, off the event loop (large layers)
+
+            def build() -> bytes:
+                collection = layer.geojson()
+                return orjson.dumps(public_geojson(collection) if public else collection)
+
+            self._geojson[key] = await asyncio.to_thread(build)
         response = web.Response(
-            body=self._geojson[layer_id],
+            body=self._geojson[key],
             headers={"Content-Type": "application/geo+json", "Cache-Control": "no-cache"},
         )
         response.enable_compression()

@@ -26,6 +26,7 @@ from alerts.los import LosConfig
 from alerts.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
+from geo.places import place_namer
 from geo.zones import zones_geojson
 from streams.background import keep_running
 from streams.broker_watch import BrokerWatch
@@ -38,7 +39,7 @@ from web.auth import WS_PROTOCOL, TokenTable
 from web.cell_history import HistoryRecorder, HistoryStore
 from web.cell_history import add_routes as history_routes
 from web.desk_api import AlertDesk
-from web.fanout import Fanout
+from web.fanout import Audience, Fanout
 from web.feed_offsets import FeedOffsets
 from web.live import (
     CellDelta,
@@ -49,6 +50,8 @@ from web.live import (
     zone_cell,
     zone_features,
 )
+from web.places_api import PlaceRoutes
+from web.public_view import public_nearby
 from web.query_api import SpatialQueries, load_layers
 from web.rules_api import RuleLog
 from web.shared_read import SharedRead
@@ -131,7 +134,7 @@ class WebServer:
         )
         self.snapshot = Snapshot(self.redis, settings.redis.key_prefix)
         # A burst of clients connecting shares each snapshot read (web/shared_read.py).
-        self._snapshots = SharedRead(self._snapshot_text)
+        self._snapshots = SharedRead(self._snapshot_texts)
         self.delta = CellDelta()
         self._worker_stale_ms = round(settings.web.worker_stale_s * 1000)
         self.workers = WorkerBoard(self._worker_stale_ms)
@@ -163,6 +166,9 @@ class WebServer:
         self._zone_layer = zones_geojson(self._zones.zones.values()) if self._zones else None
         self.rules = RuleLog(settings)
         self.layers = load_layers(settings.layers.paths, settings.layers.generated_dir)
+        self.places = PlaceRoutes(
+            place_namer(settings.pipeline.h3_resolution, self._zones, self.layers.outlines)
+        )
         self.queries = SpatialQueries(
             self.layers, self.snapshot.cells, self._worker_views, self._los
         )
@@ -206,6 +212,7 @@ class WebServer:
         r.add_get("/api/alerts/{id}/nearby", viewer(self._nearby))
         self.rules.routes(app)
         self.queries.routes(app)
+        self.places.routes(app)
         worker_routes(app, self.worker_store, self._worker_stale_ms)
         history_routes(app, self.history, self.settings.pipeline.h3_resolution, self._los)
         ticket_routes(app, self.ticket_texts, self.ticket_views)
@@ -313,9 +320,11 @@ class WebServer:
             elif record.topic == k.topic("hotline.private"):  # unmasked: GET /api/tickets only
                 await self.ticket_texts.put(validate_private_text(body), _now_ms())
             elif record.topic == k.topic("alerts.shadow"):  # engineers read these; no desk
-                await self.snapshot.put_alert(redact_alert(validate_alert(body)), shadow=True)
+                alert = self.places.name_alert(redact_alert(validate_alert(body)))
+                await self.snapshot.put_alert(alert, shadow=True)
             elif record.topic == k.topic("alerts"):
-                alert = redact_alert(validate_alert(body))  # masked even from older workers
+                # masked even from older workers; named by its place (web/places_api.py)
+                alert = self.places.name_alert(redact_alert(validate_alert(body)))
                 await self.snapshot.put_alert(alert)
                 sent = _now_ms()
                 self._send({"type": "alert", "server_time": sent, "alert": alert})
@@ -339,14 +348,22 @@ class WebServer:
             "workers": await self._worker_views(),
         }
 
-    async def _snapshot_text(self) -> str:
-        return orjson.dumps(await self._snapshot_message()).decode()
+    async def _snapshot_texts(self) -> tuple[str, str]:
+        """The snapshot message serialised once: for signed-in clients, and for anonymous
+        viewers (the same without grid workers; the cells are not serialised twice)."""
+        message = await self._snapshot_message()
+        workers = message.pop("workers")
+        base = orjson.dumps(message)[:-1]  # the object without its closing brace
+        full = base + b',"workers":' + orjson.dumps(workers) + b"}"
+        return full.decode(), (base + b',"workers":[]}').decode()
 
     async def _resnapshot(self) -> None:
         """Redis came back: every client starts again from what Redis holds now."""
-        message = await self._snapshot_message()
+        full, public = await self._snapshot_texts()
         self.delta = CellDelta()  # contained in the snapshot
-        self._send(message)
+        WS_MESSAGES.labels("snapshot").inc()
+        self.fanout.broadcast(full, to="signed_in")
+        self.fanout.broadcast(public, to="public")
 
     async def _broadcast_loop(self) -> None:
         interval = self.settings.web.broadcast_interval_s
@@ -359,7 +376,7 @@ class WebServer:
                 telemetry.observe_broadcast("cells", records, sent)
             workers = self.workers.take(_now_ms())  # new reports, and workers gone stale
             if workers is not None:
-                self._send(workers)
+                self._send(workers, to="signed_in")  # who and where: not for anonymous viewers
 
     async def _prune_loop(self) -> None:
         """Once a minute, let alerts closed longer than ``web.closed_alerts_s`` go from the
@@ -374,10 +391,10 @@ class WebServer:
                 log.warning("pruning closed alerts failed (next minute again): %r", exc)
             await asyncio.sleep(PRUNE_INTERVAL_S)
 
-    def _send(self, message: dict[str, Any]) -> None:
-        """Serialise ``message`` once and queue it for every client; never waits."""
+    def _send(self, message: dict[str, Any], to: Audience = "all") -> None:
+        """Serialise ``message`` once and queue it for the clients ``to``; never waits."""
         WS_MESSAGES.labels(message["type"]).inc()
-        self.fanout.broadcast(orjson.dumps(message).decode())
+        self.fanout.broadcast(orjson.dumps(message).decode(), to=to)
 
     # -- websocket -------------------------------------------------------------------------
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
@@ -392,13 +409,17 @@ class WebServer:
         )
         await ws.prepare(request)
         transport = request.transport
+        public = guard.anonymous(request)
         client = self.fanout.add(  # before the snapshot read, so no update falls between
-            ws, peer=str(request.remote), abort=transport.abort if transport else lambda: None
+            ws,
+            peer=str(request.remote),
+            abort=transport.abort if transport else lambda: None,
+            public=public,
         )
         limiter = protect.message_limiter(request.app)  # this connection's message budget
         try:
             try:
-                snapshot = await self._snapshots.get()
+                full, public_snapshot = await self._snapshots.get()
             except (RedisError, ConnectionError) as exc:
                 # After the upgrade an HTTP 503 would be garbage on the socket: say it in
                 # a close frame instead (1013: try again later; the map reconnects).
@@ -406,7 +427,7 @@ class WebServer:
                 log.warning("websocket %s: no snapshot, live store away: %r", request.remote, exc)
                 await client.close(WSCloseCode.TRY_AGAIN_LATER, b"live store unavailable")
                 return ws
-            client.start(snapshot)
+            client.start(public_snapshot if public else full)
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     if not limiter.allow(time.monotonic()):
@@ -485,17 +506,16 @@ class WebServer:
         if alert is None:
             return routes.error(404, f"no such alert: {alert_id[:64]}")
         lat, lon, radius = float(alert["lat"]), float(alert["lon"]), int(raw)
-        return routes.json_response(
-            {
-                "alert": alert_id,
-                "center": [lon, lat],
-                "radius_m": radius,
-                "cameras": self.queries.nearby_cameras(lat, lon, radius, NEARBY_CAMERAS),
-                "workers": nearest_online(
-                    await self._worker_views(), lat, lon, limit=NEARBY_WORKERS, max_m=3000.0
-                ),
-            }
-        )
+        body = {
+            "alert": alert_id,
+            "center": [lon, lat],
+            "radius_m": radius,
+            "cameras": self.queries.nearby_cameras(lat, lon, radius, NEARBY_CAMERAS),
+            "workers": nearest_online(
+                await self._worker_views(), lat, lon, limit=NEARBY_WORKERS, max_m=3000.0
+            ),
+        }
+        return routes.json_response(public_nearby(body) if guard.anonymous(request) else body)
 
     async def _whoami(self, request: web.Request) -> web.Response:
         """The caller: ``{"name", "role", "desks"}``; anonymous callers get name ``anonymous``."""

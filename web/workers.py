@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from geo.measure import EARTH_RADIUS_M, distance_m
 from web import routes as answers
-from web.guard import requires
+from web.guard import requires, signed_in
 
 View = dict[str, Any]
 
@@ -182,10 +182,12 @@ class WorkerStore:
 
 
 def routes(app: web.Application, store: WorkerStore, stale_ms: int) -> None:
-    """Add ``GET /api/workers`` (role viewer): ``{"workers": [view as shown…]}`` by id."""
+    """Add ``GET /api/workers`` (role viewer, signed in: not for anonymous viewers):
+    ``{"workers": [view as shown…]}`` by id."""
 
     @requires("viewer")
     async def get_workers(request: web.Request) -> web.Response:
+        signed_in(request)  # who and where the grid workers are: 401 for anonymous viewers
         now = int(time.time() * 1000)
         return answers.json_response({"workers": shown_all(await store.all(), now, stale_ms)})
 

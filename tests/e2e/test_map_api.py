@@ -2,18 +2,22 @@
 
 Grid-worker reports and a crowd go through Kafka; the web server answers with the
 nearest cameras (the generated camera registry) and online grid workers for the
-alert, and counts static layers and the live crowd inside a circle.
+alert, and counts static layers and the live crowd inside a circle. Anonymous viewers
+get the same answers without who and where the grid workers are and without the
+cameras' stream addresses, on the websocket as over HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 
 import numpy as np
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
+from websockets.asyncio.client import connect
 
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack
@@ -62,16 +66,17 @@ def test_nearby_cameras_and_grid_workers_and_a_drawn_circle(stack: EmbeddedStack
             return alert
 
     alert = asyncio.run(scenario())
+    token = stack.token_files["dispatcher"].read_text().strip()
 
     def listed_workers() -> dict[str, dict]:
-        found = http("GET", api + "workers")[1]["workers"]
+        found = http("GET", api + "workers", token)[1]["workers"]
         return {w["id"]: w for w in found if w["id"].startswith("t-")}
 
     listed = wait_for(lambda: len(listed_workers()) >= 3 and listed_workers(), 10, "grid workers")
     assert set(listed) == {"t-near", "t-far", "t-off"}  # the bad report never arrives
     assert listed["t-near"]["name"] == "测试 近" and listed["t-off"]["status"] == "offline"
 
-    status, near = http("GET", f"{api}alerts/{alert['id']}/nearby?radius_m=3000")
+    status, near = http("GET", f"{api}alerts/{alert['id']}/nearby?radius_m=3000", token)
     assert status == 200
     ours = [w["id"] for w in near["workers"] if w["id"].startswith("t-")]
     assert ours[:1] == ["t-near"] and "t-off" not in ours
@@ -91,7 +96,8 @@ def test_nearby_cameras_and_grid_workers_and_a_drawn_circle(stack: EmbeddedStack
     assert http("GET", f"{api}alerts/a-none/nearby")[0] == 404
 
     # draw a circle around the crowd: static layers and the live crowd inside
-    status, inside = http("POST", api + "query", None, {"center": [lon, lat], "radius_m": 800})
+    circle = {"center": [lon, lat], "radius_m": 800}
+    status, inside = http("POST", api + "query", token, circle)
     assert status == 200, inside
     assert inside["buildings"]["count"] > 0 and inside["buildings"]["residents"] > 0
     assert inside["live"]["people"] >= 1000  # our camera counts 1000 in this cell
@@ -102,3 +108,45 @@ def test_nearby_cameras_and_grid_workers_and_a_drawn_circle(stack: EmbeddedStack
     status, layers = http("GET", api + "layers")
     kinds = {layer["kind"] for layer in layers["layers"]}
     assert {"building", "enterprise", "camera", "grid"} <= kinds
+
+    # anonymous viewers: the same picture, without the grid workers and the streams
+    assert http("GET", api + "workers")[0] == 401
+    status, public = http("GET", f"{api}alerts/{alert['id']}/nearby?radius_m=3000")
+    assert status == 200 and public["workers"] == []
+    assert [c["id"] for c in public["cameras"]] == [c["id"] for c in cams]
+    assert all("stream_url" not in c for c in public["cameras"])
+    status, public_inside = http("POST", api + "query", None, circle)
+    assert status == 200 and public_inside["workers"]["items"] == []
+    assert public_inside["workers"]["count"] == inside["workers"]["count"]
+    assert public_inside["cameras"]["count"] == inside["cameras"]["count"] > 0
+    assert all("stream_url" not in c for c in public_inside["cameras"]["items"])
+    cameras_layer = next(x["id"] for x in layers["layers"] if x["kind"] == "camera")
+    url = f"http://127.0.0.1:{s.web.port}/api/layers/{cameras_layer}.geojson"
+    signed = urllib_json(url, token)
+    anonymous = urllib_json(url, None)
+    assert any("stream_url" in f["properties"] for f in signed["features"])
+    assert not any("stream_url" in f["properties"] for f in anonymous["features"])
+    assert len(anonymous["features"]) == len(signed["features"])
+
+    async def snapshots() -> tuple[dict, dict]:
+        ws_url = f"ws://127.0.0.1:{s.web.port}/ws"
+        headers = {"Authorization": f"Bearer {token}"}
+        async with connect(ws_url, additional_headers=headers, max_size=None) as ws:
+            signed_in = orjson.loads(await ws.recv())
+        async with connect(ws_url, max_size=None) as ws:
+            anonymous = orjson.loads(await ws.recv())
+        return signed_in, anonymous
+
+    signed_snapshot, public_snapshot = asyncio.run(snapshots())
+    assert "t-near" in {w["id"] for w in signed_snapshot["workers"]}
+    assert public_snapshot["workers"] == []
+    assert len(public_snapshot["cells"]) > 0 and public_snapshot["alerts"]
+
+
+def urllib_json(url: str, token: str | None) -> dict:
+    """GET a (Geo)JSON body, with ``token`` if given."""
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(orjson.loads(response.read()))

@@ -47,7 +47,9 @@ POLICY: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/query"): EVERYONE,
     ("GET", "/api/layers"): EVERYONE,
     ("GET", "/api/layers/{layer_id}.geojson"): EVERYONE,
-    ("GET", "/api/workers"): EVERYONE,
+    ("GET", "/api/workers"): EVERYONE,  # with a token: anonymous viewers never (test below)
+    ("GET", "/api/places"): EVERYONE,
+    ("GET", "/api/places/search"): EVERYONE,
     ("GET", "/api/history/index"): EVERYONE,
     ("GET", "/api/history"): EVERYONE,
     ("GET", "/api/cells/{cell}/history"): EVERYONE,

@@ -241,6 +241,14 @@ def test_two_workers_and_two_web_servers_match_a_single_worker(
         await feed(s2, plan_b, midway=lambda: scaled.kill_child("worker"))
         for w in webs[1:]:
             await asyncio.to_thread(wait_for, lambda w=w: settled(w), 90, f"the picture at {w}")
+        # The tickets sent after the kill reach the boundary cluster once the surviving
+        # worker has taken over and recovered the dead one's partitions (and the input
+        # partitions it read): wait for that, then say which ones it holds if it never does.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(straddling_counts, webs[1]) == [8]:
+                break
+            await asyncio.sleep(0.5)
         await asyncio.sleep(5)
         for view in views:
             await view.stop()

@@ -155,9 +155,20 @@ def check(answer: dict[str, Any], want: dict[str, Any], layers: Layers) -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("radius", [1.0, 300.0, 800.0, 2500.0])
 async def test_circle_equals_brute_force(client: Client, layers: Layers, radius: float) -> None:
-    r = await client.post("/api/query", json={"center": [BRIDGE[1], BRIDGE[0]], "radius_m": radius})
+    body = {"center": [BRIDGE[1], BRIDGE[0]], "radius_m": radius}
+    signed_in = {"Authorization": f"Bearer {VIEWER}"}
+    r = await client.post("/api/query", json=body, headers=signed_in)
     assert r.status == 200, await r.text()
     answer = await r.json()
+    public = await (await client.post("/api/query", json=body)).json()  # anonymous viewer
+    assert (
+        public["workers"]["items"] == []
+        and public["cameras"]["count"] == answer["cameras"]["count"]
+    )
+    assert [c["id"] for c in public["cameras"]["items"]] == [
+        c["id"] for c in answer["cameras"]["items"]
+    ]
+    assert all("stream_url" not in c for c in public["cameras"]["items"])
     assert answer["area_m2"] == pytest.approx(math.pi * radius**2, abs=0.1)
 
     def inside(lat: float, lon: float) -> bool:

@@ -149,3 +149,19 @@ async def test_close_all_says_going_away() -> None:
     assert all(ws.got == ["snapshot"] for ws in sockets)
     for client in list(fanout.clients):
         await fanout.remove(client)
+
+
+@pytest.mark.asyncio
+async def test_restricted_broadcasts_skip_public_clients_and_public_ones_reach_only_them() -> None:
+    fanout = Fanout(queue_max=10, send_timeout_s=1)
+    signed, public = FakeSocket(), FakeSocket()
+    fanout.add(signed, peer="signed", abort=signed.abort).start("full")
+    fanout.add(public, peer="public", abort=public.abort, public=True).start("public")
+    fanout.broadcast("cells")
+    fanout.broadcast("workers", to="signed_in")
+    fanout.broadcast("public snapshot", to="public")
+    await settle()
+    assert signed.got == ["full", "cells", "workers"]
+    assert public.got == ["public", "cells", "public snapshot"]
+    for client in list(fanout.clients):
+        await fanout.remove(client)

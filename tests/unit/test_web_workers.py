@@ -226,6 +226,9 @@ async def test_store_keeps_the_newest_view_per_worker(store: WorkerStore) -> Non
     assert sorted(await store.redis.hkeys(store.key)) == [b"GW-001", b"GW-002"]
 
 
+TOKEN = "desk-viewer-token-0123456789"
+
+
 async def _client(app: web.Application) -> TestClient[web.Request, web.Application]:
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -234,7 +237,7 @@ async def _client(app: web.Application) -> TestClient[web.Request, web.Applicati
 
 def _app(store: WorkerStore, anonymous: Role | None) -> web.Application:
     app = web.Application()
-    guard.setup(app, TokenTable([]), anonymous, max_body_bytes=1024)
+    guard.setup(app, TokenTable([("desk", "viewer", TOKEN)]), anonymous, max_body_bytes=1024)
     routes(app, store, STALE)
     return app
 
@@ -246,7 +249,7 @@ async def test_get_workers_shows_stale_workers_offline(store: WorkerStore) -> No
     await store.put(view(updated_at=now))
     client = await _client(_app(store, "viewer"))
     try:
-        r = await client.get("/api/workers")
+        r = await client.get("/api/workers", headers={"Authorization": f"Bearer {TOKEN}"})
         assert r.status == 200
         body = await r.json()
         assert [(v["id"], v["status"]) for v in body["workers"]] == [
@@ -264,5 +267,16 @@ async def test_get_workers_needs_the_viewer_role(store: WorkerStore) -> None:
     try:
         r = await client.get("/api/workers")
         assert r.status == 401 and "error" in await r.json()
+    finally:
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_anonymous_viewers_do_not_get_the_grid_workers(store: WorkerStore) -> None:
+    await store.put(view(updated_at=int(time.time() * 1000)))
+    client = await _client(_app(store, "viewer"))  # anonymous callers may view the map
+    try:
+        r = await client.get("/api/workers")
+        assert r.status == 401 and "sign in" in (await r.json())["error"]
     finally:
         await client.close()

@@ -12,7 +12,7 @@ import { applyStatic, onLangChange } from "./js/i18n.js";
 import { setDesks } from "./js/labels.js";
 import { getJson } from "./js/api.js";
 import * as valid from "./js/validate.js";
-import { connect, feedWorks } from "./js/connection.js";
+import { connect, feedWorks, reopenIfSignedInChanged } from "./js/connection.js";
 import { handleMessage, setFeedHooks } from "./js/feed.js";
 import { setLosLimits } from "./js/colors.js";
 import { addLayers, createMap, getDeck, getViewState, jumpTo, mapContainer, onViewChange, project, resetView } from "./js/map.js";
@@ -34,6 +34,8 @@ import { alertTone, initSound } from "./js/sound.js";
 import { drawKey, initDraw } from "./js/draw.js";
 import { clearQuery, initQuery, queryShape } from "./js/query.js";
 import { initScrubber } from "./js/scrubber.js";
+import { setPlaceResolution } from "./js/places.js";
+import { initPlaceSearch } from "./js/place-search.js";
 import { clearSelection, selectAlert } from "./js/selection.js";
 
 const DEFAULT_CONFIG = {
@@ -103,6 +105,7 @@ async function start() {
   initTrend();
   initNearby();
   initQuery();
+  initPlaceSearch();
   // The tone follows the desk queue: a liaison's screen does not ring for other desks.
   setFeedHooks({
     tone: (a) => { if (visibleOnMap(a)) alertTone(); },
@@ -112,6 +115,7 @@ async function start() {
   document.addEventListener("keydown", onKey);
   document.getElementById("reset-view").addEventListener("click", resetView);
   onLangChange(() => invalidate("alerts", "selection", "heatmap"));
+  on("me", reopenIfSignedInChanged);  // signed in or out: the feed as this caller may see it
 
   // The feed does not depend on the config: connect at once, in parallel (with the
   // tab's token, if it signed in before).
@@ -123,6 +127,7 @@ async function start() {
   const config = await loadConfig();
   state.config = config;
   if (config.los_limits) { setLosLimits(config.los_limits); resetStyles(); }
+  setPlaceResolution(config.h3_resolution);
   initHeatmap(config);
   createMap(config);
   addLayers(10, () => underLayers(config));

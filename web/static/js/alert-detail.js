@@ -13,6 +13,7 @@ import { isLive } from "./alert-model.js";
 import { conditionBadge, desksNode, stateBadge } from "./alert-panel.js";
 import { evidenceBlock, forgetRevealed } from "./evidence.js";
 import { clearSelection } from "./selection.js";
+import { nameText, placeLabel } from "./places.js";
 import { el, fmtLatLon, fmtWhen, isNum, isStr, kvTable } from "./util.js";
 
 const ui = {};
@@ -58,6 +59,8 @@ function render() {
 
 function summaryNodes(a) {
   const nodes = [el("p", "detail-summary-text", alertText(a))];
+  const where = placeLabel(a.place);
+  if (where) nodes.push(el("p", "detail-place", where));
   const badges = el("div", "detail-badges");
   badges.append(el("span", "sev-badge", t(`sev.${a.severity}`)), stateBadge(a), conditionBadge(a));
   if (a.escalated === true) badges.append(el("span", "badge badge-escalated", t("badge.escalated")));
@@ -78,9 +81,22 @@ function summaryNodes(a) {
   return nodes;
 }
 
+function placeRows(place) {
+  if (!place) return [];
+  const rows = [];
+  if (place.zones.length) rows.push([t("detail.zones"), place.zones.map(nameText).join("、")]);
+  const area = [place.street, place.district].filter(Boolean).map(nameText).join(" · ");
+  if (area) rows.push([t("detail.area"), area]);
+  if (place.nearest) {
+    rows.push([t("detail.nearest"), t("detail.nearest.value", { name: nameText(place.nearest), m: Math.round(place.nearest.distance_m) })]);
+  }
+  return rows;
+}
+
 function locationNodes(a) {
   const desks = a.desks.length ? desksNode(a.desks) : "—";
   return [el("h4", null, t("detail.location")), kvTable([
+    ...placeRows(a.place),
     [t("detail.loc"), fmtLatLon(a.lat, a.lon)],
     [t("detail.cell"), isStr(a.cell) ? a.cell : "—", "mono"],
     [t("detail.desks"), desks],

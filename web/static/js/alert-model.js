@@ -44,16 +44,25 @@ export function supersedes(incoming, held) {
 /** The incident's risk score (0–1) from its evidence, or -1 when it carries none. */
 export const riskOf = (a) => (isNum(a.evidence?.risk) ? a.evidence.risk : -1);
 
-/** Group (open, acknowledged, ended), then severity, then risk, then newest first. */
-export function compareAlerts(x, y) {
+/** The list orders a user can choose; the first is the default. */
+export const ORDERS = ["severity", "risk", "newest"];
+
+/**
+ * Group (open, acknowledged, ended), then within live alerts by ``order``:
+ * "severity" (severity, then risk), "risk" (risk, then severity) or "newest";
+ * then newest first.
+ */
+export function compareAlerts(x, y, order = "severity") {
   const group = (a) => (a.state === "open" ? 0 : isLive(a) ? 1 : 2);
   const g = group(x) - group(y);
   if (g !== 0) return g;
-  if (isLive(x)) {
+  if (isLive(x) && order !== "newest") {
     const s = (SEVERITY_RANK[x.severity] ?? 2) - (SEVERITY_RANK[y.severity] ?? 2);
-    if (s !== 0) return s;
     const r = riskOf(y) - riskOf(x);
-    if (r !== 0) return r;
+    const first = order === "risk" ? r : s;
+    if (first !== 0) return first;
+    const second = order === "risk" ? s : r;
+    if (second !== 0) return second;
   }
   const tx = isEnded(x) ? (x.closed_at || x.updated_at || 0) : (x.opened_at || x.updated_at || 0);
   const ty = isEnded(y) ? (y.closed_at || y.updated_at || 0) : (y.opened_at || y.updated_at || 0);

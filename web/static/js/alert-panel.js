@@ -8,10 +8,11 @@
 import { state, on, invalidate } from "./store.js";
 import { t, has, getLang, onLangChange } from "./i18n.js";
 import { alertText, builtinDeskIds, deskLabel, ruleLabel } from "./labels.js";
-import { awaitingReview, compareAlerts, conditionActive, filterDesks, isLive, matchesDesks, matchesState } from "./alert-model.js";
+import { ORDERS, awaitingReview, compareAlerts, conditionActive, filterDesks, isLive, matchesDesks, matchesState } from "./alert-model.js";
 import { el, fmtLatLon, fmtWhen, isStr } from "./util.js";
 import { getPref, setPref } from "./prefs.js";
 import { selectAlert } from "./selection.js";
+import { fold, placeLabel, placeWords } from "./places.js";
 
 const STATE_FILTERS = ["all", "active", "open", "acknowledged", "closed"];
 const items = new Map();  // alert id -> <li>
@@ -36,11 +37,14 @@ export function initAlertPanel() {
     count: document.getElementById("open-alert-count"),
     desk: document.getElementById("desk-filter"),
     state: document.getElementById("state-filter"),
+    order: document.getElementById("order-filter"),
   });
   const storedDesk = getPref("desk", null);
   deskPrefSet = storedDesk !== null;
   state.deskFilter = storedDesk || "all";
   state.stateFilter = getPref("state", "all", (v) => STATE_FILTERS.includes(v));
+  state.alertOrder = getPref("order", ORDERS[0], (v) => ORDERS.includes(v));
+  state.placeQuery = "";
 
   ui.list.addEventListener("click", (ev) => {
     const li = ev.target.closest("li.alert");
@@ -62,6 +66,11 @@ export function initAlertPanel() {
     setPref("desk", ui.desk.value);
     invalidate("filter", "alerts");
   });
+  ui.order.addEventListener("change", () => {
+    state.alertOrder = ui.order.value;
+    setPref("order", ui.order.value);
+    invalidate("filter");
+  });
   ui.state.addEventListener("change", () => {
     state.stateFilter = ui.state.value;
     setPref("state", ui.state.value);
@@ -81,10 +90,12 @@ export function initAlertPanel() {
     langEpoch += 1;
     renderDeskOptions();
     renderStateOptions();
+    renderOrderOptions();
     invalidate("alerts");
   });
   renderDeskOptions();
   renderStateOptions();
+  renderOrderOptions();
 }
 
 function option(value, text, selected) {
@@ -113,10 +124,22 @@ function renderStateOptions() {
   ui.state.replaceChildren(...STATE_FILTERS.map((f) => option(f, t(`filter.state.${f}`), state.stateFilter === f)));
 }
 
+function renderOrderOptions() {
+  ui.order.replaceChildren(...ORDERS.map((o) => option(o, t(`filter.order.${o}`), state.alertOrder === o)));
+}
+
+/** Whether the alert's place or title holds the search box's text. */
+function matchesPlace(a, query) {
+  return !query || fold(`${placeWords(a.place)} ${alertText(a)}`).includes(query);
+}
+
 function render() {
   const desks = deskSet();
   const all = [...state.alerts.values()];
-  const shown = all.filter((a) => matchesDesks(a, desks) && matchesState(a, state.stateFilter)).sort(compareAlerts);
+  const query = fold(state.placeQuery);
+  const shown = all
+    .filter((a) => matchesDesks(a, desks) && matchesState(a, state.stateFilter) && matchesPlace(a, query))
+    .sort((x, y) => compareAlerts(x, y, state.alertOrder));
   const keep = new Set(shown.map((a) => a.id));
   for (const [id, li] of items) {
     if (!keep.has(id)) { li.remove(); items.delete(id); }
@@ -180,8 +203,9 @@ function fillItem(li, a) {
   if (a.escalated === true) meta.append(el("span", "badge badge-escalated", t("badge.escalated")));
   if (Number.isInteger(a.reopened) && a.reopened > 0) meta.append(el("span", "badge", t("badge.reopened", { n: a.reopened })));
   if (isStr(a.assignee)) meta.append(el("span", "alert-assignee", t("badge.assignee", { name: a.assignee })));
-  const loc = el("span", "alert-loc", fmtLatLon(a.lat, a.lon));
-  if (isStr(a.cell)) loc.title = `H3 ${a.cell}`;
+  const where = placeLabel(a.place);
+  const loc = el("span", "alert-loc", where || fmtLatLon(a.lat, a.lon));
+  loc.title = [where ? fmtLatLon(a.lat, a.lon) : "", isStr(a.cell) ? `H3 ${a.cell}` : ""].filter(Boolean).join(" · ");
   meta.append(loc);
   li.replaceChildren(top, title, meta);
   li.lang = getLang() === "en" ? "en" : "zh-CN";

@@ -31,6 +31,7 @@ let pingTimer = 0;
 let lastFrameAt = 0;
 let onMessage = () => {};
 let onStatus = () => {};
+let offered = null;  // the token the current socket was opened with
 
 function wsUrl() {
   return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
@@ -40,6 +41,19 @@ function wsUrl() {
 export function connect(handlers) {
   onMessage = handlers.message;
   onStatus = handlers.status;
+  open();
+}
+
+/**
+ * Opens the feed anew when the page signed in or out since it was opened: what the
+ * server sends depends on who asks (anonymous viewers get no grid workers).
+ */
+export function reopenIfSignedInChanged() {
+  if (!socket || offered === currentToken()) return;
+  const ws = socket;
+  socket = null;
+  clearInterval(pingTimer);
+  ws.close();
   open();
 }
 
@@ -59,6 +73,7 @@ function open() {
   let ws;
   try {
     const token = currentToken();
+    offered = token;
     ws = new WebSocket(wsUrl(), token ? ["citybrain", `citybrain.bearer.${token}`] : []);
   } catch (err) {
     console.warn("citybrain: cannot open websocket:", err);

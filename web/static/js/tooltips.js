@@ -10,6 +10,7 @@ import { sensorLabel } from "./labels.js";
 import { LOS, cellLos, rgbCss } from "./colors.js";
 import { el, fmtCount, fmtFixed, fmtNum, fmtTime, isNum, isObj, isStr } from "./util.js";
 import { outlineLayers } from "./outlines.js";
+import { cellPlace, onPlaces, placeLabel } from "./places.js";
 
 function row(body, key, value) {
   const tr = el("tr");
@@ -31,6 +32,9 @@ export function cellTooltip(c) {
     head.append(el("span", null, t("tip.nocamera")));
   }
   if (state.history) head.append(el("span", "tt-history", t("tip.history")));
+  // the place line fills in when the cell's place arrives (onPlaces below)
+  const place = el("div", "tt-place", placeLabel(cellPlace(c.cell)));
+  place.dataset.cell = String(c.cell);
   const table = el("table");
   const body = el("tbody");
   row(body, "tip.people", isNum(c.people) ? fmtCount(c.people) : "—");
@@ -53,7 +57,7 @@ export function cellTooltip(c) {
     row(body, "tip.tickets", `${isNum(c.tickets_total) ? c.tickets_total : ""}${parts ? ` · ${parts}` : ""}`);
   }
   table.append(body);
-  box.append(head, table);
+  box.append(head, place, table);
   const foot = [String(c.cell)];
   if (isNum(c.children)) foot.push(t("tip.rollup", { n: c.children }));
   else if (Array.isArray(c.children)) foot.push(t("tip.rollup", { n: c.children.length }));
@@ -73,7 +77,15 @@ function featureTooltip(f, layer) {
   return box;
 }
 
+function fillPlaces(cells) {
+  const wanted = new Set(cells);
+  for (const line of document.querySelectorAll(".tt-place[data-cell]")) {
+    if (wanted.has(line.dataset.cell)) line.textContent = placeLabel(cellPlace(line.dataset.cell));
+  }
+}
+
 export function initTooltips() {
+  onPlaces(fillPlaces);
   addTooltip("cells", cellTooltip);
   addTooltip("outline-*", featureTooltip);  // every outline layer, including later ones
   addTooltip("points-*", featureTooltip);

@@ -7,6 +7,7 @@
  */
 
 import { isNum, isObj, isStr } from "./util.js";
+import { validPlace } from "./places.js";
 
 const str = (v, max = 500) => (typeof v === "string" ? v.slice(0, max) : null);
 const num = (v) => (isNum(v) ? v : null);
@@ -38,6 +39,7 @@ export function alert(a) {
     updated_at: num(a.updated_at),
     opened_at: num(a.opened_at),
     evidence: isObj(a.evidence) ? a.evidence : {},
+    place: validPlace(a.place),
   };
 }
 
