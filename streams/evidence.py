@@ -35,6 +35,7 @@ def crowd_evidence(m: CellMetrics | None) -> dict[str, Any]:
         "still": m.still,
         "crowd_kind": m.context.crowd_kind,
         "people": round(c.people),
+        "people_seen": round(c.people_seen),  # on the ground the cameras cover
         "walkable_m2": round(c.walkable_m2, 1),
         "walkable_from_layer": c.walkable_from_layer,
         "covered_m2": round(c.covered_m2, 1),

@@ -113,6 +113,81 @@ def test_queue_order_open_first_then_severity_then_newest(page: Page) -> None:
     ]
 
 
+def test_the_user_may_order_live_alerts_by_risk_or_newest_first(page: Page) -> None:
+    got = run(
+        page,
+        f"""const {{ compareAlerts, ORDERS }} = await m('alert-model'); const a = {ALERT};
+        const list = () => [
+          a({{id: 'critical-calm-old', opened_at: 100, evidence: {{risk: 0.5}}}}),
+          a({{id: 'warning-risky', severity: 'warning', opened_at: 200, evidence: {{risk: 0.9}}}}),
+          a({{id: 'critical-new', opened_at: 300, evidence: {{risk: 0.6}}}}),
+          a({{id: 'resolved', state: 'resolved', closed_at: 9000}}),
+        ];
+        const ids = (order) => list().sort((x, y) => compareAlerts(x, y, order)).map((x) => x.id);
+        return {{orders: ORDERS, severity: ids('severity'), risk: ids('risk'),
+                 newest: ids('newest')}};""",
+    )
+    assert got == {
+        "orders": ["severity", "risk", "newest"],
+        "severity": ["critical-new", "critical-calm-old", "warning-risky", "resolved"],
+        "risk": ["warning-risky", "critical-new", "critical-calm-old", "resolved"],
+        "newest": ["critical-new", "warning-risky", "critical-calm-old", "resolved"],
+    }
+
+
+def test_headline_figures_say_peak_and_now_and_what_the_people_estimate_rests_on(
+    page: Page,
+) -> None:
+    got = run(
+        page,
+        """const { peakText, peopleText } = await m('labels'); const { setLang } = await m('i18n');
+        const signal = {metric: 'density', unit: 'persons/m2', peak: 4.79, value: 0.38};
+        const alert = {evidence: {signals: [signal, {count: 14, value: 3, peak: 14}]}};
+        const cell = {people: 40724, people_seen: 1980, covered_m2: 755, area_m2: 9493.5,
+                      density_max: 4.4};
+        setLang('zh');
+        const zh = [peakText(alert), peopleText(cell), peopleText({people: 10, people_seen: 10,
+                    covered_m2: 100, walkable_m2: 100, density_max: 0.1}), peopleText({})];
+        setLang('en');
+        return {zh, en: [peakText(alert), peopleText(cell)]};""",
+    )
+    assert got["zh"] == [
+        "峰值 4.79 人/m² · 当前 0.38 人/m²；峰值 14 · 当前 3",
+        "约 40,724 人（所见 1,980 人，覆盖 8% · 范围 1,980–41,771 人）",
+        "约 10 人（摄像头覆盖全部可通行面积）",
+        "",
+    ]
+    assert got["en"] == [
+        "Peak 4.79 persons/m² · now 0.38 persons/m²; Peak 14 · now 3",
+        "about 40,724 people (1,980 seen, 8% covered · range 1,980–41,771)",
+    ]
+
+
+def test_place_labels_follow_the_language_and_bad_places_are_dropped(page: Page) -> None:
+    got = run(
+        page,
+        """const { placeLabel, validPlace, placeWords, fold } = await m('places');
+        const { setLang } = await m('i18n');
+        const place = validPlace({zh: '通济桥桥面 · 禅城区', en: 'Tongji Bridge deck · Chancheng',
+          zones: [{id: 'deck', zh: '通济桥桥面', en: 'Tongji Bridge deck'}, 'bad'],
+          street: null, district: {id: '440604', zh: '禅城区', en: 'Chancheng'},
+          nearest: {zh: '通济桥', en: 'Tongji Bridge', distance_m: 'far'}});
+        setLang('zh'); const zh = placeLabel(place);
+        setLang('en'); const en = placeLabel(place);
+        return {zh, en, zones: place.zones.length, nearest: place.nearest,
+                bad: validPlace('x'),
+                found: fold(placeWords(place)).includes(fold('tongji BRIDGE'))};""",
+    )
+    assert got == {
+        "zh": "通济桥桥面 · 禅城区",
+        "en": "Tongji Bridge deck · Chancheng",
+        "zones": 1,
+        "nearest": None,
+        "bad": None,
+        "found": True,
+    }
+
+
 def test_buttons_are_disabled_with_the_reason_role_desk_and_state_give(page: Page) -> None:
     got = run(
         page,

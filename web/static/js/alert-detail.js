@@ -8,7 +8,7 @@
 
 import { state, on } from "./store.js";
 import { t, onLangChange } from "./i18n.js";
-import { alertText, ruleLabel } from "./labels.js";
+import { alertPeopleText, alertText, peakText, ruleLabel } from "./labels.js";
 import { isLive } from "./alert-model.js";
 import { conditionBadge, desksNode, stateBadge } from "./alert-panel.js";
 import { evidenceBlock, forgetRevealed } from "./evidence.js";
@@ -59,6 +59,10 @@ function render() {
 
 function summaryNodes(a) {
   const nodes = [el("p", "detail-summary-text", alertText(a))];
+  const peak = peakText(a);
+  if (peak) nodes.push(el("p", "detail-peak", peak));
+  const people = alertPeopleText(a);
+  if (people) nodes.push(el("p", "detail-people", people));
   const where = placeLabel(a.place);
   if (where) nodes.push(el("p", "detail-place", where));
   const badges = el("div", "detail-badges");

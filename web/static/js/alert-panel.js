@@ -7,7 +7,7 @@
 
 import { state, on, invalidate } from "./store.js";
 import { t, has, getLang, onLangChange } from "./i18n.js";
-import { alertText, builtinDeskIds, deskLabel, ruleLabel } from "./labels.js";
+import { alertText, builtinDeskIds, deskLabel, peakText, ruleLabel } from "./labels.js";
 import { ORDERS, awaitingReview, compareAlerts, conditionActive, filterDesks, isLive, matchesDesks, matchesState } from "./alert-model.js";
 import { el, fmtLatLon, fmtWhen, isStr } from "./util.js";
 import { getPref, setPref } from "./prefs.js";
@@ -207,7 +207,8 @@ function fillItem(li, a) {
   const loc = el("span", "alert-loc", where || fmtLatLon(a.lat, a.lon));
   loc.title = [where ? fmtLatLon(a.lat, a.lon) : "", isStr(a.cell) ? `H3 ${a.cell}` : ""].filter(Boolean).join(" · ");
   meta.append(loc);
-  li.replaceChildren(top, title, meta);
+  const peak = peakText(a);
+  li.replaceChildren(top, title, ...(peak ? [el("div", "alert-peak", peak)] : []), meta);
   li.lang = getLang() === "en" ? "en" : "zh-CN";
   li.setAttribute("aria-label", `${t(`sev.${a.severity}`)} · ${stateText(a)} · ${alertText(a)}`);
 }

@@ -5,7 +5,7 @@
  */
 
 import { getLang, t, has } from "./i18n.js";
-import { isStr } from "./util.js";
+import { isNum, isStr } from "./util.js";
 
 const pick = (pair) => pair[getLang() === "en" ? 1 : 0];
 
@@ -87,6 +87,65 @@ export function roleLabel(role) {
 
 export function sensorLabel(type) {
   return SENSORS[type] ? pick(SENSORS[type]) : String(type);
+}
+
+const UNITS = { "persons/m2": ["人/m²", "persons/m²"], persons: ["人", "people"], tickets: ["件", "tickets"] };
+
+function unitText(unit) {
+  return UNITS[unit] ? pick(UNITS[unit]) : isStr(unit) ? unit : "";
+}
+
+function figure(v) {
+  return Math.abs(v) >= 100 ? String(Math.round(v)) : v.toFixed(2).replace(/\.?0+$/, "");
+}
+
+/**
+ * A people estimate with what it rests on: "约 40,724 人（所见 1,980 人 · 覆盖 5% ·
+ * 范围 1,980–43,000 人）". ``f`` holds ``people`` (the estimate over the walkable area),
+ * ``people_seen`` (persons on the ground the cameras cover), ``covered_m2``,
+ * ``walkable_m2`` (or a cell view's ``area_m2``) and ``density_max``. The range runs
+ * from what was seen (nobody outside the views) to the busiest camera's density over
+ * the whole walkable area. "" when there is no estimate.
+ */
+export function peopleText(f) {
+  if (!f || !isNum(f.people)) return "";
+  const walkable = isNum(f.walkable_m2) ? f.walkable_m2 : f.area_m2;
+  const est = Math.round(f.people).toLocaleString();
+  if (!isNum(f.people_seen) || !isNum(f.covered_m2) || !isNum(walkable) || walkable <= 0) {
+    return t("people.estimate", { n: est });
+  }
+  const coverage = Math.min(1, f.covered_m2 / walkable);
+  if (coverage >= 0.995) return t("people.counted", { n: est });
+  const high = Math.max(f.people, isNum(f.density_max) ? f.density_max * walkable : f.people);
+  return t("people.extrapolated", {
+    n: est,
+    seen: Math.round(f.people_seen).toLocaleString(),
+    pct: coverage < 0.01 ? "<1" : String(Math.round(coverage * 100)),
+    low: Math.round(f.people_seen).toLocaleString(),
+    high: Math.round(high).toLocaleString(),
+  });
+}
+
+/** The people line of an alert: its crowd signals' estimates (see :func:`peopleText`). */
+export function alertPeopleText(a) {
+  const signals = a.evidence && Array.isArray(a.evidence.signals) ? a.evidence.signals : [];
+  return [...new Set(signals.map(peopleText).filter(Boolean))].join(t("sep.list"));
+}
+
+/**
+ * Peak and current value of each signal that has both, side by side ("峰值 4.79 人/m² ·
+ * 当前 0.38 人/m²"): the headline keeps what the incident was at its worst.
+ */
+export function peakText(a) {
+  const signals = a.evidence && Array.isArray(a.evidence.signals) ? a.evidence.signals : [];
+  const parts = [];
+  for (const s of signals) {
+    if (!s || !isNum(s.peak) || !isNum(s.value)) continue;
+    const unit = unitText(s.unit);
+    const tail = unit ? ` ${unit}` : "";
+    parts.push(t("alert.peak", { peak: `${figure(s.peak)}${tail}`, now: `${figure(s.value)}${tail}` }));
+  }
+  return [...new Set(parts)].join(t("sep.list"));
 }
 
 /**

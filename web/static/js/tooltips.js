@@ -6,7 +6,7 @@
 import { state } from "./store.js";
 import { addTooltip } from "./map.js";
 import { t } from "./i18n.js";
-import { sensorLabel } from "./labels.js";
+import { peopleText, sensorLabel } from "./labels.js";
 import { LOS, cellLos, rgbCss } from "./colors.js";
 import { el, fmtCount, fmtFixed, fmtNum, fmtTime, isNum, isObj, isStr } from "./util.js";
 import { outlineLayers } from "./outlines.js";
@@ -37,7 +37,7 @@ export function cellTooltip(c) {
   place.dataset.cell = String(c.cell);
   const table = el("table");
   const body = el("tbody");
-  row(body, "tip.people", isNum(c.people) ? fmtCount(c.people) : "—");
+  row(body, "tip.people", isNum(c.people) ? peopleText(c) || fmtCount(c.people) : "—");
   row(body, "tip.risk", fmtFixed(c.risk));
   const sensors = isObj(c.sensors) ? Object.entries(c.sensors) : [];
   if (sensors.length) {
