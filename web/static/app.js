@@ -7,7 +7,7 @@
  * requestAnimationFrame pass redraws what depends on them.
  */
 
-import { state, invalidate } from "./js/store.js";
+import { state, invalidate, on } from "./js/store.js";
 import { applyStatic, onLangChange } from "./js/i18n.js";
 import { setDesks } from "./js/labels.js";
 import { getJson } from "./js/api.js";
