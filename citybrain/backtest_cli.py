@@ -1,8 +1,8 @@
 """``citybrain rules backtest``: load rule sets and a recording, replay, report (edge).
 
-The replay is :func:`streams.backtest.run_backtest` (the worker's own code);
-the numbers are :mod:`alerts.backtest_report`'s; tables and the plot come from
-:mod:`citybrain.backtest_render`. Progress goes to stderr, the report to stdout.
+The replay is :func:`citybrain.tools.backtest.runner.run_backtest` (the worker's own code);
+the numbers are :mod:`citybrain.tools.backtest.report`'s; tables and the plot come from
+:mod:`citybrain.tools.backtest.render`. Progress goes to stderr, the report to stdout.
 Exit codes: 0 done, 1 a rule set has problems, 2 unusable recording, labels or
 settings.
 """
@@ -20,7 +20,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from alerts.backtest_report import (
+from alerts.incidents.labels import Label, LabelError
+from alerts.rules.file import RuleFileError, RuleSet, load_rule_files
+from citybrain.settings import Settings, load_settings
+from citybrain.tools.backtest.render import plot_report, render_report
+from citybrain.tools.backtest.report import (
     BacktestReport,
     RuleInfo,
     compare,
@@ -28,13 +32,9 @@ from alerts.backtest_report import (
     report_to_dict,
     summarize,
 )
-from alerts.labels import Label, LabelError
-from alerts.rulefile import RuleFileError, RuleSet, load_rule_files
-from citybrain.backtest_render import plot_report, render_report
-from citybrain.settings import Settings, load_settings
+from citybrain.tools.backtest.runner import BacktestRun, rule_fingerprint, run_backtest
 from feeds.recording import labels_in, read_recording, recording_info
 from feeds.recording_format import RecordingError
-from streams.backtest import BacktestRun, rule_fingerprint, run_backtest
 from streams.collector import settle_heap
 from streams.config import zone_index
 from streams.rulesource import rules_path

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from alerts.los import LosConfig
+from alerts.crowd.los import LosConfig
 from feeds.layers_gen import LayerGenConfig, build_layers
 from geo.layers import Layers, PointLayer
 from web.query_api import SpatialQueries, _dumps, parse_query

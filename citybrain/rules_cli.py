@@ -29,7 +29,7 @@ def check(
 ) -> None:
     """Check rule files and report every problem with its line and column."""
     # Imported here: the other citybrain commands need not pay for the rule-file parser.
-    from alerts.rulefile import RuleFileError, load_rule_files
+    from alerts.rules.file import RuleFileError, load_rule_files
 
     try:
         rules = load_rule_files(paths)
@@ -51,7 +51,7 @@ def check(
 @rules_app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of rule files (published as docs/rules.schema.json)."""
-    from alerts.rulefile import rule_schema_json
+    from alerts.rules.file import rule_schema_json
 
     typer.echo(rule_schema_json(), nl=False)
 
@@ -59,7 +59,7 @@ def schema() -> None:
 @rules_app.command("metrics")
 def metrics() -> None:
     """Print the metric catalogue: the names, units and levels rules may use."""
-    from alerts.metric_catalog import metric_table_markdown
+    from alerts.rules.catalog import metric_table_markdown
 
     typer.echo(metric_table_markdown(), nl=False)
 

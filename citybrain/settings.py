@@ -20,8 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from alerts.los import LosConfig
-from alerts.rules import DESKS
+from alerts.crowd.los import LosConfig
+from alerts.rules.vocabulary import DESKS
 from geo.crs import CRS
 from web.auth import Role, TokenTable
 from web.origin import allowed_set

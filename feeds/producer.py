@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from citybrain.settings import Settings
 
 KIND_TOPICS: Final[dict[str, str]] = {

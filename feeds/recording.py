@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import orjson
 
-from alerts.labels import Label, LabelError
+from alerts.incidents.labels import Label, LabelError
 from feeds.recording_format import (
     FORMAT,
     LABELS_TOPIC,

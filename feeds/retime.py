@@ -34,7 +34,7 @@ _ISO: Final = re.compile(
     r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)"
 )
 LABEL_TIMES: Final = ("start_ms", "end_ms")
-"""The event-time fields of a label object (``alerts.labels.Label.to_dict``)."""
+"""The event-time fields of a label object (``alerts.incidents.labels.Label.to_dict``)."""
 
 
 class Pacer:

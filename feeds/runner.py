@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from citybrain.settings import Settings
 from feeds.city import build_city
 from feeds.producer import KafkaEventProducer, LabelPublisher, Publisher

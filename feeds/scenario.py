@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from feeds.places import Place
 from feeds.randomness import mobile_number, rng_for
 from geo.crs import CRS

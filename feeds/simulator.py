@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from citybrain.settings import SimSettings
 from feeds.city import City
 from feeds.gridworkers import GridWorkers

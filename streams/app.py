@@ -12,7 +12,7 @@ Agents only decode, call pure code and emit:
   unmasked text only to ``hotline.private``, and as halo copies to the partitions
   whose clusters must count them (:mod:`streams.halo`);
 * ``actions`` reads people's requests from ``alerts.actions`` (acknowledge,
-  assign, resolve; validated by :mod:`alerts.action_record`) and forwards each
+  assign, resolve; validated by :mod:`alerts.incidents.action_record`) and forwards each
   to ``cells.ingest`` keyed like the incident's anchor cell, so it reaches the
   one partition (and stream) that owns the incident;
 * ``cells`` folds each ``cells.ingest`` record (events, actions, or a tick)
@@ -35,11 +35,11 @@ from typing import Any
 import faust
 import orjson
 
-from alerts.action_record import ActionRecord, decode_action
-from alerts.detect import Track
-from alerts.incident import Incident
-from alerts.metrics import CellBaselines
-from alerts.rulefile import RuleSet
+from alerts.crowd.cell_metrics import CellBaselines
+from alerts.incidents.action_record import ActionRecord, decode_action
+from alerts.incidents.detect import Track
+from alerts.incidents.incident import Incident
+from alerts.rules.file import RuleSet
 from citybrain.settings import Settings
 from geo.geocode import load_gazetteer
 from streams import metrics

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from alerts.metrics import CellMetrics
-from alerts.trend import Series
+from alerts.crowd.cell_metrics import CellMetrics
+from alerts.crowd.trend import Series
 from streams.cellfold import CellState
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alerts.lifecycle import Action
+from alerts.incidents.lifecycle import Action
 from streams.camera_log import CameraLog
 from streams.clock import EventClock
 from streams.columnar.camera_columns import CameraColumns, columns_of, concat, take

@@ -4,7 +4,7 @@ A cell keeps the latest reading of each camera and sensor in it, its hotline
 tickets, and a short series of its fused density (for the rate of rise), each
 only while fresh (event time, windows from settings). A camera stays in the
 state for the whole crowd window even after it went stale (``camera_stale_ms``
-in :class:`alerts.metrics.MetricsConfig`), so the map can flag it.
+in :class:`alerts.crowd.cell_metrics.MetricsConfig`), so the map can flag it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from alerts.rules import sensor_in_alarm
-from alerts.trend import Series
+from alerts.crowd.trend import Series
+from alerts.rules.vocabulary import sensor_in_alarm
 from streams.events import CameraReading, Event, SensorReading, Ticket
 
 

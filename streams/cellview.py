@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerts.metrics import CellMetrics
+from alerts.crowd.cell_metrics import CellMetrics
 from geo.cells import cell_center, cell_resolution
 from streams.cellfold import CellState
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from alerts.incident import FusionConfig
-from alerts.lifecycle import LifecycleConfig
-from alerts.los import LosConfig
-from alerts.metrics import MetricsConfig
-from alerts.zone_metrics import zone_cell_areas
+from alerts.crowd.cell_metrics import MetricsConfig
+from alerts.crowd.los import LosConfig
+from alerts.crowd.zone_metrics import zone_cell_areas
+from alerts.incidents.incident import FusionConfig
+from alerts.incidents.lifecycle import LifecycleConfig
 from citybrain.settings import Settings
 from geo.zone_index import ZoneIndex, build_zone_index
 from geo.zones import Zone, default_zones, load_zones

@@ -22,7 +22,7 @@ import orjson
 
 Kind = Literal["camera", "sensor", "hotline"]
 #: Input kinds of the cell pipeline: each has an ingest agent feeding ``cells.ingest``
-#: (streams/app.py) and is a backtest input (streams/backtest.py).
+#: (streams/app.py) and is a backtest input (citybrain/tools/backtest/runner.py).
 KINDS: tuple[Kind, ...] = ("camera", "sensor", "hotline")
 InputKind = Literal["camera", "sensor", "hotline", "worker"]
 #: Every input kind, ``events.<kind>`` each; ``worker`` has its own agent

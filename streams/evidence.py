@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from alerts.metrics import CellMetrics
-from alerts.rules import SENSOR_LIMITS
-from alerts.zone_metrics import ZoneFigures
+from alerts.crowd.cell_metrics import CellMetrics
+from alerts.crowd.zone_metrics import ZoneFigures
+from alerts.rules.vocabulary import SENSOR_LIMITS
 from streams.cellfold import SensorObs, TicketObs
 from streams.privacy import redact
 

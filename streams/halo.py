@@ -18,7 +18,7 @@ they are for:
 * ``incidents`` / ``gone`` — the newest version of an incident of the sender whose
   anchor is within the fusion radius of this partition's cells, or its id once the
   sender forgot it (the ``ghosts`` store, key :func:`halo_key` of the incident id).
-  A signal here that should join it (:func:`alerts.incident.find_incident` over this
+  A signal here that should join it (:func:`alerts.incidents.incident.find_incident` over this
   partition's incidents and these) is forwarded to the sender instead of opening an
   incident of its own.
 * ``signals`` — such forwarded signals (:class:`Forwarded`), for incidents the receiver
@@ -36,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from alerts.incident import Incident, Signal
+from alerts.incidents.incident import Incident, Signal
 from streams.events import Ticket, from_wire
 
 NEAR = b'{"near":'

@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from alerts.incident import Incident, forgettable, to_alert
-from alerts.lifecycle import Action, AuditEntry, EscalationPolicy, apply_action, tick
+from alerts.incidents.incident import Incident, forgettable, to_alert
+from alerts.incidents.lifecycle import Action, AuditEntry, EscalationPolicy, apply_action, tick
 
 if TYPE_CHECKING:
-    from alerts.engine import CompiledRules
+    from alerts.rules.engine import CompiledRules
     from streams.pipeline import Output, PipelineConfig, Stores
 
 

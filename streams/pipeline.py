@@ -7,12 +7,12 @@ incidents, baselines) and returns what to publish: changed cell views, removed
 cells, and incident alerts.
 
 Per batch: events are folded into their cells; every touched cell is measured
-(:func:`alerts.metrics.cell_metrics`); the rule set (``config.rules``, from
-rule files, :mod:`alerts.engine`) is evaluated on every subject the batch
+(:func:`alerts.crowd.cell_metrics.cell_metrics`); the rule set (``config.rules``, from
+rule files, :mod:`alerts.rules.engine`) is evaluated on every subject the batch
 touched — cells, sensor types in them, hotline clusters around new tickets,
 zones of touched cells; each rule steps its hysteresis track per dedupe key;
 every signal that opens, escalates, grows or closes is fused into an incident
-(:mod:`alerts.incident`), and the incident is what desks receive. A sweep
+(:mod:`alerts.incidents.incident`), and the incident is what desks receive. A sweep
 re-evaluates every track of the partition, so alerts close, escalate and
 cool down without new input, and tracks of rules no longer in the set close.
 """
@@ -27,9 +27,22 @@ from typing import TYPE_CHECKING, Any
 
 import h3
 
-from alerts.alert import Alert
-from alerts.detect import Track, Transition, cooling, step
-from alerts.engine import (
+from alerts.crowd.camera_fusion import stale_cameras
+from alerts.crowd.cell_metrics import (
+    CellBaselines,
+    CellContext,
+    CellMetrics,
+    MetricsConfig,
+    cell_metrics,
+    clusterable,
+    sample_baselines,
+)
+from alerts.crowd.zone_metrics import ZoneCell, zone_metrics
+from alerts.incidents.alert import Alert
+from alerts.incidents.detect import Track, Transition, cooling, step
+from alerts.incidents.incident import FusionConfig, Incident, Signal, attach, find_incident
+from alerts.incidents.lifecycle import Action, AuditEntry, LifecycleConfig
+from alerts.rules.engine import (
     CALM,
     CompiledRule,
     CompiledRules,
@@ -39,20 +52,7 @@ from alerts.engine import (
     compile_rules,
     parse_subject_key,
 )
-from alerts.fusion import stale_cameras
-from alerts.incident import FusionConfig, Incident, Signal, attach, find_incident
-from alerts.lifecycle import Action, AuditEntry, LifecycleConfig
-from alerts.metrics import (
-    CellBaselines,
-    CellContext,
-    CellMetrics,
-    MetricsConfig,
-    cell_metrics,
-    clusterable,
-    sample_baselines,
-)
-from alerts.rulefile import DEFAULT_RULES, RuleSet, load_rule_files
-from alerts.zone_metrics import ZoneCell, zone_metrics
+from alerts.rules.file import DEFAULT_RULES, RuleSet, load_rule_files
 from geo.cells import cell_area_m2, cell_center
 from streams.camera_cells import CameraCells
 from streams.cellfold import CellState, TicketObs, Windows, add, add_all, expire, initial

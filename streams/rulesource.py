@@ -1,7 +1,7 @@
 """The worker's rule set, kept current while it runs (hot reload).
 
 Rule-set changes travel on the single-partition ``rules`` topic
-(:class:`alerts.rulechange.RuleChange`); the topic is the change log. Each
+(:class:`alerts.rules.change.RuleChange`); the topic is the change log. Each
 worker
 
 * reads the whole topic at start and then follows it, adopting every accepted
@@ -30,8 +30,8 @@ from pathlib import Path
 import orjson
 from prometheus_client import Counter, Gauge
 
-from alerts.rulechange import RuleChange, RuleChangeError, make_change
-from alerts.rulefile import (
+from alerts.rules.change import RuleChange, RuleChangeError, make_change
+from alerts.rules.file import (
     DEFAULT_RULES,
     RuleFileError,
     RuleSet,

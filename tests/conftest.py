@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.rulefile import DEFAULT_RULES
+from alerts.rules.file import DEFAULT_RULES
 from citybrain.settings import Settings
 from citybrain.stack import EmbeddedStack, free_port, wait_port
 

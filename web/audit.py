@@ -1,6 +1,6 @@
 """The audit trail in Redis: every lifecycle transition of every alert, kept for good.
 
-Entries arrive on ``alerts.audit`` (:class:`alerts.lifecycle.AuditEntry` as JSON)
+Entries arrive on ``alerts.audit`` (:class:`alerts.incidents.lifecycle.AuditEntry` as JSON)
 and are stored idempotently — an entry's id is unique (``<alert>/<version>``,
 or ``<alert>/refused/<action id>``), so reading the topic again after a restart
 writes nothing new:

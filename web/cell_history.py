@@ -34,7 +34,7 @@ from aiohttp import web
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
-from alerts.los import LosConfig
+from alerts.crowd.los import LosConfig
 from web import routes
 from web.guard import ApiError, check
 from web.live import rollup_views

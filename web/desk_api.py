@@ -9,7 +9,7 @@
 * ``POST /api/alerts/{id}/ack|assign|resolve`` (dispatcher, or liaison for
   alerts routed to one of their desks) — checked against the alert's state
   here, then published on ``alerts.actions`` for the worker that owns the
-  incident to apply (:mod:`alerts.lifecycle`); 202 with the action, and the
+  incident to apply (:mod:`alerts.incidents.lifecycle`); 202 with the action, and the
   changed alert follows on the websocket.
 """
 
@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
-from alerts.action_record import NAME_MAX, NOTE_MAX, ActionRecord
-from alerts.lifecycle import ACTION_KINDS, LIFECYCLE_STATES, Lifecycle, refusal
-from alerts.rules import DESK_NAMES, DESKS
+from alerts.incidents.action_record import NAME_MAX, NOTE_MAX, ActionRecord
+from alerts.incidents.lifecycle import ACTION_KINDS, LIFECYCLE_STATES, Lifecycle, refusal
+from alerts.rules.vocabulary import DESK_NAMES, DESKS
 from citybrain.settings import Settings
 from web import routes
 from web.audit import AuditStore

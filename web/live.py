@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 
 import h3
 
-from alerts.los import LosConfig
-from alerts.rules import SENSOR_CRITICAL
-from alerts.zone_metrics import ZoneCell, ZoneFigures
+from alerts.crowd.los import LosConfig
+from alerts.crowd.zone_metrics import ZoneCell, ZoneFigures
+from alerts.rules.vocabulary import SENSOR_CRITICAL
 from geo.rollup import CellFigures, rollup
 
 

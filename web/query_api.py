@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from alerts.los import LosConfig
+from alerts.crowd.los import LosConfig
 from geo.crs import out_of_china, out_of_china_array
 from geo.layer_files import LayerFileLike, load_layer_dir, load_layer_file
 from geo.layers import CORE_KINDS, Layers, PointLayer

@@ -2,7 +2,7 @@
 
 The web server follows the ``rules`` topic like every worker does
 (:mod:`streams.rulesource`); the topic is the change log. An upload is
-validated here exactly as a worker would (:func:`alerts.rulechange.make_change`)
+validated here exactly as a worker would (:func:`alerts.rules.change.make_change`)
 and published to the topic — rejected uploads too, so the log shows every
 attempt — and workers swap to an accepted set within seconds.
 
@@ -25,7 +25,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from alerts.rulechange import RuleChange, RuleChangeError, make_change
+from alerts.rules.change import RuleChange, RuleChangeError, make_change
 from citybrain.settings import Settings
 from citybrain.topic_log import follow_log
 from web.guard import ApiError, check, json_body

@@ -22,8 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
-from alerts.los import LosConfig
-from alerts.zone_metrics import zone_cell_areas, zone_metrics
+from alerts.crowd.los import LosConfig
+from alerts.crowd.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.settings import Settings
 from geo.district import district_geojson, load_district
 from geo.places import place_namer

@@ -27,8 +27,8 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import Gauge, Histogram
 from redis.exceptions import RedisError
 
-from alerts.lifecycle import LIFECYCLE_STATES
-from alerts.rulespec import SEVERITIES
+from alerts.incidents.lifecycle import LIFECYCLE_STATES
+from alerts.rules.spec import SEVERITIES
 from streams.lag import PartitionOffsets
 from web.snapshot import Snapshot
 
@@ -54,7 +54,7 @@ BroadcastType = Literal["cells", "alert"]
 
 def count_alerts(alerts: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], int]:
     """Alerts by (severity, state): every known pair (0 when none), plus ``other`` for
-    values outside :data:`alerts.rulespec.SEVERITIES` / lifecycle states."""
+    values outside :data:`alerts.rules.spec.SEVERITIES` / lifecycle states."""
     counts: dict[tuple[str, str], int] = {
         (sev, state): 0 for sev in SEVERITIES for state in LIFECYCLE_STATES
     }

@@ -5,6 +5,6 @@ A fetched batch of input records becomes columns in one pass
 cell is kept as arrays owned by the partition (:mod:`streams.columnar.camera_state`),
 and every cell whose inputs changed is fused in one vectorised round
 (:mod:`streams.columnar.crowd`). The per-object pipeline (streams/cellfold.py,
-alerts/fusion.py) is the reference: tests/unit/test_columnar_*.py hold these equal to
+alerts/crowd/camera_fusion.py) is the reference: tests/unit/test_columnar_*.py hold these equal to
 it on generated batches.
 """

@@ -1,10 +1,10 @@
-"""Hour-of-week baselines of many cells at once (pure): alerts/baseline.py, vectorised.
+"""Hour-of-week baselines of many cells at once (pure): alerts/crowd/baseline.py, vectorised.
 
 One :class:`BaselineTable` holds one series (``density``, ``hotline``…) for every cell
 of a partition: an EWMA mean, variance and sample count per cell and hour-of-week slot
 (168), and the time of the cell's last sample. Contract, per cell:
-:meth:`z` is :func:`alerts.baseline.score` and :meth:`observe` is
-:func:`alerts.baseline.observe` (Finch's update, one sample per ``interval_ms``, late
+:meth:`z` is :func:`alerts.crowd.baseline.score` and :meth:`observe` is
+:func:`alerts.crowd.baseline.observe` (Finch's update, one sample per ``interval_ms``, late
 samples ignored), element by element in the same floating-point operations, so the
 figures are the same to the bit.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alerts.baseline import HOURS_PER_WEEK, Baseline, BaselineConfig, Moments, hour_of_week
+from alerts.crowd.baseline import HOURS_PER_WEEK, Baseline, BaselineConfig, Moments, hour_of_week
 from streams.columnar.camera_columns import Cells, Floats, Int64s
 
 NEVER = np.iinfo(np.int64).min

@@ -7,7 +7,7 @@ LOS and Still levels, flow per metre and the risk score
 (:mod:`streams.columnar.baseline_table`). Contract: for a cell holding only camera
 readings (and the sensors and tickets it may hold besides), the view of a round's row
 (:func:`streams.columnar.camera_views.camera_views`) is the view
-:func:`streams.cellview.view` makes of :func:`alerts.metrics.cell_metrics` at the same
+:func:`streams.cellview.view` makes of :func:`alerts.crowd.cell_metrics.cell_metrics` at the same
 event time, after the same rounds (floats equal to rounding;
 tests/unit/test_columnar_round.py).
 """
@@ -23,9 +23,15 @@ import h3
 import numpy as np
 import numpy.typing as npt
 
-from alerts.baseline import Baseline, observe, score
-from alerts.metrics import CellContext, MetricsConfig, SensorFigures, clusterable, sensor_figures
-from alerts.rules import SENSOR_CRITICAL
+from alerts.crowd.baseline import Baseline, observe, score
+from alerts.crowd.cell_metrics import (
+    CellContext,
+    MetricsConfig,
+    SensorFigures,
+    clusterable,
+    sensor_figures,
+)
+from alerts.rules.vocabulary import SENSOR_CRITICAL
 from streams.cellfold import SensorObs, TicketObs
 from streams.columnar.baseline_table import BaselineTable
 from streams.columnar.camera_columns import Cells, Floats
@@ -215,7 +221,7 @@ def measure_cameras(
 def _extra_figures(
     state: PartitionState, cell: int, extra: CellExtras, i: int, more: ExtraFigures, now: int
 ) -> tuple[int, int, int, float]:
-    """A mixed cell's sensor and ticket figures, as :func:`alerts.metrics.cell_metrics`
+    """A mixed cell's sensor and ticket figures, as :func:`alerts.crowd.cell_metrics.cell_metrics`
     computes them (object by object: such cells are few); fills row ``i`` of ``more``
     and folds the sensor values into their baselines. Returns (located tickets, sensors
     in alarm, of them critical, the largest sensor z or NaN)."""

@@ -1,11 +1,11 @@
-"""Camera fusion of many cells at once (pure): :func:`alerts.fusion.fuse`, vectorised.
+"""Camera fusion of many cells at once (pure): :func:`alerts.crowd.camera_fusion.fuse`, vectorised.
 
 Contract: for each cell of the rows given, the figures of
-:func:`alerts.fusion.fuse` over the same cameras, to rounding (sums and the coverage
+:func:`alerts.crowd.camera_fusion.fuse` over the same cameras, to rounding (sums and the coverage
 product are taken in the rows' order, not the cameras' id order), and the same camera
 lists. One call measures every cell of a round:
 a handful of numpy passes over the rows instead of Python per cell. The method and
-its assumptions are alerts/fusion.py's (docs/risk-model.md, "Camera fusion").
+its assumptions are alerts/crowd/camera_fusion.py's (docs/risk-model.md, "Camera fusion").
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from alerts.fusion import CrowdEstimate
+from alerts.crowd.camera_fusion import CrowdEstimate
 from streams.columnar.camera_columns import Cells, Floats, Int64s
 from streams.columnar.camera_state import CameraRows
 
@@ -23,7 +23,7 @@ from streams.columnar.camera_state import CameraRows
 @dataclass(frozen=True, slots=True)
 class CrowdColumns:
     """Fused figures per cell; row ``i`` is ``cell[i]``; cells without a live camera have
-    ``live == 0`` and NaN figures. Units as :class:`alerts.fusion.CrowdEstimate`
+    ``live == 0`` and NaN figures. Units as :class:`alerts.crowd.camera_fusion.CrowdEstimate`
     (persons/m², persons, m², persons/min; NaN flow: no camera sends flows)."""
 
     cell: Cells

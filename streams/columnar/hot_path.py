@@ -28,8 +28,8 @@ from typing import Any
 import h3
 import numpy as np
 
-from alerts.metrics import MetricsConfig
-from alerts.trend import Series
+from alerts.crowd.cell_metrics import MetricsConfig
+from alerts.crowd.trend import Series
 from streams.cellfold import Windows
 from streams.columnar.camera_columns import CameraColumns, Cells
 from streams.columnar.camera_round import (

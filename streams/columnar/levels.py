@@ -1,9 +1,9 @@
-"""Crowd levels and risk of many cells at once (pure): alerts/los.py and alerts/scoring.py,
+"""Crowd levels and risk of many cells at once (pure): alerts/crowd/los.py and alerts/crowd/risk.py,
 vectorised.
 
-Contract: element by element, :func:`los_codes` is :meth:`alerts.los.LosBands.classify`,
-:func:`still_codes` is :meth:`alerts.los.StillBands.classify` and :func:`risk_columns`
-is :func:`alerts.scoring.risk` (components before rounding equal to rounding; the
+Contract: element by element, :func:`los_codes` is :meth:`alerts.crowd.los.LosBands.classify`,
+:func:`still_codes` is :meth:`alerts.crowd.los.StillBands.classify` and :func:`risk_columns`
+is :func:`alerts.crowd.risk.risk` (components before rounding equal to rounding; the
 rounded score and factors within 0.001). Levels come as small integer codes (index into
 :data:`LOS_LETTERS` / :data:`STILL_LEVELS`, -1 where there is no value), turned into
 letters only at the edge.
@@ -17,9 +17,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from alerts.baseline import anomaly_component
-from alerts.los import LOS_LETTERS, LosBands, StillBands
-from alerts.scoring import (
+from alerts.crowd.baseline import anomaly_component
+from alerts.crowd.los import LOS_LETTERS, LosBands, StillBands
+from alerts.crowd.risk import (
     ANOMALY_WEIGHT,
     DENSITY_ANCHORS,
     HOTLINE_MAX,
@@ -33,7 +33,7 @@ from streams.columnar.camera_columns import Floats, Int64s
 
 Codes = npt.NDArray[np.int8]
 STILL_LEVELS: tuple[str, ...] = ("free", "busy", "critical", "dangerous")
-#: The components of the risk score, in the order alerts/scoring.py multiplies them.
+#: The components of the risk score, in the order alerts/crowd/risk.py multiplies them.
 RISK_FACTORS: tuple[str, ...] = ("density", "rise", "anomaly", "sensor", "hotline")
 _X = np.array([x for x, _ in DENSITY_ANCHORS])
 _Y = np.array([y for _, y in DENSITY_ANCHORS])
@@ -69,7 +69,7 @@ def letters(codes: Codes, names: tuple[str, ...] = LOS_LETTERS) -> list[str | No
 @dataclass(frozen=True, slots=True)
 class RiskColumns:
     """Per cell: the score in [0, 1] and its components (unrounded; round at the edge,
-    3 decimals, as :class:`alerts.scoring.Risk` holds them)."""
+    3 decimals, as :class:`alerts.crowd.risk.Risk` holds them)."""
 
     score: Floats
     density: Floats
@@ -87,7 +87,7 @@ def risk_columns(
     critical_alarms: Int64s,
     tickets: Int64s,
 ) -> RiskColumns:
-    """:func:`alerts.scoring.risk` of each cell; NaN stands for None (no live camera,
+    """:func:`alerts.crowd.risk.risk` of each cell; NaN stands for None (no live camera,
     no trend yet, no baseline)."""
     d = np.nan_to_num(density, nan=0.0)
     density_f = np.where(d > 0, np.interp(d, _X, _Y), 0.0)

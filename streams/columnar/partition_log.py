@@ -27,8 +27,8 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
-from alerts.baseline import Baseline
-from alerts.metrics import MetricsConfig
+from alerts.crowd.baseline import Baseline
+from alerts.crowd.cell_metrics import MetricsConfig
 from streams.columnar.baseline_table import BaselineTable
 from streams.columnar.camera_columns import from_little_endian, little_endian
 from streams.columnar.camera_durable import (

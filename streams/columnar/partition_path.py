@@ -29,10 +29,10 @@ from typing import Any
 import h3
 import numpy as np
 
-from alerts.baseline import Baseline
-from alerts.engine import CompiledRule, compile_rules
-from alerts.lifecycle import Action
-from alerts.metrics import CellBaselines, CellMetrics
+from alerts.crowd.baseline import Baseline
+from alerts.crowd.cell_metrics import CellBaselines, CellMetrics
+from alerts.incidents.lifecycle import Action
+from alerts.rules.engine import CompiledRule, compile_rules
 from streams.camera_cells import CameraRound
 from streams.cellfold import CellState, expire
 from streams.columnar.camera_columns import CameraColumns, Cells

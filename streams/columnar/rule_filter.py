@@ -1,16 +1,16 @@
 """Which cells of a round the cell rules must see (pure, vectorised).
 
 The rules, their hysteresis tracks and the incidents stay the per-object code they are
-(alerts/engine.py, alerts/detect.py, streams/pipeline.py). A round hands them only
+(alerts/rules/engine.py, alerts/incidents/detect.py, streams/pipeline.py). A round hands them only
 the cells where a rule could do something: a cell that has a track (open, pending,
 clearing or cooling: only the track code knows what happens next), or a cell whose
 metric reaches some cell rule's ``enter`` threshold. Anywhere else
-:func:`alerts.detect.step` from no track does nothing, so skipping the cell is exact.
+:func:`alerts.incidents.detect.step` from no track does nothing, so skipping the cell is exact.
 
 The test is a superset: a rule's ``where`` conditions, schedule and scope are ignored
 here (the rule code applies them), and a rule on a metric this module has no column
 for makes every cell a candidate. Metric values are the ones the rule code sees
-(:meth:`alerts.metrics.CellMetrics.value`: the trend rounded to 4 decimals and the
+(:meth:`alerts.crowd.cell_metrics.CellMetrics.value`: the trend rounded to 4 decimals and the
 risk to 3, as there), levels by rank.
 """
 
@@ -23,11 +23,11 @@ import h3
 import numpy as np
 import numpy.typing as npt
 
-from alerts.engine import CompiledRule
-from alerts.los import LOS_LETTERS
-from alerts.metrics import CellContext, CellMetrics
-from alerts.scoring import Risk
-from alerts.trend import Series
+from alerts.crowd.cell_metrics import CellContext, CellMetrics
+from alerts.crowd.los import LOS_LETTERS
+from alerts.crowd.risk import Risk
+from alerts.crowd.trend import Series
+from alerts.rules.engine import CompiledRule
 from streams.columnar.camera_columns import Floats
 from streams.columnar.camera_round import RoundFigures
 from streams.columnar.camera_views import round_like_python
@@ -86,7 +86,7 @@ def rule_candidates(
 def cell_metrics_of(
     figures: RoundFigures, i: int, context: CellContext, trend_series: Series
 ) -> CellMetrics:
-    """Row ``i`` of a round as :func:`alerts.metrics.cell_metrics` makes it, for the rule
+    """Row ``i`` of a round as :func:`alerts.crowd.cell_metrics.cell_metrics` makes it, for the rule
     code (a candidate cell: few per round). ``context`` is the cell's, ``trend_series``
     its ring after the round (:meth:`streams.columnar.trend_ring.TrendRings.series`)."""
     r = figures.risk

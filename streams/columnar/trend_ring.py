@@ -1,10 +1,10 @@
-"""The rate of rise of many cells at once (pure): alerts/trend.py, vectorised.
+"""The rate of rise of many cells at once (pure): alerts/crowd/trend.py, vectorised.
 
 Each cell keeps a ring of ``ceil(window_ms / bucket_ms) + 1`` slots, the most a
-:class:`alerts.trend.Series` can hold: one sample per bucket, the newest ``window_ms``
+:class:`alerts.crowd.trend.Series` can hold: one sample per bucket, the newest ``window_ms``
 only. :meth:`TrendRings.add` folds one sample per cell of a round (all at the round's
-event time), as :func:`alerts.trend.add` does sample by sample; :meth:`slopes` is
-:func:`alerts.trend.slope_per_min` for every cell (sums in another order than
+event time), as :func:`alerts.crowd.trend.add` does sample by sample; :meth:`slopes` is
+:func:`alerts.crowd.trend.slope_per_min` for every cell (sums in another order than
 ``math.fsum``: equal to rounding). Slots in a ring are in no order; a series is
 sorted only when asked for (:meth:`series`).
 """
@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from alerts.trend import MS_PER_MIN, RiseConfig, Series
+from alerts.crowd.trend import MS_PER_MIN, RiseConfig, Series
 from streams.columnar.camera_columns import Cells, Floats, Int64s
 
 EMPTY = np.iinfo(np.int64).min

@@ -8,8 +8,8 @@ import urllib.request
 
 import pytest
 
-from alerts.lifecycle import LIFECYCLE_STATES
-from alerts.rulespec import SEVERITIES
+from alerts.incidents.lifecycle import LIFECYCLE_STATES
+from alerts.rules.spec import SEVERITIES
 from citybrain.stack import EmbeddedStack
 from tests.e2e.kit import crowd, http, metrics, wait_for
 

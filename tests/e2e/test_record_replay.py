@@ -15,7 +15,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from citybrain.settings import Settings
 from citybrain.stack import broker_argv, free_port, wait_port
 from citybrain.topics import create_topics

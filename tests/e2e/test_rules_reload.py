@@ -20,7 +20,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from alerts.rulefile import DEFAULT_RULES, load_rule_texts
+from alerts.rules.file import DEFAULT_RULES, load_rule_texts
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_center
 from geo.zone_index import build_zone_index

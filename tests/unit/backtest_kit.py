@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from alerts.backtest_report import BacktestReport, Fired, fired_id, summarize
-from alerts.labels import Label
+from alerts.incidents.labels import Label
+from citybrain.tools.backtest.report import BacktestReport, Fired, fired_id, summarize
 from geo.measure import offset_m
 
 CST = timezone(timedelta(hours=8))  # China Standard Time

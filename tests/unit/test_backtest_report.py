@@ -12,7 +12,7 @@ from backtest_kit import END, MIN, T0, at, label, report, sig
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.backtest_report import (
+from citybrain.tools.backtest.report import (
     BacktestReport,
     Fired,
     RuleInfo,

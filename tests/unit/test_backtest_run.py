@@ -15,17 +15,17 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from alerts.backtest_report import summarize
-from alerts.rulefile import DEFAULT_RULES, load_rule_files
+from alerts.rules.file import DEFAULT_RULES, load_rule_files
 from citybrain.cli import app
 from citybrain.settings import Settings
+from citybrain.tools.backtest.report import summarize
+from citybrain.tools.backtest.runner import run_backtest
 from feeds.city import build_city
 from feeds.recording import labels_in, read_recording
 from feeds.scenario import crossing_time
 from feeds.simrecord import simulate_to_recording
 from feeds.simulator import Simulator
 from geo.district import load_district
-from streams.backtest import run_backtest
 
 START_MS = 1_795_000_000_000
 INCIDENT_AT_S = 60.0

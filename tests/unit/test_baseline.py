@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.baseline import (
+from alerts.crowd.baseline import (
     Baseline,
     BaselineConfig,
     Moments,

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from alerts.los import LosConfig
+from alerts.crowd.los import LosConfig
 from web import guard
 from web.auth import TokenTable
 from web.cell_history import Frame, HistoryRecorder, HistoryStore, add_routes

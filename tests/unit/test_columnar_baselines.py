@@ -1,5 +1,5 @@
 """Vectorised hour-of-week baselines (streams/columnar/baseline_table.py) against
-alerts/baseline.py: the same moments to the bit, the same sample interval and late-sample
+alerts/crowd/baseline.py: the same moments to the bit, the same sample interval and late-sample
 rule, the same z-scores, across hour boundaries."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.baseline import Baseline, BaselineConfig, observe, score
+from alerts.crowd.baseline import Baseline, BaselineConfig, observe, score
 from streams.columnar.baseline_table import BaselineTable
 
 CONFIG = BaselineConfig(alpha=0.2, min_samples=3, min_sd=0.05, interval_ms=60_000)

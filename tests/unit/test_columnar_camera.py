@@ -4,7 +4,7 @@ Decoding: :func:`decode_camera_batch` plus the exact path for the records it lea
 gives, record by record, what :func:`streams.decode.decode_record` gives.
 Folding and fusion: :class:`CameraTable` and :func:`fuse_cells` give, per cell, the
 cameras, ``updated_at`` and crowd figures of :func:`streams.cellfold.add_all`,
-:func:`streams.cellfold.expire` and :func:`alerts.fusion.fuse` — out-of-order,
+:func:`streams.cellfold.expire` and :func:`alerts.crowd.camera_fusion.fuse` — out-of-order,
 duplicate, late and expired readings included.
 """
 
@@ -19,7 +19,7 @@ import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from alerts.fusion import CrowdEstimate, fuse
+from alerts.crowd.camera_fusion import CrowdEstimate, fuse
 from streams.cellfold import CellState, Windows, add_all, expire, initial
 from streams.columnar.camera_columns import PlaceCache, columns_of, decode_camera_batch
 from streams.columnar.camera_durable import (

@@ -10,10 +10,16 @@ import h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.baseline import BaselineConfig
-from alerts.fusion import stale_cameras
-from alerts.metrics import CellBaselines, CellContext, MetricsConfig, cell_metrics, sample_baselines
-from alerts.trend import RiseConfig, Series
+from alerts.crowd.baseline import BaselineConfig
+from alerts.crowd.camera_fusion import stale_cameras
+from alerts.crowd.cell_metrics import (
+    CellBaselines,
+    CellContext,
+    MetricsConfig,
+    cell_metrics,
+    sample_baselines,
+)
+from alerts.crowd.trend import RiseConfig, Series
 from streams.cellfold import CellState, Windows, add_all, expire, initial
 from streams.cellview import view
 from streams.columnar.camera_columns import columns_of

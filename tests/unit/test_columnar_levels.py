@@ -1,5 +1,5 @@
 """Vectorised crowd levels and risk (streams/columnar/levels.py) against the scalar
-reference (alerts/los.py, alerts/scoring.py), limits and their neighbours included."""
+reference (alerts/crowd/los.py, alerts/crowd/risk.py), limits and their neighbours included."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.los import DEFAULT_LOS, LOS_LETTERS
-from alerts.scoring import RiskInputs, risk
+from alerts.crowd.los import DEFAULT_LOS, LOS_LETTERS
+from alerts.crowd.risk import RiskInputs, risk
 from streams.columnar.levels import STILL_LEVELS, letters, los_codes, risk_columns, still_codes
 
 LIMITS = sorted(

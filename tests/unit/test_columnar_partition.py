@@ -16,9 +16,9 @@ import h3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.baseline import BaselineConfig
-from alerts.metrics import MetricsConfig
-from alerts.trend import RiseConfig
+from alerts.crowd.baseline import BaselineConfig
+from alerts.crowd.cell_metrics import MetricsConfig
+from alerts.crowd.trend import RiseConfig
 from streams.cellfold import Windows
 from streams.columnar.camera_columns import columns_of
 from streams.columnar.partition_path import PartitionPath

@@ -1,5 +1,5 @@
 """A measurement round of camera cells (streams/columnar/camera_round.py) against the
-per-object path: :func:`alerts.metrics.cell_metrics` and :func:`streams.cellview.view`
+per-object path: :func:`alerts.crowd.cell_metrics.cell_metrics` and :func:`streams.cellview.view`
 over the same readings, round after round (the trend builds up), with and without a
 walkable-area layer, walkway widths and standing crowds, with the hour-of-week
 baselines scoring and learning as they go, and with sensors and tickets beside the
@@ -15,10 +15,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.baseline import BaselineConfig
-from alerts.metric_catalog import METRICS
-from alerts.metrics import CellBaselines, CellContext, MetricsConfig, cell_metrics, sample_baselines
-from alerts.trend import RiseConfig, Series
+from alerts.crowd.baseline import BaselineConfig
+from alerts.crowd.cell_metrics import (
+    CellBaselines,
+    CellContext,
+    MetricsConfig,
+    cell_metrics,
+    sample_baselines,
+)
+from alerts.crowd.trend import RiseConfig, Series
+from alerts.rules.catalog import METRICS
 from streams.cellfold import CellState, add_all, initial
 from streams.cellview import view
 from streams.columnar.camera_columns import columns_of

@@ -1,6 +1,6 @@
 """The rule prefilter of a round (streams/columnar/rule_filter.py) is sound: a cell it
 leaves out is one where no cell rule could leave its calm state — the rule's signed
-metric, as the rule code reads it from :func:`alerts.metrics.cell_metrics`, is below
+metric, as the rule code reads it from :func:`alerts.crowd.cell_metrics.cell_metrics`, is below
 ``enter`` — for the default rules and generated ones on every cell metric, either
 direction, thresholds next to the figures included."""
 
@@ -14,11 +14,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.engine import compile_rules
-from alerts.metric_catalog import METRICS
-from alerts.metrics import CellContext, cell_metrics
-from alerts.rulefile import load_rule_texts
-from alerts.trend import Series
+from alerts.crowd.cell_metrics import CellContext, cell_metrics
+from alerts.crowd.trend import Series
+from alerts.rules.catalog import METRICS
+from alerts.rules.engine import compile_rules
+from alerts.rules.file import load_rule_texts
 from streams.cellfold import CellState, add_all, initial
 from streams.columnar.camera_columns import columns_of
 from streams.columnar.camera_round import CellContexts, PartitionState, measure_cameras

@@ -3,9 +3,9 @@ compiled from rule-file text (the way the worker runs them)."""
 
 import textwrap
 
-from alerts.detect import Track, alert_id, step
-from alerts.engine import CompiledRule, Subject, compile_rules
-from alerts.rulefile import load_rule_texts
+from alerts.incidents.detect import Track, alert_id, step
+from alerts.rules.engine import CompiledRule, Subject, compile_rules
+from alerts.rules.file import load_rule_texts
 
 CROWD = """
 - id: crowd.density

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from alerts.flow import FRUIN_WALKWAY_FLOW, HCM2000_WALKWAY_FLOW, flow_los, flow_rate_per_m
-from alerts.los import FRUIN_WALKWAY
+from alerts.crowd.flow import FRUIN_WALKWAY_FLOW, HCM2000_WALKWAY_FLOW, flow_los, flow_rate_per_m
+from alerts.crowd.los import FRUIN_WALKWAY
 
 # Fruin 1971 in persons/ft/min (PFM), and the persons/m/min figures used here.
 FRUIN_PFM = (7, 10, 15, 20, 25)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.fusion import fuse
+from alerts.crowd.camera_fusion import fuse
 
 NOW = 1_790_000_000_000
 CELL_AREA = 105_000.0

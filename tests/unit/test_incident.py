@@ -3,7 +3,7 @@
 import h3
 import orjson
 
-from alerts.incident import (
+from alerts.incidents.incident import (
     MAX_KEPT_TICKETS,
     FusionConfig,
     Incident,
@@ -13,7 +13,7 @@ from alerts.incident import (
     forgettable,
     to_alert,
 )
-from alerts.lifecycle import LifecycleConfig, tick
+from alerts.incidents.lifecycle import LifecycleConfig, tick
 from geo.cells import cell_center, cell_of
 
 T0 = 1_790_000_000_000
@@ -41,7 +41,7 @@ def signal(id: str, rule: str, cell: str, t_s: float, **kw: object) -> Signal:
 
 
 def put(incident: Incident | None, sig: Signal, at: int) -> Incident:
-    """``attach`` without its audit entry (alerts.lifecycle's tests look at those)."""
+    """``attach`` without its audit entry (alerts.incidents.lifecycle's tests look at those)."""
     return attach(incident, sig, at)[0]
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.lifecycle import (
+from alerts.incidents.lifecycle import (
     Action,
     Facts,
     Lifecycle,
@@ -19,7 +19,7 @@ from alerts.lifecycle import (
     refusal,
     tick,
 )
-from alerts.rulespec import Escalation
+from alerts.rules.spec import Escalation
 
 T0 = 1_790_000_000_000
 CONFIG = LifecycleConfig(expire_after_ms=120_000, stale_after_ms=3_600_000)

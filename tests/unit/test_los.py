@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from alerts.los import (
+from alerts.crowd.los import (
     DEFAULT_LOS,
     FRUIN_QUEUING,
     FRUIN_WALKWAY,

@@ -9,11 +9,11 @@ import h3
 import orjson
 import pytest
 
-from alerts.rulefile import DEFAULT_RULES, load_rule_files
+from alerts.rules.file import DEFAULT_RULES, load_rule_files
 from citybrain.settings import Settings
+from citybrain.tools.backtest.runner import TICK_MS, BacktestRun, run_backtest
 from feeds.recording_format import RecordedRecord
 from geo.cells import cell_of
-from streams.backtest import TICK_MS, BacktestRun, run_backtest
 from streams.placement import Placement
 
 T0 = 1_795_000_000_000

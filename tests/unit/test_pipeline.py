@@ -6,8 +6,8 @@ import h3
 import orjson
 from pipeline_kit import BRIDGE, CAR_PARK, T0, Run, camera, ticket
 
-from alerts.baseline import BaselineConfig
-from alerts.metrics import MetricsConfig
+from alerts.crowd.baseline import BaselineConfig
+from alerts.crowd.cell_metrics import MetricsConfig
 from geo.cells import cell_of
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones

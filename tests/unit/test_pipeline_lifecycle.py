@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pipeline_kit import T0, Run, camera
 
-from alerts.lifecycle import Action
+from alerts.incidents.lifecycle import Action
 from streams.lifecycle_step import republish
 from streams.pipeline import Output
 

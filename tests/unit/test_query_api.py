@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 from pydantic import ValidationError
 from shapely.geometry import Point, Polygon, mapping
 
-from alerts.los import LosConfig
+from alerts.crowd.los import LosConfig
 from citybrain.settings import LayerFileSettings, Settings
 from feeds.layers_gen import LayerGenConfig, generate_layers
 from geo.crs import wgs84_to_gcj02

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from feeds.recording import (
     FORMAT,
     LABELS_TOPIC,

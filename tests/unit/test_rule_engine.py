@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pipeline_kit import BRIDGE, T0, Run, camera
 
-from alerts.engine import Subject, compile_rules, parse_subject_key, render
-from alerts.rulefile import DEFAULT_RULES, RuleSet, load_rule_texts, read_rule_texts
-from alerts.zone_metrics import zone_cell_areas
+from alerts.crowd.zone_metrics import zone_cell_areas
+from alerts.rules.engine import Subject, compile_rules, parse_subject_key, render
+from alerts.rules.file import DEFAULT_RULES, RuleSet, load_rule_texts, read_rule_texts
 from geo.cells import cell_center, cell_of
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones

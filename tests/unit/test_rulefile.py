@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerts.los import FRUIN_WALKWAY, STILL_CRITICAL_MOVING
-from alerts.metric_catalog import (
+from alerts.crowd.los import FRUIN_WALKWAY, STILL_CRITICAL_MOVING
+from alerts.rules.catalog import (
     HOTLINE_CATEGORIES,
     METRICS,
     SENSOR_TYPES,
@@ -20,7 +20,7 @@ from alerts.metric_catalog import (
     metric_table_markdown,
     unit_table_markdown,
 )
-from alerts.rulefile import (
+from alerts.rules.file import (
     DEFAULT_RULES,
     RuleFileError,
     check_rule_files,
@@ -28,9 +28,9 @@ from alerts.rulefile import (
     load_rule_files,
     rule_schema_json,
 )
-from alerts.rulefile_check import RULE_ID
-from alerts.rules import DESKS, SENSOR_CRITICAL
-from alerts.rulespec import RuleProblem, TimeWindow, schedule_active
+from alerts.rules.file_check import RULE_ID
+from alerts.rules.spec import RuleProblem, TimeWindow, schedule_active
+from alerts.rules.vocabulary import DESKS, SENSOR_CRITICAL
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DEFAULT_TEXT = (DEFAULT_RULES / "default.yaml").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from alerts.rulefile import DEFAULT_RULES, rule_schema_json
+from alerts.rules.file import DEFAULT_RULES, rule_schema_json
 from citybrain.cli import app
 
 runner = CliRunner()

@@ -5,7 +5,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.scoring import (
+from alerts.crowd.risk import (
     SENSOR_ALARM_WEIGHT,
     SENSOR_CRITICAL_WEIGHT,
     RiskInputs,

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from alerts.labels import Label
+from alerts.incidents.labels import Label
 from citybrain.settings import Settings
 from feeds.city import build_city
 from feeds.producer import Sent

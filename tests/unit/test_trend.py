@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.trend import RiseConfig, Series, add, is_rising, rise_per_min, slope_per_min
+from alerts.crowd.trend import RiseConfig, Series, add, is_rising, rise_per_min, slope_per_min
 
 W, B = 180_000, 10_000
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.zone_metrics import ZoneCell, zone_cell_areas, zone_metrics
+from alerts.crowd.zone_metrics import ZoneCell, zone_cell_areas, zone_metrics
 from geo.cells import cell_of
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones

@@ -8,7 +8,7 @@
 
 import { isNum, clamp } from "./util.js";
 
-// Fruin walkway bands (alerts/los.py FRUIN_WALKWAY): upper limits of A–E in
+// Fruin walkway bands (alerts/crowd/los.py FRUIN_WALKWAY): upper limits of A–E in
 // persons/m²; /api/config may override them with `los_limits`.
 let losLimits = [0.31, 0.43, 0.72, 1.08, 2.15];
 export const getLosLimits = () => losLimits;

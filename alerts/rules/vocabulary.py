@@ -1,7 +1,7 @@
 """Fixed vocabulary the rules build on: desks, and when a sensor counts as in alarm.
 
 The rules themselves are data: rule files (docs/rules.md), validated by
-:mod:`alerts.rulefile` and evaluated by :mod:`alerts.engine`; the set shipped
+:mod:`alerts.rules.file` and evaluated by :mod:`alerts.rules.engine`; the set shipped
 with the project is ``alerts/rulesets/default.yaml``.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.lifecycle import Lifecycle, LifecycleState
+from alerts.incidents.lifecycle import Lifecycle, LifecycleState
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,7 +15,7 @@ class Alert:
     id: str
     rule: str
     severity: str
-    state: LifecycleState  # the people's state (alerts.lifecycle)
+    state: LifecycleState  # the people's state (alerts.incidents.lifecycle)
     cell: str
     lat: float  # WGS-84 degrees
     lon: float

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from alerts.rulefile_check import check_rule
-from alerts.rulefile_model import rule_schema, rule_schema_json
-from alerts.rulefile_shape import FILE_KEYS, unknown_key
-from alerts.rulefile_yaml import YMap, YScalar, YSeq, describe, parse_yaml
-from alerts.rulespec import RuleFileError, RuleProblem, RuleSet, RuleSpec
+from alerts.rules.file_check import check_rule
+from alerts.rules.file_model import rule_schema, rule_schema_json
+from alerts.rules.file_shape import FILE_KEYS, unknown_key
+from alerts.rules.file_yaml import YMap, YScalar, YSeq, describe, parse_yaml
+from alerts.rules.spec import RuleFileError, RuleProblem, RuleSet, RuleSpec
 
 __all__ = [
     "DEFAULT_RULES",
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: The rule set shipped with the project (a directory of rule files).
-DEFAULT_RULES: Final = Path(__file__).resolve().parent / "rulesets"
+DEFAULT_RULES: Final = Path(__file__).resolve().parents[1] / "rulesets"
 RULE_SUFFIX: Final = ".yaml"
 
 

@@ -3,9 +3,9 @@
 The backtest runner replays a recording through the same evaluation code as the
 worker and hands over every signal that fired (:class:`Fired`). This module
 summarises them per rule, per desk and per hour (:func:`summarize`), measures
-time-to-detect against labelled incidents (:mod:`alerts.labels`), and turns the
+time-to-detect against labelled incidents (:mod:`alerts.incidents.labels`), and turns the
 result into plain JSON. Comparing two rule sets (:func:`compare`) lives in
-:mod:`alerts.backtest_compare` and is re-exported here.
+:mod:`citybrain.tools.backtest.compare` and is re-exported here.
 
 Times are epoch milliseconds of event time. Hour buckets and printed times are
 China Standard Time (UTC+8, no daylight saving), the clock the command centre
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
-from alerts.backtest_compare import (
+from alerts.incidents.labels import Label
+from citybrain.tools.backtest.compare import (
     DEFAULT_TOLERANCE_MS,
     Comparison,
     DeskDelta,
@@ -31,8 +32,7 @@ from alerts.backtest_compare import (
     compare,
     comparison_to_dict,
 )
-from alerts.backtest_signal import SEVERITIES, Fired, fired_id
-from alerts.labels import Label
+from citybrain.tools.backtest.signal import SEVERITIES, Fired, fired_id
 
 __all__ = [
     "CHINA_TZ",

@@ -1,7 +1,7 @@
 """A fired signal: what the backtest runner hands over for each alert a rule raised (pure).
 
 One :class:`Fired` per signal at its final version; :func:`fired_id` names it the
-same way in every run. Summarised by :mod:`alerts.backtest_report`.
+same way in every run. Summarised by :mod:`citybrain.tools.backtest.report`.
 """
 
 from __future__ import annotations

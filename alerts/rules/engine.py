@@ -2,8 +2,8 @@
 
 The worker, backtests and tests all run rules through this module, so a rule
 behaves the same everywhere. :func:`compile_rules` turns a
-:class:`~alerts.rulespec.RuleSet` into :class:`CompiledRule` objects that
-:func:`alerts.detect.step` can drive:
+:class:`~alerts.rules.spec.RuleSet` into :class:`CompiledRule` objects that
+:func:`alerts.incidents.detect.step` can drive:
 
 * thresholds become numbers: levels by their rank, booleans as 1/0;
 * a falling rule negates its metric and thresholds, so the state machine only
@@ -28,9 +28,9 @@ from typing import Any, Final, Literal
 
 from shapely import Point, Polygon, prepare
 
-from alerts.detect import SEVERITY_RANK
-from alerts.metric_catalog import METRICS, Metric, metric_unit
-from alerts.rulespec import Condition, RuleSet, RuleSpec, Threshold, schedule_active
+from alerts.incidents.detect import SEVERITY_RANK
+from alerts.rules.catalog import METRICS, Metric, metric_unit
+from alerts.rules.spec import Condition, RuleSet, RuleSpec, Threshold, schedule_active
 
 SubjectKind = Literal["cell", "sensor", "hotline", "zone"]
 #: A metric value as the pipeline computes it (None: not measurable now).
@@ -127,7 +127,8 @@ def _holds(metric: Metric, value: Value, cond: Condition) -> bool:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CompiledRule:
-    """A :class:`RuleSpec` ready to evaluate; satisfies :class:`alerts.detect.Hysteresis`."""
+    """A :class:`RuleSpec` ready to evaluate; satisfies
+    :class:`alerts.incidents.detect.Hysteresis`."""
 
     spec: RuleSpec
     version: str  # the rule set's version
@@ -192,7 +193,8 @@ class CompiledRule:
         return all(_holds(METRICS[c.metric], values(c.metric), c) for c in self.spec.where)
 
     def signed(self, values: Values, now_ms: int) -> float:
-        """The subject's signed metric for :func:`alerts.detect.step` (CALM when inactive)."""
+        """The subject's signed metric for :func:`alerts.incidents.detect.step` (CALM when
+        inactive)."""
         if not self.active(values, now_ms):
             return CALM
         value = values(self.spec.metric)
@@ -222,7 +224,7 @@ class CompiledRule:
 
     def desks(self, subject: Subject) -> tuple[str, ...]:
         """The rule's desks, then the extra desks of the subject's category or sensor type;
-        in order, without repeats. (Escalation adds its desks later: alerts.lifecycle.)"""
+        in order, without repeats. (Escalation adds its desks later: alerts.incidents.lifecycle.)"""
         extra = dict(self.spec.extra_desks)
         key = subject.category or subject.sensor_type or ""
         return tuple(dict.fromkeys([*self.spec.desks, *extra.get(key, ())]))

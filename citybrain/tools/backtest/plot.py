@@ -5,7 +5,7 @@ alert as a bar from opening to closing on its rule's row, coloured by the highes
 severity it reached, labelled incidents shaded, time in China Standard Time. With
 the current rules' report, two panels share the time axis and the rows. Text on the
 picture is ASCII: the default font may lack CJK glyphs. Re-exported by
-:mod:`citybrain.backtest_render`.
+:mod:`citybrain.tools.backtest.render`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from alerts.backtest_report import CHINA_TZ, BacktestReport, Fired, RuleSummary, compare
+from citybrain.tools.backtest.report import CHINA_TZ, BacktestReport, Fired, RuleSummary, compare
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist

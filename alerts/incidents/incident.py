@@ -15,7 +15,7 @@ Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
   to the oldest incident. Otherwise the signal starts a new incident whose id
   is its own (deterministic) alert id.
 * Its severity is the highest of its signals; its desks are the union of
-  their desks, in order (escalation may add to both: :mod:`alerts.lifecycle`).
+  their desks, in order (escalation may add to both: :mod:`alerts.incidents.lifecycle`).
 * An incident remembers the latest version of every signal that ever joined, and
   every hotline ticket any of them ever listed (up to :data:`MAX_KEPT_TICKETS`, the
   newest kept past that): a rule's window decides *detection*; it never erases the
@@ -23,7 +23,7 @@ Fusion rule (pure, deterministic; docs/risk-model.md "Incidents"):
 * It stays where its first signal was (its *anchor*): a later signal joins it, it does
   not move it, so its place, nearest cameras and trend stay on what opened it.
 * Its *condition* is active while any of its signals is open; its *state* is
-  the people's (:mod:`alerts.lifecycle`): a resolved or expired incident is
+  the people's (:mod:`alerts.incidents.lifecycle`): a resolved or expired incident is
   reused — re-opened — by a signal within ``reopen_ms`` of its closing, and an
   open or acknowledged one, active or not, is still in a queue and is joined
   like any open incident.
@@ -39,9 +39,17 @@ from typing import Any, Literal
 
 import h3
 
-from alerts.alert import Alert
-from alerts.detect import SEVERITY_RANK
-from alerts.lifecycle import AuditEntry, Facts, Lifecycle, desks_of, on_signal, opened, severity_of
+from alerts.incidents.alert import Alert
+from alerts.incidents.detect import SEVERITY_RANK
+from alerts.incidents.lifecycle import (
+    AuditEntry,
+    Facts,
+    Lifecycle,
+    desks_of,
+    on_signal,
+    opened,
+    severity_of,
+)
 from geo.cells import cell_center
 
 SignalState = Literal["open", "closed"]
@@ -115,7 +123,7 @@ class Incident:
         return all(s.shadow for s in self.signals)
 
     def facts(self) -> Facts:
-        """What :mod:`alerts.lifecycle` needs to know about the incident now."""
+        """What :mod:`alerts.incidents.lifecycle` needs to know about the incident now."""
         return Facts(
             alert=self.id,
             active=self.active,

@@ -27,7 +27,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from alerts.baseline import anomaly_component
+from alerts.crowd.baseline import anomaly_component
 
 #: (density persons/m², crowd component) anchors, linear in between, flat after the last.
 DENSITY_ANCHORS: tuple[tuple[float, float], ...] = (

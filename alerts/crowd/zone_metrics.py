@@ -1,6 +1,6 @@
 """Zone metrics: crowd, LOS and risk of a whole zone (bridge, square, grid 网格) from its cells.
 
-The same risk formula as for cells (:mod:`alerts.scoring`) applied to zone-level
+The same risk formula as for cells (:mod:`alerts.crowd.risk`) applied to zone-level
 inputs, so it is monotone in the same way:
 
 * density = Σ (cell density × zone's walkable m² in that cell) / Σ zone's
@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alerts.los import DEFAULT_LOS, LosConfig
-from alerts.scoring import Risk, RiskInputs, risk
+from alerts.crowd.los import DEFAULT_LOS, LosConfig
+from alerts.crowd.risk import Risk, RiskInputs, risk
 from geo.cells import cell_polygon
 from geo.measure import geodesic_area_m2
 from geo.zone_index import ZoneIndex

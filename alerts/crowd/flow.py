@@ -10,8 +10,8 @@ D ≤ 20 (≤ 66), E ≤ 25 (≤ 82) persons/m/min; F above, where flow is unsta
 (stop-and-go) and may *fall* as density keeps rising — past the critical
 density a higher density carries fewer people, so flow LOS must be read
 together with density LOS, never alone. The bands are data
-(:data:`alerts.los.FRUIN_WALKWAY_FLOW`, configurable through
-:class:`alerts.los.LosConfig`); :data:`alerts.los.HCM2000_WALKWAY_FLOW` holds the
+(:data:`alerts.crowd.los.FRUIN_WALKWAY_FLOW`, configurable through
+:class:`alerts.crowd.los.LosConfig`); :data:`alerts.crowd.los.HCM2000_WALKWAY_FLOW` holds the
 stricter Highway Capacity Manual (TRB, 2000) walkway table
 (A ≤ 16, B ≤ 23, C ≤ 33, D ≤ 49, E ≤ 75 persons/m/min).
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from alerts.los import FLOW_UNIT, FRUIN_WALKWAY_FLOW, HCM2000_WALKWAY_FLOW, LosBands
+from alerts.crowd.los import FLOW_UNIT, FRUIN_WALKWAY_FLOW, HCM2000_WALKWAY_FLOW, LosBands
 
 __all__ = [
     "FLOW_UNIT",

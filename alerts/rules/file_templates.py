@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from alerts.metric_catalog import DEDUPE_FIELDS, METRICS, SUBJECT_FIELDS, Subject
-from alerts.rulefile_model import MessageModel
-from alerts.rulefile_values import did_you_mean, placeholders
-from alerts.rulespec import Message
+from alerts.rules.catalog import DEDUPE_FIELDS, METRICS, SUBJECT_FIELDS, Subject
+from alerts.rules.file_model import MessageModel
+from alerts.rules.file_values import did_you_mean, placeholders
+from alerts.rules.spec import Message
 
 #: (path inside the rule, message, text to point at or None)
 Found = tuple[tuple[str, ...], str, str | None]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from alerts.metric_catalog import SENSOR_UNITS, Metric, canonical_unit
-from alerts.rulefile_values import did_you_mean, split_number
-from alerts.rulespec import Scope, Threshold
+from alerts.rules.catalog import SENSOR_UNITS, Metric, canonical_unit
+from alerts.rules.file_values import did_you_mean, split_number
+from alerts.rules.spec import Scope, Threshold
 
 
 class BadValue(ValueError):

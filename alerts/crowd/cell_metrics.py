@@ -4,7 +4,7 @@
 ``streams.cellfold.CellState``) plus its static context (walkable area and
 zone kind from the zone layers) and its baselines into :class:`CellMetrics`.
 The names of :meth:`CellMetrics.value` are the rule vocabulary of
-``alerts/metric_catalog.py``.
+``alerts/rules/catalog.py``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from alerts.baseline import Baseline, BaselineConfig, observe, score
-from alerts.flow import flow_rate_per_m
-from alerts.fusion import CameraView, CrowdEstimate, fuse
-from alerts.los import DEFAULT_LOS, LosConfig
-from alerts.rules import SENSOR_CRITICAL
-from alerts.scoring import Risk, RiskInputs, risk
-from alerts.trend import RiseConfig, Series, add, slope_per_min
+from alerts.crowd.baseline import Baseline, BaselineConfig, observe, score
+from alerts.crowd.camera_fusion import CameraView, CrowdEstimate, fuse
+from alerts.crowd.flow import flow_rate_per_m
+from alerts.crowd.los import DEFAULT_LOS, LosConfig
+from alerts.crowd.risk import Risk, RiskInputs, risk
+from alerts.crowd.trend import RiseConfig, Series, add, slope_per_min
+from alerts.rules.vocabulary import SENSOR_CRITICAL
 
 CrowdKind = Literal["moving", "static"]
 MetricValue = float | str | bool | None
@@ -262,7 +262,7 @@ def sample_baselines(
     """Fold this instant into the baselines where a sample is due, else None (unchanged).
 
     Each series takes at most one sample per ``config.interval_ms``
-    (:func:`alerts.baseline.observe`), so busy cells do not learn faster than
+    (:func:`alerts.crowd.baseline.observe`), so busy cells do not learn faster than
     quiet ones.
     """
     series = dict(baselines.series) if baselines else {}

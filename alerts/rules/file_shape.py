@@ -1,7 +1,7 @@
 """First pass over a rule: which keys it has and whether each value has the right shape.
 
 Each key of a rule is validated on its own against its field of
-:class:`~alerts.rulefile_model.RuleModel`, so one bad key never hides the
+:class:`~alerts.rules.file_model.RuleModel`, so one bad key never hides the
 problems of the others, and the meaning checks that follow still see every
 well-formed value. pydantic's errors are turned into plain sentences at the
 line and column of the value at fault.
@@ -16,9 +16,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from alerts.rulefile_model import FIXED_SEVERITY, RuleFileModel, RuleModel
-from alerts.rulefile_values import did_you_mean
-from alerts.rulefile_yaml import (
+from alerts.rules.file_model import FIXED_SEVERITY, RuleFileModel, RuleModel
+from alerts.rules.file_values import did_you_mean
+from alerts.rules.file_yaml import (
     YDocument,
     YEntry,
     YMap,
@@ -28,7 +28,7 @@ from alerts.rulefile_yaml import (
     plain,
     resolve,
 )
-from alerts.rulespec import RuleProblem
+from alerts.rules.spec import RuleProblem
 
 
 def _adapter(field: FieldInfo) -> TypeAdapter[Any]:

@@ -1,7 +1,7 @@
 """What a rule file means once validated: frozen rule specs, and the problems found on the way.
 
 Every value here is already checked and canonical: thresholds are in the
-metric's canonical unit (:mod:`alerts.metric_catalog`), durations in ms, local
+metric's canonical unit (:mod:`alerts.rules.catalog`), durations in ms, local
 times in minutes after midnight, China time (UTC+8, no daylight saving).
 """
 

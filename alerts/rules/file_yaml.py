@@ -20,7 +20,7 @@ from typing import Final
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from alerts.rulespec import RuleProblem
+from alerts.rules.spec import RuleProblem
 
 MAX_NODES: Final = 100_000
 MAX_DEPTH: Final = 64

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from alerts.rulefile_model import DAY_ALIASES
-from alerts.rulespec import DAYS, Op
+from alerts.rules.file_model import DAY_ALIASES
+from alerts.rules.spec import DAYS, Op
 
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(ms|s|min|m|h)")
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000}

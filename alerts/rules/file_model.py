@@ -2,7 +2,7 @@
 
 These models check *shape* only (which keys, which types); the meaning — known
 metrics, units, thresholds in order, desks, placeholders — is checked by
-:mod:`alerts.rulefile_check`, with positions. Enumerations are added to the
+:mod:`alerts.rules.file_check`, with positions. Enumerations are added to the
 schema so that editors can complete metric names, desks and kinds.
 
 Types are strict: ``enabled: "no"`` is text, not false. Desks and zone ids
@@ -28,9 +28,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from alerts.metric_catalog import HOTLINE_CATEGORIES, METRICS, SENSOR_TYPES, ZONE_KINDS
-from alerts.rules import DESKS
-from alerts.rulespec import DAYS
+from alerts.rules.catalog import HOTLINE_CATEGORIES, METRICS, SENSOR_TYPES, ZONE_KINDS
+from alerts.rules.spec import DAYS
+from alerts.rules.vocabulary import DESKS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DAY_ALIASES = ("daily", "weekdays", "weekend")

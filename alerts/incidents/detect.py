@@ -5,7 +5,7 @@ transition it caused (``opened``, ``escalated``, ``closed``) or ``None``. Times 
 event-time epoch ms, so replays and backtests give the same alerts as live runs.
 
 Metrics here are *signed*: a falling rule negates its metric and thresholds
-(:mod:`alerts.engine`), so this machine only knows "at or above enter opens,
+(:mod:`alerts.rules.engine`), so this machine only knows "at or above enter opens,
 below exit closes".
 
 Phases: ``idle`` → (metric ≥ enter) → ``pending`` → (held for enter dwell) → ``open``
@@ -13,7 +13,7 @@ Phases: ``idle`` → (metric ≥ enter) → ``pending`` → (held for enter dwel
 A metric back ≥ exit while clearing returns to ``open`` without a new alert. A
 closed track does not open again within the rule's cooldown. An open alert is
 escalated when its severity rises with the metric. (Escalation for want of an
-acknowledgement is the people's side of the alert: :mod:`alerts.lifecycle`.)
+acknowledgement is the people's side of the alert: :mod:`alerts.incidents.lifecycle`.)
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Hysteresis(Protocol):
 class Track:
     """The state of one rule for one dedupe key.
 
-    ``members`` holds the subjects (see :mod:`alerts.engine`) currently at or
+    ``members`` holds the subjects (see :mod:`alerts.rules.engine`) currently at or
     above the exit threshold with their signed metric: several subjects may share
     a dedupe key (one alert per zone, say), and the track follows the worst of
     them. ``cell`` is where the alert is placed (its worst member's cell).

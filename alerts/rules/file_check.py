@@ -1,6 +1,6 @@
 """Second pass over a rule: what its values mean, checked against the metric catalogue.
 
-Works on the values that passed :mod:`alerts.rulefile_shape` (so one bad key
+Works on the values that passed :mod:`alerts.rules.file_shape` (so one bad key
 does not hide problems elsewhere) and builds the :class:`RuleSpec` when
 nothing is wrong. Checks that need the metric are skipped when the metric
 itself is unknown, so that one typo gives one problem, not twenty.
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
 
-from alerts.metric_catalog import (
+from alerts.rules.catalog import (
     HOTLINE_CATEGORIES,
     METRICS,
     SENSOR_TYPES,
@@ -22,21 +22,20 @@ from alerts.metric_catalog import (
     ZONE_KINDS,
     Metric,
 )
-from alerts.rulefile_model import EscalateModel, ScopeModel, SeverityThresholdsModel, WindowModel
-from alerts.rulefile_polygon import polygon_problems
-from alerts.rulefile_shape import shape_rule
-from alerts.rulefile_templates import check_dedupe, check_message
-from alerts.rulefile_thresholds import BadValue, fmt, parse_threshold, rank, sensor_unit
-from alerts.rulefile_values import (
+from alerts.rules.file_model import EscalateModel, ScopeModel, SeverityThresholdsModel, WindowModel
+from alerts.rules.file_polygon import polygon_problems
+from alerts.rules.file_shape import shape_rule
+from alerts.rules.file_templates import check_dedupe, check_message
+from alerts.rules.file_thresholds import BadValue, fmt, parse_threshold, rank, sensor_unit
+from alerts.rules.file_values import (
     did_you_mean,
     parse_condition,
     parse_day,
     parse_duration,
     parse_time,
 )
-from alerts.rulefile_yaml import YDocument, YMap, YNode, resolve
-from alerts.rules import DESKS
-from alerts.rulespec import (
+from alerts.rules.file_yaml import YDocument, YMap, YNode, resolve
+from alerts.rules.spec import (
     SEVERITIES,
     Condition,
     Escalation,
@@ -47,6 +46,7 @@ from alerts.rulespec import (
     Threshold,
     TimeWindow,
 )
+from alerts.rules.vocabulary import DESKS
 
 RULE_ID: Final = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+")
 Loc = tuple[str | int, ...]

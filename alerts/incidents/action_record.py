@@ -3,7 +3,7 @@
 The web server checks the caller and the alert's state, then publishes one
 record per request (key: the alert id). The worker routes it to the partition
 that holds the incident — the partition of its ``anchor`` cell, the cell of its
-first signal — and applies it there (:mod:`alerts.lifecycle`). Records are
+first signal — and applies it there (:mod:`alerts.incidents.lifecycle`). Records are
 validated on both sides; a bad one is refused with a reason.
 """
 
@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from alerts.lifecycle import Action, ActionKind
+from alerts.incidents.lifecycle import Action, ActionKind
 
 NOTE_MAX = 500
 NAME_MAX = 100

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol, get_args
 
-from alerts.detect import SEVERITY_RANK, worse
+from alerts.incidents.detect import SEVERITY_RANK, worse
 
 LifecycleState = Literal["open", "acknowledged", "resolved", "expired"]
 LIFECYCLE_STATES: tuple[LifecycleState, ...] = get_args(LifecycleState)
@@ -86,7 +86,7 @@ class LifecycleConfig:
 
 
 class EscalationPolicy(Protocol):
-    """What escalation needs of a rule's ``escalate`` block (alerts.rulespec.Escalation)."""
+    """What escalation needs of a rule's ``escalate`` block (alerts.rules.spec.Escalation)."""
 
     @property
     def after_ms(self) -> int: ...

@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from alerts.rulefile import RuleFileError, RuleSet, load_rule_texts
+from alerts.rules.file import RuleFileError, RuleSet, load_rule_texts
 
 Source = Literal["file", "api"]
 Status = Literal["accepted", "rejected"]
@@ -37,7 +37,7 @@ class RuleChangeError(ValueError):
 class RuleChange:
     """One change of the rule set.
 
-    ``version`` is the new set's version (:func:`alerts.rulefile.rules_version`),
+    ``version`` is the new set's version (:func:`alerts.rules.file.rules_version`),
     empty when rejected; ``previous`` the version it replaces (None for the
     first); ``at_ms`` epoch ms (wall clock) of the change; ``problems`` the
     checker's messages (``file:line:col: message``) of a rejected change.

@@ -24,10 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from alerts.backtest_report import Fired
-from alerts.detect import SEVERITY_RANK, worse
-from alerts.rulefile import RuleSet, RuleSpec, rules_version
+from alerts.incidents.detect import SEVERITY_RANK, worse
+from alerts.rules.file import RuleSet, RuleSpec, rules_version
 from citybrain.settings import Settings
+from citybrain.tools.backtest.report import Fired
 from feeds.recording_format import RecordedRecord
 from geo.cells import cell_center
 from geo.geocode import load_gazetteer

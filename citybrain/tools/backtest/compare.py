@@ -1,10 +1,10 @@
 """Backtest comparison: a candidate rule set against the current one, on one recording (pure).
 
-Both reports come from :func:`alerts.backtest_report.summarize` over the same
+Both reports come from :func:`citybrain.tools.backtest.report.summarize` over the same
 recording. A signal of one run matches a signal of the other when rule and subject
 are the same and their opening times (epoch ms) differ by at most the tolerance;
 what does not match is listed as added (only the candidate raises it) or removed
-(only the current rules raise it). Re-exported by :mod:`alerts.backtest_report`.
+(only the current rules raise it). Re-exported by :mod:`citybrain.tools.backtest.report`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from alerts.backtest_signal import Fired
+from citybrain.tools.backtest.signal import Fired
 
 if TYPE_CHECKING:
     # types only: backtest_report imports this module to re-export it
-    from alerts.backtest_report import BacktestReport, Detection
+    from citybrain.tools.backtest.report import BacktestReport, Detection
 
 DEFAULT_TOLERANCE_MS: Final = 60_000
 COMPARISON_SCHEMA: Final = "citybrain.backtest.comparison/1"

@@ -2,9 +2,9 @@
 
 :func:`render_report` prints a backtest report — and, given one, its comparison
 against the current rules — as rich tables; :func:`plot_report` (from
-:mod:`citybrain.backtest_plot`) draws every alert over time, one row per rule, into
+:mod:`citybrain.tools.backtest.plot`) draws every alert over time, one row per rule, into
 a PNG with the labelled incidents shaded. The numbers come from
-:mod:`alerts.backtest_report`; these modules only lay them out.
+:mod:`citybrain.tools.backtest.report`; these modules only lay them out.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from alerts.backtest_report import (
+from citybrain.tools.backtest.plot import BacktestPlot, PlotPanel, PlotRow, plot_report
+from citybrain.tools.backtest.report import (
     BacktestReport,
     Comparison,
     Detection,
@@ -24,7 +25,6 @@ from alerts.backtest_report import (
     RuleDelta,
     china_time,
 )
-from citybrain.backtest_plot import BacktestPlot, PlotPanel, PlotRow, plot_report
 
 __all__ = ["BacktestPlot", "PlotPanel", "PlotRow", "plot_report", "render_report"]
 

@@ -1,0 +1,1 @@
+"""The tools around the product: backtest (and, by and by, bench and load)."""

@@ -1,0 +1,1 @@
+"""Backtest: replay a recording through the pipeline, compare rule sets, report and plot."""
