@@ -1,3 +1,3 @@
-from citybrain.cli import app
+from citybrain.cli.main import app
 
 app()

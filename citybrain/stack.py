@@ -30,8 +30,8 @@ from typing import IO, Any
 
 from pydantic import SecretStr
 
-from citybrain.settings import Settings
-from citybrain.topics import create_topics
+from citybrain.config.settings import Settings
+from citybrain.config.topics import create_topics
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1

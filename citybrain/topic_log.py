@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 
 OnRecord = Callable[[bytes | None, int, bool], None]  # value, offset, live (False: catching up)
 

@@ -25,7 +25,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.city import build_city
 from feeds.producer import batch_producer
 from geo import cells

@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from alerts.incidents.labels import Label
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 
 KIND_TOPICS: Final[dict[str, str]] = {
     "camera": "events.camera",

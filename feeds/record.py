@@ -20,7 +20,7 @@ from typing import Final
 
 from aiokafka import AIOKafkaConsumer
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.recording import RecordedRecord, RecordingWriter
 
 log = logging.getLogger(__name__)

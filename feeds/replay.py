@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.producer import batch_producer
 from feeds.recording import (
     Pacer,

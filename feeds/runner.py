@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from alerts.incidents.labels import Label
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.city import build_city
 from feeds.producer import KafkaEventProducer, LabelPublisher, Publisher
 from feeds.simulator import KINDS, Simulator

@@ -16,7 +16,7 @@ from typing import Final
 
 import orjson
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.city import build_city
 from feeds.producer import encode_batches
 from feeds.recording import RecordingWriter

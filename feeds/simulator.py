@@ -16,7 +16,7 @@ import math
 from typing import Any, Final
 
 from alerts.incidents.labels import Label
-from citybrain.settings import SimSettings
+from citybrain.config.settings import SimSettings
 from feeds.city import City
 from feeds.gridworkers import GridWorkers
 from feeds.randomness import rng_for

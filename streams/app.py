@@ -40,7 +40,7 @@ from alerts.incidents.action_record import ActionRecord, decode_action
 from alerts.incidents.detect import Track
 from alerts.incidents.incident import Incident
 from alerts.rules.file import RuleSet
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from geo.geocode import load_gazetteer
 from streams import metrics
 from streams.background import keep_running

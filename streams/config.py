@@ -7,7 +7,7 @@ from alerts.crowd.los import LosConfig
 from alerts.crowd.zone_metrics import zone_cell_areas
 from alerts.incidents.incident import FusionConfig
 from alerts.incidents.lifecycle import LifecycleConfig
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from geo.zone_index import ZoneIndex, build_zone_index
 from geo.zones import Zone, default_zones, load_zones
 from streams.cellfold import Windows

@@ -38,7 +38,7 @@ from alerts.rules.file import (
     load_rule_texts,
     read_rule_texts,
 )
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.topic_log import follow_log
 
 log = logging.getLogger(__name__)

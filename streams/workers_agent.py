@@ -18,7 +18,7 @@ from typing import Any, Final
 import faust
 import orjson
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from streams import metrics
 from streams.config import decode_limits
 from streams.deadletter import send_rejections

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from alerts.rules.file import DEFAULT_RULES
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack, free_port, wait_port
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from alerts.incidents.action_record import NAME_MAX, NOTE_MAX, ActionRecord
 from alerts.incidents.lifecycle import ACTION_KINDS, LIFECYCLE_STATES, Lifecycle, refusal
 from alerts.rules.vocabulary import DESK_NAMES, DESKS
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from web import routes
 from web.audit import AuditStore
 from web.auth import Principal, Role, allows, may_handle

@@ -29,7 +29,7 @@ from typing import Literal
 from aiohttp import web
 from prometheus_client import Counter
 
-from citybrain.settings import WebSettings
+from citybrain.config.settings import WebSettings
 from web import guard
 from web.auth import Principal
 from web.origin import allowed_set, origin_allowed

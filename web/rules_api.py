@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
 from alerts.rules.change import RuleChange, RuleChangeError, make_change
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.topic_log import follow_log
 from web.guard import ApiError, check, json_body
 

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from alerts.crowd.los import LosConfig
 from alerts.crowd.zone_metrics import zone_cell_areas, zone_metrics
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from geo.district import district_geojson, load_district
 from geo.places import place_namer
 from geo.zones import zones_geojson

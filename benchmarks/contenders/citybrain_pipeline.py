@@ -26,10 +26,10 @@ from pathlib import Path
 
 from common import Args, Meter, args, peak_rss_mb
 
-from citybrain.load_metrics import parse_metrics, total
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
+from citybrain.config.topics import create_topics
 from citybrain.stack import free_port, settings_env
-from citybrain.topics import create_topics
+from citybrain.tools.load.metrics import parse_metrics, total
 
 TICK = os.sysconf("SC_CLK_TCK")
 

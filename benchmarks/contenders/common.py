@@ -1,7 +1,7 @@
 """What every benchmark contender shares: the work, the meter and the command line.
 
 Each contender is a standalone script (``python benchmarks/contenders/<name>.py``) run in
-its own process by ``citybrain bench`` (citybrain/bench_run.py). Contenders built on
+its own process by ``citybrain bench`` (citybrain/tools/bench/run.py). Contenders built on
 third-party engines run in a separate environment (``.venv-contenders``), so this module
 needs only the standard library, orjson and h3.
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from geo.cells import cell_of, parent
 from streams.app import create_app
 from streams.columnar.camera_body import decode_body

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from geo.crs import wgs84_to_gcj02
 from streams.app import create_app
 from streams.workers_agent import AGENT_NAME

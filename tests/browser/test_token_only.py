@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import Browser
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack
 from tests.browser.kit import VIEWPORT, PageErrors, sign_in
 from tests.e2e.test_web_server import TOKENS, token_only

@@ -17,9 +17,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
-from citybrain.load_metrics import Samples, parse_metrics
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack
+from citybrain.tools.load.metrics import Samples, parse_metrics
 
 
 def http(
@@ -188,7 +188,7 @@ def answers(url: str) -> bool:
 
 
 def metrics(url: str) -> Samples:
-    """The samples of a ``/metrics`` page (citybrain.load_metrics.parse_metrics)."""
+    """The samples of a ``/metrics`` page (citybrain.tools.load.metrics.parse_metrics)."""
     with urllib.request.urlopen(url, timeout=10) as r:
         return parse_metrics(r.read().decode())
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_of
 from tests.bad_events import TEN_MIB, BadEvent, BadRecord, bad_events, bad_records, good_camera

@@ -29,9 +29,9 @@ from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 
-from citybrain.load_metrics import total
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack, wait_port
+from citybrain.tools.load.metrics import total
 from geo.cells import cell_of
 from tests.e2e import kit
 from tests.e2e.kit import AlertWatch, camera, http, metrics, wait_for

@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_of
 from geo.spatial import haversine_m

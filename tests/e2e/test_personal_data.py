@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack
 from tests.e2e.kit import AlertWatch, http, signals, wait_for
 

@@ -16,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from alerts.incidents.labels import Label
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
+from citybrain.config.topics import create_topics
 from citybrain.stack import broker_argv, free_port, wait_port
-from citybrain.topics import create_topics
 from feeds.producer import KafkaEventProducer
 from feeds.record import record
 from feeds.recording import (

@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from websockets.asyncio.client import connect
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack, free_port
 from geo.cells import cell_of
 from streams import config

@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack
 from geo.cells import cell_of
 from tests.e2e.kit import reply

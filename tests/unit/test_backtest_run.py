@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from alerts.rules.file import DEFAULT_RULES, load_rule_files
-from citybrain.cli import app
-from citybrain.settings import Settings
+from citybrain.cli.main import app
+from citybrain.config.settings import Settings
 from citybrain.tools.backtest.report import summarize
 from citybrain.tools.backtest.runner import run_backtest
 from feeds.city import build_city

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from citybrain.cli import app
+from citybrain.cli.main import app
 
 
 def test_bench_profile_shows_both_paths_side_by_side(tmp_path: Path) -> None:

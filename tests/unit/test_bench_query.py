@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from citybrain.bench_query import CIRCLES, POLYGONS, polygon_around, query_markdown, run
+from citybrain.tools.bench.query import CIRCLES, POLYGONS, polygon_around, query_markdown, run
 from web.query_api import parse_query
 
 

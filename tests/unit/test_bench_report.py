@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from citybrain.bench_report import markdown, save_section, summarize
+from citybrain.tools.bench.report import markdown, save_section, summarize
 
 INPUT = "500 events/record, 4 partitions"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from streams import config
 from streams.columnar.camera_body import ColumnRouter, decode_body, encode_bodies, is_camera_body
 from streams.columnar.camera_columns import columns_of

@@ -12,7 +12,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from streams.columnar.camera_body import decode_body
 from streams.columnar.camera_ingest import CameraIngest
 from streams.config import placement, zone_index

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import streams.decode_fast
-from citybrain.bench_data import cameras, records
+from citybrain.tools.bench.data import cameras, records
 from streams.decode import Decoded, Limits, decode_record, decode_record_pydantic
 from tests.bad_events import bad_events, bad_records, good_camera
 

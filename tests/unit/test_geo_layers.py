@@ -54,7 +54,7 @@ def rect(lat: float, lon: float, east_m: float, north_m: float) -> Polygon:
 
 @dataclass(frozen=True)
 class FileSpec:
-    """A configured layer file, as citybrain.settings.LayerFileSettings gives one."""
+    """A configured layer file, as citybrain.config.settings.LayerFileSettings gives one."""
 
     path: Path
     crs: str | None = None

@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from geo.cells import cell_of
 from geo.geocode import load_gazetteer
 from streams.columnar.camera_body import decode_body

@@ -13,8 +13,8 @@ import shapely
 import typer
 from typer.testing import CliRunner
 
-from citybrain.layers_cli import register
-from citybrain.settings import Settings, SimSettings
+from citybrain.cli.layers import register
+from citybrain.config.settings import Settings, SimSettings
 from feeds.city import build_city
 from feeds.gridworkers import grid_areas
 from feeds.layers_gen import (

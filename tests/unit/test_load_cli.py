@@ -1,12 +1,12 @@
-"""citybrain.load_cli: the options that name a deployment are checked before anything runs."""
+"""citybrain.cli.load: the options that name a deployment are checked before anything runs."""
 
 from __future__ import annotations
 
 import pytest
 from typer.testing import CliRunner
 
-from citybrain.cli import app
-from citybrain.load_cli import parse_bootstrap, parse_pid, parse_web_url
+from citybrain.cli.load import parse_bootstrap, parse_pid, parse_web_url
+from citybrain.cli.main import app
 
 
 def test_web_url() -> None:

@@ -1,4 +1,4 @@
-"""citybrain.load_clients: reading server messages cheaply and correctly; stalled
+"""citybrain.tools.load.clients: reading server messages cheaply and correctly; stalled
 clients that complete the handshake, never read, and are found ended once the server
 drops them (against a real aiohttp websocket server on loopback)."""
 
@@ -14,7 +14,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from citybrain.load_clients import (
+from citybrain.config.settings import Settings
+from citybrain.tools.load.clients import (
     NOT_CONNECTED,
     StalledClients,
     Swarm,
@@ -26,10 +27,9 @@ from citybrain.load_clients import (
     read_head,
     ws_endpoint,
 )
-from citybrain.load_probes import ProbeBook
-from citybrain.load_report import StalledCount
-from citybrain.load_run import Targets
-from citybrain.settings import Settings
+from citybrain.tools.load.probes import ProbeBook
+from citybrain.tools.load.report import StalledCount
+from citybrain.tools.load.run import Targets
 from web.fanout import Client, Fanout
 
 

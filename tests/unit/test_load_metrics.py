@@ -1,10 +1,10 @@
-"""citybrain.load_metrics: totals from the worker's and the web server's /metrics."""
+"""citybrain.tools.load.metrics: totals from the worker's and the web server's /metrics."""
 
 from __future__ import annotations
 
 import pytest
 
-from citybrain.load_metrics import by_label, delta, parse_metrics, server_figures, total
+from citybrain.tools.load.metrics import by_label, delta, parse_metrics, server_figures, total
 
 WORKER_BEFORE = """\
 # HELP citybrain_events_in_total Valid events ingested

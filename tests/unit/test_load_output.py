@@ -1,4 +1,4 @@
-"""citybrain.load_run.build_report and the outputs: results.json, the table, the plot."""
+"""citybrain.tools.load.run.build_report and the outputs: results.json, the table, the plot."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from citybrain.load_metrics import parse_metrics
-from citybrain.load_plot import plot_load
-from citybrain.load_report import (
+from citybrain.tools.load.metrics import parse_metrics
+from citybrain.tools.load.plot import plot_load
+from citybrain.tools.load.report import (
     ClientCount,
     LoadPlan,
     LoadReport,
@@ -19,8 +19,8 @@ from citybrain.load_report import (
     StalledCount,
     report_to_dict,
 )
-from citybrain.load_run import RunData, build_report
-from citybrain.load_table import render_markdown
+from citybrain.tools.load.run import RunData, build_report
+from citybrain.tools.load.table import render_markdown
 from feeds.loadgen import Timetable
 
 PLAN = LoadPlan(

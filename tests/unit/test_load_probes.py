@@ -1,8 +1,8 @@
-"""citybrain.load_probes: end-to-end markers resolved by the cells the map receives."""
+"""citybrain.tools.load.probes: end-to-end markers resolved by the cells the map receives."""
 
 from __future__ import annotations
 
-from citybrain.load_probes import ProbeBook
+from citybrain.tools.load.probes import ProbeBook
 
 
 def test_a_marker_resolves_once_its_cell_is_as_new() -> None:

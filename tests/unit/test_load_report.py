@@ -1,4 +1,4 @@
-"""citybrain.load_report: the figures of a load run (percentiles, rates, CPU %, totals)."""
+"""citybrain.tools.load.report: the figures of a load run (percentiles, rates, CPU %, totals)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from citybrain.load_report import (
+from citybrain.tools.load.report import (
     ClientCount,
     Distribution,
     LoadPlan,

@@ -1,4 +1,4 @@
-"""citybrain.load_resources: CPU ticks and RSS from /proc text."""
+"""citybrain.tools.load.resources: CPU ticks and RSS from /proc text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from citybrain.load_resources import (
+from citybrain.tools.load.resources import (
     PAGE_BYTES,
     ResourceSampler,
     machine_info,

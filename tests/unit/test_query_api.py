@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from shapely.geometry import Point, Polygon, mapping
 
 from alerts.crowd.los import LosConfig
-from citybrain.settings import LayerFileSettings, Settings
+from citybrain.config.settings import LayerFileSettings, Settings
 from feeds.layers_gen import LayerGenConfig, generate_layers
 from geo.crs import wgs84_to_gcj02
 from geo.layers import LayerError, Layers, PointLayer

@@ -19,7 +19,7 @@ from aiokafka.errors import IllegalStateError
 from aiokafka.structs import TopicPartition
 from prometheus_client import REGISTRY
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.stack import child_environment, env_file_text, settings_env
 from streams.background import keep_running
 from streams.bulk_ingest import BulkIngest, ConsumerSettings

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from citybrain.cli import app
-from citybrain.recording_cli import parse_duration, parse_topics
+from citybrain.cli.main import app
+from citybrain.cli.recording import parse_duration, parse_topics
 from citybrain.stack import free_port
 from feeds.recording import RecordedRecord, write_recording
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from alerts.rules.file import DEFAULT_RULES, rule_schema_json
-from citybrain.cli import app
+from citybrain.cli.main import app
 
 runner = CliRunner()
 PROBLEM = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$")

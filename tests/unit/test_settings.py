@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from citybrain.settings import Settings, load_settings
+from citybrain.config.settings import Settings, load_settings
+from citybrain.config.topics import TOPICS, topic_configs
 from citybrain.stack import settings_env
-from citybrain.topics import TOPICS, topic_configs
 
 
 def test_env_and_toml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

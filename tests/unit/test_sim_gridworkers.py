@@ -16,7 +16,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citybrain.settings import SimSettings
+from citybrain.config.settings import SimSettings
 from feeds.city import build_city
 from feeds.gridworkers import (
     GRID_RESOLUTION,

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from alerts.incidents.labels import Label
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.city import build_city
 from feeds.producer import Sent
 from feeds.recording import LABELS_TOPIC, RecordedRecord, labels_in

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from feeds.city import build_city
 from feeds.producer import KafkaEventProducer, Sent, encode_batches
 from feeds.runner import SimStats, run_with_publisher

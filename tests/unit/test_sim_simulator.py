@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from citybrain.settings import SimSettings
+from citybrain.config.settings import SimSettings
 from feeds.city import City, build_city
 from feeds.simulator import Simulator
 from geo import crs

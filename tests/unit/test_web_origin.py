@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from web.origin import Origin, allowed_set, origin_allowed, parse_origin
 
 ALLOWED = allowed_set(["https://ops.example.cn", "http://10.0.0.5:8080"])

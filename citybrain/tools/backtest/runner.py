@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from alerts.incidents.detect import SEVERITY_RANK, worse
 from alerts.rules.file import RuleSet, RuleSpec, rules_version
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 from citybrain.tools.backtest.report import Fired
 from feeds.recording_format import RecordedRecord
 from geo.cells import cell_center

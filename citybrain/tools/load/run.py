@@ -5,7 +5,7 @@ ingest together (the stalled clients once the first reading client is in), shows
 progress, lets the clients read for a while after the last record (markers still in
 flight), scrapes ``/metrics`` before and after, finds out which stalled clients the
 server ended, and returns what it collected as :class:`RunData`. :func:`build_report`
-turns that into the figures of :mod:`citybrain.load_report` (pure).
+turns that into the figures of :mod:`citybrain.tools.load.report` (pure).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from typing import Any, Final
 
 import aiohttp
 
-from citybrain.load_clients import StalledClients, Swarm
-from citybrain.load_metrics import Samples, by_label, scrape, server_figures
-from citybrain.load_probes import ProbeBook
-from citybrain.load_report import (
+from citybrain.config.settings import Settings
+from citybrain.tools.load.clients import StalledClients, Swarm
+from citybrain.tools.load.metrics import Samples, by_label, scrape, server_figures
+from citybrain.tools.load.probes import ProbeBook
+from citybrain.tools.load.report import (
     ClientCount,
     Distribution,
     LoadPlan,
@@ -43,8 +44,7 @@ from citybrain.load_report import (
     resource_figures,
     stalled_figures,
 )
-from citybrain.load_resources import TICKS_PER_S, ResourceSampler
-from citybrain.settings import Settings
+from citybrain.tools.load.resources import TICKS_PER_S, ResourceSampler
 from feeds.loadgen import LoadCamera, OpenLoopIngest, Timetable
 
 PROGRESS_EVERY_S: Final = 0.5
@@ -315,7 +315,7 @@ def build_report(
     machine: Mapping[str, Any],
     notes: Sequence[str] = (),
 ) -> LoadReport:
-    """The figures of a run (pure): see :mod:`citybrain.load_report`; ``notes`` are
+    """The figures of a run (pure): see :mod:`citybrain.tools.load.report`; ``notes`` are
     added to the report's own (failed readings, an early stop)."""
     duration_s = data.ingest_s if data.stopped_early else plan.duration_s
     seconds = math.ceil(duration_s)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from citybrain.load_report import ProcSample
+from citybrain.tools.load.report import ProcSample
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 
 console = Console(stderr=True)
 

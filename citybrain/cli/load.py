@@ -3,8 +3,8 @@ clients — with figures for errors, drops, lag and resource use (wiring only).
 
 By default it starts its own embedded stack (broker, redis-server, worker, web; no
 simulator) and loads it; with ``--target-web`` and ``--kafka`` it loads a deployment
-that is already running. The run is :func:`citybrain.load_run.run_load`; the figures
-:mod:`citybrain.load_report`; the outputs ``results.json``, ``results.md`` and
+that is already running. The run is :func:`citybrain.tools.load.run.run_load`; the figures
+:mod:`citybrain.tools.load.report`; the outputs ``results.json``, ``results.md`` and
 ``load.png`` in ``--out``. Exit codes: 0 done, 1 the stack or the target failed
 (the message says how), 2 a bad option or setting.
 """
@@ -31,12 +31,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 
 if TYPE_CHECKING:
-    from citybrain.load_report import LoadPlan
-    from citybrain.load_run import RunData, Targets
     from citybrain.stack import EmbeddedStack
+    from citybrain.tools.load.report import LoadPlan
+    from citybrain.tools.load.run import RunData, Targets
     from feeds.loadgen import LoadCamera
 
 LOAD_READ_BURST = 100_000  # /ws handshakes and /api reads of the embedded run
@@ -174,7 +174,7 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         """Load test: ingest at --rate events/s plus --clients websocket clients (and
         --stalled that never read) for --duration s; figures for errors, drops, lag and
         resource use."""
-        from citybrain.load_report import LoadPlan
+        from citybrain.tools.load.report import LoadPlan
 
         external = target_web is not None
         if external != (kafka is not None):
@@ -249,8 +249,8 @@ def _run_embedded(
 ) -> None:
     from aiokafka.errors import KafkaError
 
-    from citybrain.load_run import Targets
     from citybrain.stack import EmbeddedStack
+    from citybrain.tools.load.run import Targets
 
     fleet = _fleet(plan, seed, settings.pipeline.h3_resolution)
     run_dir = Path(tempfile.mkdtemp(prefix="citybrain-load-"))
@@ -311,7 +311,7 @@ def _run_external(
     seed: int,
     section: str | None,
 ) -> None:
-    from citybrain.load_run import Targets
+    from citybrain.tools.load.run import Targets
 
     try:
         config = _get_json(web_url + "api/config", headers)
@@ -346,11 +346,11 @@ def _run_and_report(
 ) -> None:
     from aiokafka.errors import KafkaError
 
-    from citybrain.load_plot import plot_load
-    from citybrain.load_report import report_to_dict
-    from citybrain.load_resources import machine_info
-    from citybrain.load_run import LiveFigures, build_report, run_load
-    from citybrain.load_table import render_markdown
+    from citybrain.tools.load.plot import plot_load
+    from citybrain.tools.load.report import report_to_dict
+    from citybrain.tools.load.resources import machine_info
+    from citybrain.tools.load.run import LiveFigures, build_report, run_load
+    from citybrain.tools.load.table import render_markdown
 
     machine = machine_info()
     progress = Progress(
@@ -400,7 +400,7 @@ def _run_and_report(
     figures = report_to_dict(report)
     (out / "results.json").write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2) + b"\n")
     if section is not None:
-        from citybrain.bench_report import save_section
+        from citybrain.tools.bench.report import save_section
 
         kept = save_section(BENCH_RESULTS, section, orjson.loads(orjson.dumps(figures)))
         console.print(f"kept as section {section!r} of {kept}")

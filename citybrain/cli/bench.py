@@ -1,9 +1,9 @@
 """``citybrain bench``: the benchmark harness (wiring only).
 
-* ``bench setup`` — create or update ``.venv-contenders`` (:mod:`citybrain.bench_env`);
+* ``bench setup`` — create or update ``.venv-contenders`` (:mod:`citybrain.tools.bench.env`);
 * ``bench throughput`` — every contender on the same pre-loaded input
-  (:mod:`citybrain.bench_run`), medians and ratios (:mod:`citybrain.bench_report`), a
-  plot (:mod:`citybrain.bench_plot`). Writes the ``throughput`` section of
+  (:mod:`citybrain.tools.bench.run`), medians and ratios (:mod:`citybrain.tools.bench.report`), a
+  plot (:mod:`citybrain.tools.bench.plot`). Writes the ``throughput`` section of
   ``<out>/results.json`` (other sections are kept), ``<out>/throughput.md`` and the PNG.
 
 docs/benchmarks.md says how the published figures were made.
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 @bench_app.command()
 def setup() -> None:
     """Create or update .venv-contenders with the pinned third-party engines."""
-    from citybrain import bench_env
+    from citybrain.tools.bench import env as bench_env
 
     console.print(f"contenders' environment: {bench_env.ensure()}")
 
@@ -89,10 +89,10 @@ def throughput(
     plot: Annotated[Path, typer.Option(help="the PNG")] = Path("docs/img/bench-throughput.png"),
 ) -> None:
     """Every contender on the same pre-loaded input, side by side (docs/benchmarks.md)."""
-    from citybrain import bench_env
-    from citybrain.bench_plot import plot_throughput
-    from citybrain.bench_report import as_json, markdown, save_section, summarize
-    from citybrain.bench_run import CEILING, CONTENDERS, Input, Plan, run_plan
+    from citybrain.tools.bench import env as bench_env
+    from citybrain.tools.bench.plot import plot_throughput
+    from citybrain.tools.bench.report import as_json, markdown, save_section, summarize
+    from citybrain.tools.bench.run import CEILING, CONTENDERS, Input, Plan, run_plan
 
     known = {c.id: c for c in CONTENDERS}
     wanted = list(known) if contenders == "all" else [c.strip() for c in contenders.split(",")]
@@ -164,9 +164,9 @@ def query(
     """Circle and polygon queries over FEATURES static features (POST /api/query's code)."""
     from rich.progress import Progress
 
-    from citybrain.bench_plot import plot_queries
-    from citybrain.bench_query import CIRCLES, POLYGONS, figures_json, query_markdown, run
-    from citybrain.bench_report import save_section
+    from citybrain.tools.bench.plot import plot_queries
+    from citybrain.tools.bench.query import CIRCLES, POLYGONS, figures_json, query_markdown, run
+    from citybrain.tools.bench.report import save_section
 
     started = time.time()
     total = queries * (len(CIRCLES) + len(POLYGONS))
@@ -216,8 +216,8 @@ def profile(
 ) -> None:
     """Time the worker's pure stages, one by one, on the benchmark's input (no broker):
     the per-object path the worker runs today, then the columnar camera path, in one run."""
-    from citybrain.bench_columnar import profile_columnar
-    from citybrain.bench_profile import Stage, profile_stages
+    from citybrain.tools.bench.columnar import profile_columnar
+    from citybrain.tools.bench.profile import Stage, profile_stages
 
     def show(title: str, stages: list[Stage]) -> None:
         table = Table("stage", "µs per event", "events/s alone", title=title)
@@ -237,8 +237,8 @@ def profile(
         columnar = profile_columnar(events, per_record, fetch=fetch, round_ms=round_ms)
     show("columnar camera path (streams/columnar/: decode, fold, fuse)", columnar)
     if section is not None:
-        from citybrain.bench_plot import plot_stages
-        from citybrain.bench_report import save_section
+        from citybrain.tools.bench.plot import plot_stages
+        from citybrain.tools.bench.report import save_section
 
         paths = {
             "per-object": [(s.name, s.us_per_event) for s in stages],

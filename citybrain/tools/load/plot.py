@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from citybrain.load_report import LoadReport
+from citybrain.tools.load.report import LoadReport
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

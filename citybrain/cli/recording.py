@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 
 if TYPE_CHECKING:
     from feeds.record import RecordStats

@@ -6,7 +6,7 @@ closes the server starts, by code (1013: dropped as too slow). Like the map, a c
 whose connection ends connects again after :data:`RECONNECT_S`. For each ``cells``
 message the delivery lag is taken: receive time minus its ``server_time`` (both this
 machine's clock when the server runs here). Client 0 also reads the cells in each
-``cells`` message for the end-to-end markers (:mod:`citybrain.load_probes`); the
+``cells`` message for the end-to-end markers (:mod:`citybrain.tools.load.probes`); the
 others only look at the start of a message, so that the load generator spends its CPU
 on reading, as a browser would, rather than on parsing.
 
@@ -36,8 +36,8 @@ import aiohttp
 import orjson
 from aiohttp import ClientWebSocketResponse, WSMsgType
 
-from citybrain.load_probes import ProbeBook
-from citybrain.load_report import ClientCount, StalledCount
+from citybrain.tools.load.probes import ProbeBook
+from citybrain.tools.load.report import ClientCount, StalledCount
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def cell_updates(data: bytes) -> Iterator[tuple[str, int]]:
 
 @dataclass(slots=True)
 class ClientTally:
-    """One client's counts so far (see :class:`citybrain.load_report.ClientCount`)."""
+    """One client's counts so far (see :class:`citybrain.tools.load.report.ClientCount`)."""
 
     connections: int = 0
     messages: int = 0

@@ -1,5 +1,5 @@
 """The columnar camera path (streams/columnar/), stage by stage, on the benchmark's input:
-in one process, without a broker, beside :mod:`citybrain.bench_profile`'s stages of the
+in one process, without a broker, beside :mod:`citybrain.tools.bench.profile`'s stages of the
 per-object path, so the two compare in one run.
 
 Stages, each timed over the whole input (µs per event):
@@ -9,7 +9,7 @@ Stages, each timed over the whole input (µs per event):
 * ``fold`` — :meth:`CameraHotPath.fold` of each fetch (latest reading per camera and
   cell);
 * ``rounds`` — :meth:`CameraHotPath.round` once per ``round_ms`` of event time (the
-  input runs at :data:`citybrain.bench_data.EVENTS_PER_S`): every due cell measured in
+  input runs at :data:`citybrain.tools.bench.data.EVENTS_PER_S`): every due cell measured in
   one call (fusion, trend, baselines, levels, risk, with the district's zone layers),
   its ``cells.state`` view built, the views that changed counted as published.
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 import gc
 import time
 
-from citybrain.bench_data import CAMERAS, EVENTS_PER_S, records
-from citybrain.bench_profile import Stage, StageTimer
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
+from citybrain.tools.bench.data import CAMERAS, EVENTS_PER_S, records
+from citybrain.tools.bench.profile import Stage, StageTimer
 from streams.columnar.camera_columns import CameraColumns, PlaceCache, decode_camera_batch
 from streams.columnar.camera_round import ContextTable
 from streams.columnar.hot_path import CameraHotPath

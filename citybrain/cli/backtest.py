@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from alerts.incidents.labels import Label, LabelError
 from alerts.rules.file import RuleFileError, RuleSet, load_rule_files
-from citybrain.settings import Settings, load_settings
+from citybrain.config.settings import Settings, load_settings
 from citybrain.tools.backtest.render import plot_report, render_report
 from citybrain.tools.backtest.report import (
     BacktestReport,

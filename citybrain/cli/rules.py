@@ -97,7 +97,7 @@ def backtest(
     """Replay a recording through the worker's own pipeline under RULES, faster than real
     time; report the alerts per rule, desk and hour, time-to-detect for labelled incidents,
     and the difference against another rule set."""
-    from citybrain.backtest_cli import run_backtest_command
+    from citybrain.cli.backtest import run_backtest_command
 
     run_backtest_command(
         rules, events, against or [], labels or [], json_out=json_out, plot=plot, slack_s=slack_s

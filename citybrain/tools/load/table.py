@@ -1,14 +1,14 @@
 """The ``citybrain load`` report as a markdown table (pure: report in, text out).
 
 Printed at the end of a run and written as ``results.md``. Numbers come from
-:mod:`citybrain.load_report`; this module only lays them out.
+:mod:`citybrain.tools.load.report`; this module only lays them out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from citybrain.load_report import Distribution, LoadReport, ResourceFigures, StalledCount
+from citybrain.tools.load.report import Distribution, LoadReport, ResourceFigures, StalledCount
 
 _MIB = 1024 * 1024
 

@@ -19,12 +19,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from citybrain.bench_cli import register as register_bench
-from citybrain.layers_cli import register as register_layers
-from citybrain.load_cli import register as register_load
-from citybrain.recording_cli import register as register_recording
-from citybrain.rules_cli import rules_app
-from citybrain.settings import Settings, load_settings
+from citybrain.cli.bench import register as register_bench
+from citybrain.cli.layers import register as register_layers
+from citybrain.cli.load import register as register_load
+from citybrain.cli.recording import register as register_recording
+from citybrain.cli.rules import rules_app
+from citybrain.config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from citybrain.stack import EmbeddedStack
@@ -178,7 +178,7 @@ def _simulate_to_file(settings: Settings, path: Path, duration: float | None) ->
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the project's topics on the configured broker (idempotent)."""
-    from citybrain.topics import create_topics
+    from citybrain.config.topics import create_topics
 
     created = asyncio.run(create_topics(_settings()))
     console.print(f"created: {', '.join(created) or 'nothing, all exist'}")

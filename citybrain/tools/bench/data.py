@@ -20,7 +20,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from citybrain.topics import started_admin
+from citybrain.config.topics import started_admin
 from geo.cells import cell_of, parent
 
 CAMERAS = 18_000

@@ -2,9 +2,9 @@
 
 For each input (events per record × partitions) a fresh embedded broker is started;
 for each run the input is pre-loaded into a topic of the run's own
-(:mod:`citybrain.bench_data`), then each contender (benchmarks/contenders/) reads it in
+(:mod:`citybrain.tools.bench.data`), then each contender (benchmarks/contenders/) reads it in
 a process of its own, one after the other, and writes its result JSON. Contenders on
-third-party engines run in ``.venv-contenders`` (:mod:`citybrain.bench_env`).
+third-party engines run in ``.venv-contenders`` (:mod:`citybrain.tools.bench.env`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citybrain.bench_data import preload
 from citybrain.stack import broker_argv, free_port, wait_port
+from citybrain.tools.bench.data import preload
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENDER_DIR = ROOT / "benchmarks" / "contenders"

@@ -8,7 +8,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError
 
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citybrain.bench_query import QueryFigures
-from citybrain.bench_report import Row
+from citybrain.tools.bench.query import QueryFigures
+from citybrain.tools.bench.report import Row
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

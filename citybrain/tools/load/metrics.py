@@ -16,7 +16,7 @@ from typing import Final
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from citybrain.load_report import ServerFigures
+from citybrain.tools.load.report import ServerFigures
 
 log = logging.getLogger(__name__)
 

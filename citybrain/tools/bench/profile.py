@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from citybrain.bench_data import CAMERAS, records
-from citybrain.settings import Settings
+from citybrain.config.settings import Settings
+from citybrain.tools.bench.data import CAMERAS, records
 from geo.geocode import load_gazetteer
 from streams.config import decode_limits, pipeline_config, zone_index
 from streams.decode import decode_record

@@ -1,0 +1,1 @@
+"""The ``citybrain`` command: one module per sub-command, wired in :mod:`citybrain.cli.main`."""

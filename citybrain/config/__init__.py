@@ -1,0 +1,1 @@
+"""Configuration: the settings (environment, TOML) and the project's topics."""

@@ -1,0 +1,1 @@
+"""``citybrain bench``: throughput and query benchmarks, side by side, with plots."""

@@ -1,0 +1,1 @@
+"""``citybrain load``: load runs against a running stack, with probes and plots."""
