@@ -1,7 +1,7 @@
 """The rules endpoints: the set in force, its change log, and uploads by engineers.
 
 The web server follows the ``rules`` topic like every worker does
-(:mod:`streams.rulesource`); the topic is the change log. An upload is
+(:mod:`streams.worker.rulesource`); the topic is the change log. An upload is
 validated here exactly as a worker would (:func:`alerts.rules.change.make_change`)
 and published to the topic — rejected uploads too, so the log shows every
 attempt — and workers swap to an accepted set within seconds.

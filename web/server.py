@@ -28,11 +28,11 @@ from citybrain.config.settings import Settings
 from geo.district import district_geojson, load_district
 from geo.places import place_namer
 from geo.zones import zones_geojson
-from streams.background import keep_running
-from streams.broker_watch import BrokerWatch
-from streams.config import zone_index
-from streams.lag import refresh_forever
-from streams.privacy import redact_alert
+from streams.io.background import keep_running
+from streams.io.broker_watch import BrokerWatch
+from streams.io.lag import refresh_forever
+from streams.pipeline.config import zone_index
+from streams.pipeline.privacy import redact_alert
 from web import guard, protect, routes, telemetry
 from web.audit import AuditStore, validate_entry
 from web.auth import WS_PROTOCOL, TokenTable

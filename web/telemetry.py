@@ -10,7 +10,7 @@
   the server handed the message carrying it to the websocket clients (cells
   coalesced once per ``web.broadcast_interval_s``; alerts at once). Records replayed
   after a restart are measured too, and show as the catching up they are.
-- ``citybrain_consumer_lag{topic,partition}`` (:mod:`streams.lag`) for the server's
+- ``citybrain_consumer_lag{topic,partition}`` (:mod:`streams.io.lag`) for the server's
   Kafka feed: :func:`feed_offsets` reads the high watermark and the consumer's
   position, which advances as the feed takes each record.
 """
@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from alerts.incidents.lifecycle import LIFECYCLE_STATES
 from alerts.rules.spec import SEVERITIES
-from streams.lag import PartitionOffsets
+from streams.io.lag import PartitionOffsets
 from web.snapshot import Snapshot
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 record of every reading (docs/operations.md, "Personal data").
 
 Everything else the web server holds or sends carries ticket text masked
-(:mod:`streams.privacy`). The unmasked text arrives on ``hotline.private``
+(:mod:`streams.pipeline.privacy`). The unmasked text arrives on ``hotline.private``
 (``{"id", "channel", "ts", "text"}``, one record per ticket) and is kept:
 
 * ``<prefix>ticket:<id>`` — the record as JSON, expiring ``privacy.ticket_text_s``

@@ -2,7 +2,7 @@
 
 A grid worker view (docs/protocol.md, "Grid workers") is
 ``{"id", "name", "grid", "lat", "lon", "status": "online"|"offline", "updated_at"}``,
-WGS-84 degrees and epoch ms, one per ``workers.state`` record (streams/workers_agent.py).
+WGS-84 degrees and epoch ms, one per ``workers.state`` record (streams/worker/workers_agent.py).
 
 Pure parts: :func:`validate_worker_view`, :func:`shown` (staleness),
 :class:`WorkerBoard` (coalescing between broadcasts), :func:`nearest_online`.

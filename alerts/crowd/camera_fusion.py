@@ -45,7 +45,7 @@ from typing import Protocol
 
 
 class CameraView(Protocol):
-    """What fusion needs of a camera observation (``streams.cellfold.CameraObs``)."""
+    """What fusion needs of a camera observation (``streams.pipeline.cellfold.CameraObs``)."""
 
     @property
     def camera(self) -> str: ...

@@ -1,7 +1,7 @@
 """Cell metrics: everything the rules and the map know about one cell at one instant (pure).
 
 :func:`cell_metrics` turns a cell's fresh observations (see
-``streams.cellfold.CellState``) plus its static context (walkable area and
+``streams.pipeline.cellfold.CellState``) plus its static context (walkable area and
 zone kind from the zone layers) and its baselines into :class:`CellMetrics`.
 The names of :meth:`CellMetrics.value` are the rule vocabulary of
 ``alerts/rules/catalog.py``.

@@ -35,9 +35,9 @@ from citybrain.tools.backtest.report import (
 from citybrain.tools.backtest.runner import BacktestRun, rule_fingerprint, run_backtest
 from feeds.recording import labels_in, read_recording, recording_info
 from feeds.recording_format import RecordingError
-from streams.collector import settle_heap
-from streams.config import zone_index
-from streams.rulesource import rules_path
+from streams.pipeline.config import zone_index
+from streams.worker.collector import settle_heap
+from streams.worker.rulesource import rules_path
 
 CURRENT = "current"
 #: Records between two progress-bar updates (updating per record would cost more than it shows).
@@ -95,7 +95,7 @@ def _replay(
             if seen[0] % PROGRESS_EVERY == 0:
                 progress.update(task, completed=seen[0])
 
-        settle_heap()  # as the worker does (streams/collector.py)
+        settle_heap()  # as the worker does (streams/worker/collector.py)
         run = run_backtest(read_recording(events), rules, settings, zones=zones, progress=tick)
         progress.update(task, completed=seen[0])
     return run

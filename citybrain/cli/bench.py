@@ -235,7 +235,7 @@ def profile(
         Console().print(text)
     with console.status(f"columnar camera path: {what}"):
         columnar = profile_columnar(events, per_record, fetch=fetch, round_ms=round_ms)
-    show("columnar camera path (streams/columnar/: decode, fold, fuse)", columnar)
+    show("columnar camera path (streams/pipeline/columnar/: decode, fold, fuse)", columnar)
     if section is not None:
         from citybrain.tools.bench.plot import plot_stages
         from citybrain.tools.bench.report import save_section

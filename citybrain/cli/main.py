@@ -71,13 +71,13 @@ def worker() -> None:
     """Run the Faust worker (ingest, cells, alerts)."""
     import faust
 
-    from streams.app import create_app
-    from streams.collector import settle_heap
+    from streams.worker.app import create_app
+    from streams.worker.collector import settle_heap
 
     settings = _settings()
     (settings.embedded.data_dir / "faust" / settings.worker_id).mkdir(parents=True, exist_ok=True)
     faust_app = create_app(settings)
-    settle_heap()  # the start-up heap out of the collector's way (streams/collector.py)
+    settle_heap()  # the start-up heap out of the collector's way (streams/worker/collector.py)
     faust.Worker(faust_app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
 
 

@@ -11,11 +11,11 @@ import pytest_asyncio
 
 from citybrain.config.settings import Settings
 from geo.cells import cell_of, parent
-from streams.app import create_app
-from streams.columnar.camera_body import decode_body
-from streams.config import placement, zone_index
-from streams.events import Ticket, events_of_body
-from streams.placement import partition_of
+from streams.pipeline.columnar.camera_body import decode_body
+from streams.pipeline.config import placement, zone_index
+from streams.pipeline.events import Ticket, events_of_body
+from streams.pipeline.placement import partition_of
+from streams.worker.app import create_app
 
 pytestmark = [
     pytest.mark.asyncio,

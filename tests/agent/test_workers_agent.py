@@ -13,8 +13,8 @@ from prometheus_client import REGISTRY
 
 from citybrain.config.settings import Settings
 from geo.crs import wgs84_to_gcj02
-from streams.app import create_app
-from streams.workers_agent import AGENT_NAME
+from streams.worker.app import create_app
+from streams.worker.workers_agent import AGENT_NAME
 
 pytestmark = [pytest.mark.asyncio]
 NOW = int(time.time() * 1000)

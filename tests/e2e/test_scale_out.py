@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from citybrain.config.settings import Settings
 from citybrain.stack import EmbeddedStack, free_port
 from geo.cells import cell_of
-from streams import config
+from streams.pipeline import config
 from tests.e2e import kit
 from tests.e2e.kit import answers, camera, http, wait_for
 

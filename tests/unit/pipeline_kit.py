@@ -1,8 +1,8 @@
 """Shared pieces for pipeline tests: events at the Tongji Bridge and a run on plain stores."""
 
 from geo.cells import cell_of
-from streams.events import CameraReading, Ticket
-from streams.pipeline import Output, PipelineConfig, Stores, process_batch
+from streams.pipeline.events import CameraReading, Ticket
+from streams.pipeline.step import Output, PipelineConfig, Stores, process_batch
 
 T0 = 1_790_000_000_000
 BRIDGE = (23.0258, 113.1166)

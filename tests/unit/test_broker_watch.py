@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from streams.broker_watch import BrokerStatus, BrokerWatch, observe
+from streams.io.broker_watch import BrokerStatus, BrokerWatch, observe
 
 
 def test_down_after_two_failures_in_a_row_and_up_at_the_first_success() -> None:
@@ -50,7 +50,7 @@ def test_watch_reports_hung_and_refusing_brokers(caplog: pytest.LogCaptureFixtur
             seen.append(watch.up)
         return seen
 
-    with caplog.at_level(logging.INFO, logger="streams.broker_watch"):
+    with caplog.at_level(logging.INFO, logger="streams.io.broker_watch"):
         assert asyncio.run(run()) == [True, False, True]
     assert any("not answering" in r.message and "refused" in r.message for r in caplog.records)
     assert any("answers again" in r.message for r in caplog.records)

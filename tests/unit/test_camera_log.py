@@ -1,10 +1,10 @@
-"""The camera log over a table (streams/camera_log.py): a worker taking a partition over
+"""The camera log over a table (streams/pipeline/camera_log.py): a worker taking a partition over
 reads the newest complete snapshot and the deltas written after it, in order; a
 snapshot cut short (its marker never written) is not read; partitions do not mix."""
 
 from __future__ import annotations
 
-from streams.camera_log import SNAPSHOT_EVERY_MS, CameraLog, end_key, key_of
+from streams.pipeline.camera_log import SNAPSHOT_EVERY_MS, CameraLog, end_key, key_of
 
 
 def test_the_newest_snapshot_and_its_deltas_are_read_in_order() -> None:

@@ -7,8 +7,8 @@ from functools import reduce
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.cellfold import add, add_all, initial
-from streams.events import CameraReading, Event, SensorReading, Ticket
+from streams.pipeline.cellfold import add, add_all, initial
+from streams.pipeline.events import CameraReading, Event, SensorReading, Ticket
 
 CELL = "89411d783afffff"
 ts = st.integers(1_000, 1_060)  # few distinct times: ties and late readings are common

@@ -1,10 +1,15 @@
-"""The worker's collector settings (streams/collector.py)."""
+"""The worker's collector settings (streams/worker/collector.py)."""
 
 from __future__ import annotations
 
 import gc
 
-from streams.collector import MIDDLE_PER_FULL, YOUNG_ALLOCATIONS, YOUNG_PER_MIDDLE, settle_heap
+from streams.worker.collector import (
+    MIDDLE_PER_FULL,
+    YOUNG_ALLOCATIONS,
+    YOUNG_PER_MIDDLE,
+    settle_heap,
+)
 
 
 def test_settle_heap_freezes_the_heap_and_spaces_the_passes_out() -> None:

@@ -1,4 +1,4 @@
-"""Vectorised hour-of-week baselines (streams/columnar/baseline_table.py) against
+"""Vectorised hour-of-week baselines (streams/pipeline/columnar/baseline_table.py) against
 alerts/crowd/baseline.py: the same moments to the bit, the same sample interval and late-sample
 rule, the same z-scores, across hour boundaries."""
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.crowd.baseline import Baseline, BaselineConfig, observe, score
-from streams.columnar.baseline_table import BaselineTable
+from streams.pipeline.columnar.baseline_table import BaselineTable
 
 CONFIG = BaselineConfig(alpha=0.2, min_samples=3, min_sd=0.05, interval_ms=60_000)
 CELLS = [101, 202, 303]

@@ -1,4 +1,4 @@
-"""Camera columns on ``cells.ingest`` (streams/columnar/camera_body.py): bodies read back
+"""Camera columns on ``cells.ingest`` (streams/pipeline/columnar/camera_body.py): bodies read back
 to the same readings, cut under the size limit; routing gives each reading the partition
 and key that the per-object path's placement gives its cell."""
 
@@ -11,11 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from citybrain.config.settings import Settings
-from streams import config
-from streams.columnar.camera_body import ColumnRouter, decode_body, encode_bodies, is_camera_body
-from streams.columnar.camera_columns import columns_of
-from streams.events import CameraReading, rows_body
-from streams.placement import partition_of
+from streams.pipeline import config
+from streams.pipeline.columnar.camera_body import (
+    ColumnRouter,
+    decode_body,
+    encode_bodies,
+    is_camera_body,
+)
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.events import CameraReading, rows_body
+from streams.pipeline.placement import partition_of
 
 
 def reading(

@@ -1,10 +1,10 @@
 """The columnar camera path against the per-object reference, on generated input.
 
 Decoding: :func:`decode_camera_batch` plus the exact path for the records it leaves
-gives, record by record, what :func:`streams.decode.decode_record` gives.
+gives, record by record, what :func:`streams.pipeline.decode.decode_record` gives.
 Folding and fusion: :class:`CameraTable` and :func:`fuse_cells` give, per cell, the
-cameras, ``updated_at`` and crowd figures of :func:`streams.cellfold.add_all`,
-:func:`streams.cellfold.expire` and :func:`alerts.crowd.camera_fusion.fuse` — out-of-order,
+cameras, ``updated_at`` and crowd figures of :func:`streams.pipeline.cellfold.add_all`,
+:func:`streams.pipeline.cellfold.expire` and :func:`alerts.crowd.camera_fusion.fuse` — out-of-order,
 duplicate, late and expired readings included.
 """
 
@@ -20,19 +20,19 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alerts.crowd.camera_fusion import CrowdEstimate, fuse
-from streams.cellfold import CellState, Windows, add_all, expire, initial
-from streams.columnar.camera_columns import PlaceCache, columns_of, decode_camera_batch
-from streams.columnar.camera_durable import (
+from streams.pipeline.cellfold import CellState, Windows, add_all, expire, initial
+from streams.pipeline.columnar.camera_columns import PlaceCache, columns_of, decode_camera_batch
+from streams.pipeline.columnar.camera_durable import (
     decode_chunk,
     encode_chunks,
     restore,
     snapshot_start,
     take_change,
 )
-from streams.columnar.camera_state import CameraTable
-from streams.columnar.crowd import fuse_cells
-from streams.decode import Limits, decode_record
-from streams.events import CameraReading
+from streams.pipeline.columnar.camera_state import CameraTable
+from streams.pipeline.columnar.crowd import fuse_cells
+from streams.pipeline.decode import Limits, decode_record
+from streams.pipeline.events import CameraReading
 
 NOW = 1_780_000_000_000
 LIMITS = Limits()

@@ -1,5 +1,5 @@
-"""The per-camera ingest ceiling over columns (streams/columnar/device_ceiling.py)
-against streams/device_rate.py: the same readings pass and the same buckets remain,
+"""The per-camera ingest ceiling over columns (streams/pipeline/columnar/device_ceiling.py)
+against streams/pipeline/device_rate.py: the same readings pass and the same buckets remain,
 batch after batch — floods, replays, late readings, new cameras and a full table."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.columnar.camera_columns import columns_of
-from streams.columnar.device_ceiling import CeilingTable
-from streams.device_rate import Ceiling, DeviceBuckets
-from streams.events import CameraReading
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.columnar.device_ceiling import CeilingTable
+from streams.pipeline.device_rate import Ceiling, DeviceBuckets
+from streams.pipeline.events import CameraReading
 
 CEILING = Ceiling(per_s=2.0, burst=3)
 CELL = h3.latlng_to_cell(23.02, 113.12, 9)

@@ -1,4 +1,4 @@
-"""A partition's camera path over rounds (streams/columnar/hot_path.py) against the
+"""A partition's camera path over rounds (streams/pipeline/columnar/hot_path.py) against the
 per-object reference: the cells a round measures (folded into, lost a reading to the
 window, a camera gone stale), what it publishes (views that changed) and removes."""
 
@@ -20,12 +20,12 @@ from alerts.crowd.cell_metrics import (
     sample_baselines,
 )
 from alerts.crowd.trend import RiseConfig, Series
-from streams.cellfold import CellState, Windows, add_all, expire, initial
-from streams.cellview import view
-from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import ContextTable
-from streams.columnar.hot_path import CameraHotPath
-from streams.events import CameraReading
+from streams.pipeline.cellfold import CellState, Windows, add_all, expire, initial
+from streams.pipeline.cellview import view
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.columnar.camera_round import ContextTable
+from streams.pipeline.columnar.hot_path import CameraHotPath
+from streams.pipeline.events import CameraReading
 from tests.unit.test_columnar_round import same
 
 POINTS = [(23.0214, 113.1214), (23.0301, 113.1102), (22.9876, 113.0987)]

@@ -1,4 +1,4 @@
-"""Vectorised crowd levels and risk (streams/columnar/levels.py) against the scalar
+"""Vectorised crowd levels and risk (streams/pipeline/columnar/levels.py) against the scalar
 reference (alerts/crowd/los.py, alerts/crowd/risk.py), limits and their neighbours included."""
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from alerts.crowd.los import DEFAULT_LOS, LOS_LETTERS
 from alerts.crowd.risk import RiskInputs, risk
-from streams.columnar.levels import STILL_LEVELS, letters, los_codes, risk_columns, still_codes
+from streams.pipeline.columnar.levels import (
+    STILL_LEVELS,
+    letters,
+    los_codes,
+    risk_columns,
+    still_codes,
+)
 
 LIMITS = sorted(
     {

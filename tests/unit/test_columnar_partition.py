@@ -1,4 +1,4 @@
-"""A partition with its camera cells in columns (streams/columnar/partition_path.py)
+"""A partition with its camera cells in columns (streams/pipeline/columnar/partition_path.py)
 against the per-object pipeline alone, on generated steps of camera readings, sensor
 readings and hotline tickets in a few cells (cells with cameras only, with sensors or
 tickets only, with both, and cells moving between those as readings come and expire).
@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from alerts.crowd.baseline import BaselineConfig
 from alerts.crowd.cell_metrics import MetricsConfig
 from alerts.crowd.trend import RiseConfig
-from streams.cellfold import Windows
-from streams.columnar.camera_columns import columns_of
-from streams.columnar.partition_path import PartitionPath
-from streams.events import CameraReading, Event, SensorReading, Ticket
-from streams.pipeline import PipelineConfig, Stores, process_batch
+from streams.pipeline.cellfold import Windows
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.columnar.partition_path import PartitionPath
+from streams.pipeline.events import CameraReading, Event, SensorReading, Ticket
+from streams.pipeline.step import PipelineConfig, Stores, process_batch
 from tests.unit.test_columnar_round import same
 
 POINTS = [(23.0214, 113.1214), (23.0301, 113.1102), (22.9876, 113.0987)]

@@ -1,4 +1,4 @@
-"""A partition's camera state through its log records (streams/columnar/partition_log.py):
+"""A partition's camera state through its log records (streams/pipeline/columnar/partition_log.py):
 restored from the last snapshot and the deltas after it, over generated steps of the
 partition path, it is the state the path holds — readings and cells' times, density,
 hotline and sensor baselines to the bit — and its trend rings are those of the snapshot.
@@ -12,12 +12,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import PartitionState
-from streams.columnar.partition_log import PartitionLog
-from streams.columnar.partition_path import PartitionPath
-from streams.events import CameraReading, Event
-from streams.pipeline import Stores
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.columnar.camera_round import PartitionState
+from streams.pipeline.columnar.partition_log import PartitionLog
+from streams.pipeline.columnar.partition_path import PartitionPath
+from streams.pipeline.events import CameraReading, Event
+from streams.pipeline.step import Stores
 from tests.unit.test_columnar_camera import held
 from tests.unit.test_columnar_partition import CONFIG, T0, plans
 

@@ -1,5 +1,6 @@
-"""A measurement round of camera cells (streams/columnar/camera_round.py) against the
-per-object path: :func:`alerts.crowd.cell_metrics.cell_metrics` and :func:`streams.cellview.view`
+"""A measurement round of camera cells (streams/pipeline/columnar/camera_round.py) against the
+per-object path: :func:`alerts.crowd.cell_metrics.cell_metrics` and
+:func:`streams.pipeline.cellview.view`
 over the same readings, round after round (the trend builds up), with and without a
 walkable-area layer, walkway widths and standing crowds, with the hour-of-week
 baselines scoring and learning as they go, and with sensors and tickets beside the
@@ -25,19 +26,19 @@ from alerts.crowd.cell_metrics import (
 )
 from alerts.crowd.trend import RiseConfig, Series
 from alerts.rules.catalog import METRICS
-from streams.cellfold import CellState, add_all, initial
-from streams.cellview import view
-from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import (
+from streams.pipeline.cellfold import CellState, add_all, initial
+from streams.pipeline.cellview import view
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.columnar.camera_round import (
     CellContexts,
     CellExtras,
     PartitionState,
     measure_cameras,
     updated_at_of,
 )
-from streams.columnar.camera_views import camera_views, round_like_python
-from streams.columnar.rule_filter import cell_metrics_of
-from streams.events import CameraReading, SensorReading, Ticket
+from streams.pipeline.columnar.camera_views import camera_views, round_like_python
+from streams.pipeline.columnar.rule_filter import cell_metrics_of
+from streams.pipeline.events import CameraReading, SensorReading, Ticket
 
 NOW = 1_780_000_000_000
 CELL_METRICS = [m.name for m in METRICS.values() if m.subject == "cell"]

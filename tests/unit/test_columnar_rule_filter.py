@@ -1,4 +1,4 @@
-"""The rule prefilter of a round (streams/columnar/rule_filter.py) is sound: a cell it
+"""The rule prefilter of a round (streams/pipeline/columnar/rule_filter.py) is sound: a cell it
 leaves out is one where no cell rule could leave its calm state — the rule's signed
 metric, as the rule code reads it from :func:`alerts.crowd.cell_metrics.cell_metrics`, is below
 ``enter`` — for the default rules and generated ones on every cell metric, either
@@ -19,11 +19,11 @@ from alerts.crowd.trend import Series
 from alerts.rules.catalog import METRICS
 from alerts.rules.engine import compile_rules
 from alerts.rules.file import load_rule_texts
-from streams.cellfold import CellState, add_all, initial
-from streams.columnar.camera_columns import columns_of
-from streams.columnar.camera_round import CellContexts, PartitionState, measure_cameras
-from streams.columnar.rule_filter import metric_columns, rule_candidates
-from streams.pipeline import default_rules
+from streams.pipeline.cellfold import CellState, add_all, initial
+from streams.pipeline.columnar.camera_columns import columns_of
+from streams.pipeline.columnar.camera_round import CellContexts, PartitionState, measure_cameras
+from streams.pipeline.columnar.rule_filter import metric_columns, rule_candidates
+from streams.pipeline.step import default_rules
 from tests.unit.test_columnar_round import CELLS, CONFIG, NOW, nan_for, readings
 
 CELL_METRICS = [m for m in METRICS.values() if m.subject == "cell"]

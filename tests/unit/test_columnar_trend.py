@@ -1,4 +1,4 @@
-"""Vectorised trend rings (streams/columnar/trend_ring.py) against alerts/crowd/trend.py:
+"""Vectorised trend rings (streams/pipeline/columnar/trend_ring.py) against alerts/crowd/trend.py:
 the same series sample by sample (buckets, window, ties), and slopes equal to rounding."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.crowd.trend import RiseConfig, Series, add, slope_per_min
-from streams.columnar.trend_ring import TrendRings
+from streams.pipeline.columnar.trend_ring import TrendRings
 
 CONFIG = RiseConfig(window_ms=60_000, bucket_ms=10_000, min_span_ms=20_000)
 CELLS = [11, 22, 33]

@@ -1,4 +1,4 @@
-"""Consumer lag from partition offsets (streams/lag.py) and its gauge."""
+"""Consumer lag from partition offsets (streams/io/lag.py) and its gauge."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 
-from streams.lag import LagGauge, PartitionOffsets, lags, partition_lag, refresh_forever
+from streams.io.lag import LagGauge, PartitionOffsets, lags, partition_lag, refresh_forever
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import streams.decode_fast
+import streams.pipeline.decode_fast
 from citybrain.tools.bench.data import cameras, records
-from streams.decode import Decoded, Limits, decode_record, decode_record_pydantic
+from streams.pipeline.decode import Decoded, Limits, decode_record, decode_record_pydantic
 from tests.bad_events import bad_events, bad_records, good_camera
 
 NOW = 1_790_000_000_000
@@ -307,6 +307,6 @@ def test_valid_records_never_reach_pydantic(monkeypatch: pytest.MonkeyPatch) -> 
     def refuse(*args: object) -> None:
         raise AssertionError("pydantic was asked")
 
-    monkeypatch.setattr(streams.decode_fast, "decode_event", refuse)
+    monkeypatch.setattr(streams.pipeline.decode_fast, "decode_event", refuse)
     assert [decode_record("camera", v, NOW, LIMITS) for v in values] == expected
     assert len(expected[0].events) == 500

@@ -1,4 +1,4 @@
-"""streams.decode for grid worker reports (input kind ``worker``): good ones in WGS-84,
+"""streams.pipeline.decode for grid worker reports (input kind ``worker``): good ones in WGS-84,
 every bad field named in a dead letter, bad records refused whole."""
 
 from __future__ import annotations
@@ -12,8 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
-from streams.decode import Limits, Rejection, dead_letter, decode_record, decode_worker_record
-from streams.events import INPUT_KINDS, KINDS, WorkerReport
+from streams.pipeline.decode import (
+    Limits,
+    Rejection,
+    dead_letter,
+    decode_record,
+    decode_worker_record,
+)
+from streams.pipeline.events import INPUT_KINDS, KINDS, WorkerReport
 
 NOW = 1_790_000_000_000
 LIMITS = Limits()

@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.events import (
+from streams.pipeline.events import (
     CameraReading,
     Event,
     SensorReading,

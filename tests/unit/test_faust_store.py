@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.faust_store import FaustStore, encode
+from streams.worker.faust_store import FaustStore, encode
 
 
 class CountingLoad:

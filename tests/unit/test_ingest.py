@@ -10,12 +10,12 @@ import orjson
 from citybrain.config.settings import Settings
 from geo.cells import cell_of
 from geo.geocode import load_gazetteer
-from streams.columnar.camera_body import decode_body
-from streams.config import decode_limits, placement, zone_index
-from streams.device_rate import Ceiling
-from streams.events import CameraReading, Ticket, events_of_body
-from streams.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
-from streams.placement import partition_of
+from streams.pipeline.columnar.camera_body import decode_body
+from streams.pipeline.config import decode_limits, placement, zone_index
+from streams.pipeline.device_rate import Ceiling
+from streams.pipeline.events import CameraReading, Ticket, events_of_body
+from streams.pipeline.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
+from streams.pipeline.placement import partition_of
 
 NOW = int(time.time() * 1000)
 SETTINGS = Settings().with_overrides(kafka={"partitions": 4})

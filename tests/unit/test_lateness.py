@@ -8,8 +8,8 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.clock import EventClock
-from streams.lateness import Lateness, arrive, split_late
+from streams.pipeline.clock import EventClock
+from streams.pipeline.lateness import Lateness, arrive, split_late
 from tests.unit.pipeline_kit import BRIDGE, CAR_PARK, T0, Run, camera, ticket
 
 LATENESS = Lateness(camera_ms=60_000, sensor_ms=60_000, hotline_ms=600_000)

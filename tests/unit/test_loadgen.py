@@ -11,7 +11,7 @@ from feeds.loadgen import CAMERA_PREFIX, Timetable, batch_events, camera_fleet
 from geo import cells
 from geo.crs import to_wgs84
 from geo.district import load_district
-from streams.decode import Limits, decode_record
+from streams.pipeline.decode import Limits, decode_record
 
 
 @pytest.fixture(scope="module")

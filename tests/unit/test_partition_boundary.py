@@ -14,7 +14,7 @@ from citybrain.config.settings import Settings
 from citybrain.tools.backtest.runner import TICK_MS, BacktestRun, run_backtest
 from feeds.recording_format import RecordedRecord
 from geo.cells import cell_of
-from streams.placement import Placement
+from streams.pipeline.placement import Placement
 
 T0 = 1_795_000_000_000
 PARTITIONS = 4

@@ -11,9 +11,9 @@ from alerts.crowd.cell_metrics import MetricsConfig
 from geo.cells import cell_of
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones
-from streams.cellfold import CellState
-from streams.events import SensorReading
-from streams.pipeline import PipelineConfig
+from streams.pipeline.cellfold import CellState
+from streams.pipeline.events import SensorReading
+from streams.pipeline.step import PipelineConfig
 
 
 def test_cell_view_reports_density_los_still_and_risk_factors() -> None:

@@ -1,5 +1,5 @@
 """Deferred measurement: a worker under a backlog folds records into their cells and
-measures each busy cell once per round (streams/app.py). Folding several batches with
+measures each busy cell once per round (streams/worker/app.py). Folding several batches with
 ``defer`` and measuring their cells in the last call must come to what one call over all
 their events gives, and nothing folded may stay unmeasured."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pipeline_kit import BRIDGE, T0, camera, ticket
 
-from streams.events import Event
-from streams.pipeline import Output, PipelineConfig, Stores, process_batch
+from streams.pipeline.events import Event
+from streams.pipeline.step import Output, PipelineConfig, Stores, process_batch
 
 CONFIG = PipelineConfig()
 NEAR_BRIDGE = (BRIDGE[0] + 0.004, BRIDGE[1] + 0.004)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.cells import cell_of, parent
-from streams.placement import Placement, partition_of, zone_homes
+from streams.pipeline.placement import Placement, partition_of, zone_homes
 
 CENTRE = cell_of(23.02, 113.10, 9)
 NEARBY = sorted(h3.grid_disk(CENTRE, 60))

@@ -1,4 +1,4 @@
-"""Personal data in hotline tickets (streams/privacy.py): masking free text, the caller
+"""Personal data in hotline tickets (streams/pipeline/privacy.py): masking free text, the caller
 number, tickets and dead letters; the unmasked text kept apart."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from streams.decode import Limits, dead_letter, decode_record
-from streams.events import CameraReading, Ticket
-from streams.privacy import (
+from streams.pipeline.decode import Limits, dead_letter, decode_record
+from streams.pipeline.events import CameraReading, Ticket
+from streams.pipeline.privacy import (
     PrivateText,
     mask_phone,
     redact,

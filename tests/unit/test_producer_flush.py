@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from faust.transport.producer import ProducerBuffer
 
-from streams.producer_flush import DrainingBuffer
+from streams.worker.producer_flush import DrainingBuffer
 
 pytestmark = [pytest.mark.asyncio]
 
@@ -53,7 +53,7 @@ async def test_flush_returns_only_once_every_message_is_handed_over() -> None:
 
 async def test_fausts_own_flush_gives_up_on_a_slow_client() -> None:
     """Why the worker has its own: if this starts failing, Faust's flush waits now and
-    streams/producer_flush.py can go."""
+    streams/worker/producer_flush.py can go."""
     assert len(await flushed(ProducerBuffer(), SlowClient(0.25, 3), 3)) < 3
 
 

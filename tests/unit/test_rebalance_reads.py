@@ -4,7 +4,7 @@ A worker joining takes partitions from the running one at any moment, also while
 running one is in the middle of reading the offsets of those partitions for its lag
 gauge. aiokafka asserts on a partition that is no longer assigned; that must be a
 normal case (the partition is left out), and any failure of such a side loop is
-counted and retried, never raised out of the task (streams/background.py)."""
+counted and retried, never raised out of the task (streams/io/background.py)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from prometheus_client import REGISTRY
 
 from citybrain.config.settings import Settings
 from citybrain.stack import child_environment, env_file_text, settings_env
-from streams.background import keep_running
-from streams.bulk_ingest import BulkIngest, ConsumerSettings
-from streams.lag import PartitionOffsets, refresh_forever
+from streams.io.background import keep_running
+from streams.io.lag import PartitionOffsets, refresh_forever
+from streams.worker.bulk_ingest import BulkIngest, ConsumerSettings
 from web.telemetry import feed_offsets
 
 A, B = TopicPartition("events.camera", 0), TopicPartition("events.camera", 1)
@@ -215,7 +215,7 @@ async def test_the_input_consumer_waits_while_the_tables_recover(
     await ender
     assert 0.15 <= waited < 1.0
 
-    monkeypatch.setattr("streams.bulk_ingest.HOLD_MAX_S", 0.2)
+    monkeypatch.setattr("streams.worker.bulk_ingest.HOLD_MAX_S", 0.2)
     recovering = True  # a recovery that never ends: the consumer goes on after the bound
     started = asyncio.get_running_loop().time()
     await bulk.wait_while_held()

@@ -31,7 +31,7 @@ from geo import crs
 from geo.cells import cell_polygon
 from geo.district import District, load_district
 from geo.measure import distance_m
-from streams.decode import Limits, decode_worker_record
+from streams.pipeline.decode import Limits, decode_worker_record
 
 CST = timezone(timedelta(hours=8))
 START_MS = int(datetime(2025, 2, 12, 19, 30, tzinfo=CST).timestamp() * 1000)

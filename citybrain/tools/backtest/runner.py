@@ -2,11 +2,11 @@
 
 The recording's input records are taken in file order, each at its Kafka timestamp
 (its arrival time), and go through exactly what the worker does with a fetch of
-records: the input consumer's stage (:class:`streams.ingest.Ingest`: decoding with the
+records: the input consumer's stage (:class:`streams.pipeline.ingest.Ingest`: decoding with the
 same limits, the devices' ceilings, geocoding, camera readings in columns, grouping by
 ``cells.ingest`` key), the partition the Kafka default partitioner would pick for that
 key, and the cells agent's step of that partition
-(:class:`streams.cell_partitions.CellPartitions`: event clock, lateness, camera rounds
+(:class:`streams.pipeline.cell_partitions.CellPartitions`: event clock, lateness, camera rounds
 every ``pipeline.measure_every_ms`` of arrival time, the per-object step for the rest)
 on in-memory stores. Records arriving within ``FETCH_MS`` of each other (and before the
 next tick) are taken as one fetch, as the worker's consumer takes them. Halo tickets
@@ -32,18 +32,18 @@ from feeds.recording_format import RecordedRecord
 from geo.cells import cell_center
 from geo.geocode import load_gazetteer
 from geo.zone_index import ZoneIndex
-from streams.cell_partitions import CellPartitions
-from streams.clock import EventClock
-from streams.columnar.camera_body import decode_body
-from streams.config import decode_limits, lateness, pipeline_config
-from streams.device_rate import Ceiling
-from streams.events import KINDS
-from streams.halo import Near
-from streams.ingest import Ingest, InputRecord
-from streams.pipeline import Output, Stores
-from streams.placement import partition_of
+from streams.pipeline.cell_partitions import CellPartitions
+from streams.pipeline.clock import EventClock
+from streams.pipeline.columnar.camera_body import decode_body
+from streams.pipeline.config import decode_limits, lateness, pipeline_config
+from streams.pipeline.device_rate import Ceiling
+from streams.pipeline.events import KINDS
+from streams.pipeline.halo import Near
+from streams.pipeline.ingest import Ingest, InputRecord
+from streams.pipeline.placement import partition_of
+from streams.pipeline.step import Output, Stores
 
-#: The worker sweeps each partition once a second (streams/app.py ``tick``).
+#: The worker sweeps each partition once a second (streams/worker/app.py ``tick``).
 TICK_MS: Final = 1000
 #: Records arriving within this many ms of each other are one fetch (the worker's
 #: consumer waits up to ``kafka.fetch_max_wait_ms``, 100 ms, for a fetch to fill).
@@ -136,7 +136,7 @@ def run_backtest(
 
     ``settings`` gives everything else the worker would use (resolutions, windows,
     LOS bands, decoding limits, ``kafka.partitions``); ``zones`` the zone index
-    (build it once with :func:`streams.config.zone_index` when running several
+    (build it once with :func:`streams.pipeline.config.zone_index` when running several
     rule sets). Records of other topics (labels, outputs) are skipped.
     """
     started = time.perf_counter()
@@ -161,7 +161,7 @@ def run_backtest(
     last_ms = 0
     next_tick: int | None = None
     # What partitions tell each other, on its way, in send order (the worker sends each
-    # as a cells.ingest record of its own: streams/halo.py).
+    # as a cells.ingest record of its own: streams/pipeline/halo.py).
     pending: deque[tuple[str, Near]] = deque()
     fetch: list[InputRecord] = []
     fetch_wall = 0

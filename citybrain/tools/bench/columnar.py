@@ -1,10 +1,10 @@
-"""The columnar camera path (streams/columnar/), stage by stage, on the benchmark's input:
+"""The columnar camera path (streams/pipeline/columnar/), stage by stage, on the benchmark's input:
 in one process, without a broker, beside :mod:`citybrain.tools.bench.profile`'s stages of the
 per-object path, so the two compare in one run.
 
 Stages, each timed over the whole input (µs per event):
 
-* ``decode`` — :func:`streams.columnar.camera_columns.decode_camera_batch` over each
+* ``decode`` — :func:`streams.pipeline.columnar.camera_columns.decode_camera_batch` over each
   fetch of ``fetch`` input records (msgspec, the checks, cached placement);
 * ``fold`` — :meth:`CameraHotPath.fold` of each fetch (latest reading per camera and
   cell);
@@ -25,11 +25,11 @@ import time
 from citybrain.config.settings import Settings
 from citybrain.tools.bench.data import CAMERAS, EVENTS_PER_S, records
 from citybrain.tools.bench.profile import Stage, StageTimer
-from streams.columnar.camera_columns import CameraColumns, PlaceCache, decode_camera_batch
-from streams.columnar.camera_round import ContextTable
-from streams.columnar.hot_path import CameraHotPath
-from streams.config import decode_limits, pipeline_config, zone_index
-from streams.pipeline import context_of
+from streams.pipeline.columnar.camera_columns import CameraColumns, PlaceCache, decode_camera_batch
+from streams.pipeline.columnar.camera_round import ContextTable
+from streams.pipeline.columnar.hot_path import CameraHotPath
+from streams.pipeline.config import decode_limits, pipeline_config, zone_index
+from streams.pipeline.step import context_of
 
 
 def profile_columnar(

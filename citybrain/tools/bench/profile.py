@@ -3,13 +3,13 @@ without a broker (the pure stages the ingest and cells agents run).
 
 Stages, each timed over the whole input (µs per event):
 
-* ``decode`` — :func:`streams.decode.decode_record` (parse, validate, normalise, H3);
-* ``route`` — :func:`streams.locate.route` over each fetch of ``fetch`` input records
+* ``decode`` — :func:`streams.pipeline.decode.decode_record` (parse, validate, normalise, H3);
+* ``route`` — :func:`streams.pipeline.locate.route` over each fetch of ``fetch`` input records
   (placement key, halo copies);
 * ``to cells.ingest`` — the input consumer's serialisation of each key's events into
-  ``cells.ingest`` records (:func:`streams.ingest.bodies`);
+  ``cells.ingest`` records (:func:`streams.pipeline.ingest.bodies`);
 * ``from cells.ingest`` — the cells agent's parse back into events;
-* ``pipeline`` — :func:`streams.pipeline.process_batch` on in-memory stores (fold,
+* ``pipeline`` — :func:`streams.pipeline.step.process_batch` on in-memory stores (fold,
   measure, rules, fusion), after a first pass over every camera so that cells hold
   their full state (the steady state of a running worker);
 * ``store`` — serialising each changed cell state as the worker's Faust tables do.
@@ -30,13 +30,13 @@ from typing import Any
 from citybrain.config.settings import Settings
 from citybrain.tools.bench.data import CAMERAS, records
 from geo.geocode import load_gazetteer
-from streams.config import decode_limits, pipeline_config, zone_index
-from streams.decode import decode_record
-from streams.events import Event, events_of_body
-from streams.faust_store import encode
-from streams.ingest import bodies
-from streams.locate import route
-from streams.pipeline import Stores, process_batch
+from streams.pipeline.config import decode_limits, pipeline_config, zone_index
+from streams.pipeline.decode import decode_record
+from streams.pipeline.events import Event, events_of_body
+from streams.pipeline.ingest import bodies
+from streams.pipeline.locate import route
+from streams.pipeline.step import Stores, process_batch
+from streams.worker.faust_store import encode
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,426 @@
+"""The Faust app factory: topics, tables and agents.
+
+Agents only decode, call pure code and emit:
+
+* the input consumer (:mod:`streams.worker.bulk_ingest`, outside Faust's per-record path)
+  reads ``events.camera|sensor|hotline`` a fetched batch at a time
+  (:mod:`streams.pipeline.ingest`), validates with
+  :mod:`streams.pipeline.decode`, dead-letters bad input and forwards normalised events
+  to ``cells.ingest`` keyed by their cell's placement (:mod:`streams.pipeline.placement`:
+  coarse H3 parent, zones kept together), one record per key and input record;
+  hotline tickets go on with their free text masked (:mod:`streams.pipeline.privacy`), the
+  unmasked text only to ``hotline.private``, and as halo copies to the partitions
+  whose clusters must count them (:mod:`streams.pipeline.halo`);
+* ``actions`` reads people's requests from ``alerts.actions`` (acknowledge,
+  assign, resolve; validated by :mod:`alerts.incidents.action_record`) and forwards each
+  to ``cells.ingest`` keyed like the incident's anchor cell, so it reaches the
+  one partition (and stream) that owns the incident;
+* ``cells`` folds each ``cells.ingest`` record (events, actions, or a tick)
+  into the changelog-backed tables with :func:`streams.pipeline.step.process_batch`
+  and publishes changed cells to ``cells.state``, alerts to ``alerts`` and
+  lifecycle transitions to ``alerts.audit``; what the other partitions must know of
+  its side of a boundary (clusters opening or closing, incidents, signals for their
+  incidents) goes to them as ``{"near": ...}`` records on ``cells.ingest``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+
+from alerts.crowd.cell_metrics import CellBaselines
+from alerts.incidents.action_record import ActionRecord, decode_action
+from alerts.incidents.detect import Track
+from alerts.incidents.incident import Incident
+from alerts.rules.file import RuleSet
+from citybrain.config.settings import Settings
+from geo.geocode import load_gazetteer
+from streams.io.background import keep_running
+from streams.io.broker_watch import BrokerWatch
+from streams.pipeline.camera_log import CameraLog
+from streams.pipeline.cell_partitions import CellPartitions
+from streams.pipeline.cellfold import CellState
+from streams.pipeline.clock import EventClock
+from streams.pipeline.columnar.camera_body import decode_body, is_camera_body
+from streams.pipeline.config import decode_limits, lateness, pipeline_config, zone_index
+from streams.pipeline.decode import Rejection
+from streams.pipeline.device_rate import Ceiling
+from streams.pipeline.events import KINDS, Event, Kind, events_of_body, to_wire
+from streams.pipeline.halo import NEAR, Mark, Near
+from streams.pipeline.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
+from streams.pipeline.lateness import LateEvent
+from streams.pipeline.lifecycle_step import republish
+from streams.pipeline.step import Stores
+from streams.worker import metrics
+from streams.worker.bulk_ingest import BulkIngest, ConsumerSettings, run_forever
+from streams.worker.deadletter import send_rejections
+from streams.worker.faust_store import FaustStore
+from streams.worker.fetch_wait import limit_fetch_wait
+from streams.worker.health import follow_lag
+from streams.worker.health import serve as serve_health
+from streams.worker.producer_flush import DurableApp
+from streams.worker.rulesource import RuleSource, load_start_rules
+from streams.worker.workers_agent import add_workers_agent
+
+log = logging.getLogger(__name__)
+TICK = b'{"tick":true}'
+ACTIONS = b'{"actions":'  # a cells.ingest record of people's requests, not events
+
+
+def _wall_ms() -> float:
+    return time.time() * 1000.0
+
+
+def create_app(
+    settings: Settings, *, memory_sinks: bool = False, rules: RuleSet | None = None
+) -> faust.App:
+    """Build a fresh Faust app for ``settings`` (no module-level singletons).
+
+    ``memory_sinks=True`` makes the output topics Faust in-memory channels, for agent
+    tests under ``agent.test_context()`` (no broker needed, no rule hot reload).
+    ``rules`` is the rule set to start with; by default the rule files of the settings,
+    which must be valid (:func:`streams.worker.rulesource.load_start_rules` raises otherwise).
+    """
+    k, p = settings.kafka, settings.pipeline
+    limit_fetch_wait(k.fetch_max_wait_ms)
+    app = DurableApp(
+        f"{k.topic_prefix}citybrain",
+        broker=k.brokers,
+        store="memory://",
+        # No standby replicas: a memory store drops every key of a partition it does not
+        # own when a recovery completes, so a standby holds nothing worth keeping, and
+        # Faust's standby consistency check crashed workers during rebalances (issue 16).
+        table_standby_replicas=0,
+        datadir=str(Path(settings.embedded.data_dir) / "faust" / settings.worker_id),
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication,
+        broker_rebalance_timeout=k.rebalance_timeout_s,
+        broker_session_timeout=k.session_timeout_s,
+        broker_heartbeat_interval=k.heartbeat_interval_s,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        producer_linger=0.005,
+    )
+    raw = {"key_type": bytes, "value_type": bytes}
+    cells_ingest = app.topic(k.topic("cells.ingest"), partitions=k.partitions, internal=True, **raw)
+
+    def sink(name: str) -> Any:
+        return (
+            app.channel(maxsize=100_000, **raw) if memory_sinks else app.topic(k.topic(name), **raw)
+        )
+
+    ingest_sink = sink("cells.ingest") if memory_sinks else cells_ingest
+    deadletter, unlocated = sink("events.deadletter"), sink("events.unlocated")
+    cells_state, alerts_topic = sink("cells.state"), sink("alerts")
+    shadow_topic = sink("alerts.shadow")  # shadow-rule incidents: engineers only, no desk
+    audit_topic = sink("alerts.audit")  # every lifecycle transition, who and when
+    private_topic = sink("hotline.private")  # unmasked ticket text: the web server only
+
+    def table(name: str) -> Any:
+        return app.Table(name, default=None, partitions=k.partitions, **raw)
+
+    stores = Stores(
+        cells=FaustStore[CellState](table("cells"), CellState.from_dict, CellState.to_dict),
+        tracks=FaustStore[Track](table("tracks"), Track.from_dict, asdict),
+        incidents=FaustStore[Incident](table("incidents"), Incident.from_dict, asdict),
+        baselines=FaustStore[CellBaselines](
+            table("baselines"), CellBaselines.from_dict, CellBaselines.to_dict
+        ),
+        halo=FaustStore[CellState](table("halo"), CellState.from_dict, CellState.to_dict),
+        marks=FaustStore[Mark](table("marks"), Mark.from_dict, Mark.to_dict),
+        ghosts=FaustStore[Incident](table("ghosts"), Incident.from_dict, asdict),
+    )
+
+    limits = decode_limits(settings)
+    config = pipeline_config(settings, zone_index(settings))
+    placed = config.placement
+    assert placed is not None  # pipeline_config always places cells
+    rules_topic = sink("rules")
+
+    async def publish_rules(value: bytes) -> None:
+        await rules_topic.send(value=value)
+
+    source = RuleSource(settings, rules or load_start_rules(settings), publish_rules)
+    gazetteer = load_gazetteer()
+    clock = EventClock()
+
+    ingest = Ingest(
+        limits, Ceiling(per_s=p.device_max_per_s, burst=p.device_burst), gazetteer, placed
+    )
+
+    async def ingest_records(parts: list[InputPart]) -> None:
+        """Decode a batch of input records, dead-letter what is bad, forward what is good."""
+        now = int(_wall_ms())
+        out = ingest.take_parts(parts, now)
+        for kind, n in out.records.items():
+            metrics.RECORDS_IN.labels(kind).inc(n)
+        for record, rejections in out.rejected:
+            await send_rejections(
+                rejections,
+                kind=record.kind,
+                topic=record.topic,
+                message=record,  # its partition and offset
+                sink=deadletter,
+                now_ms=now,
+            )
+        for text in out.private:
+            metrics.PRIVATE_TEXTS.inc()
+            await private_topic.send(key=text.id.encode(), value=orjson.dumps(text.to_wire()))
+        for ticket in out.unlocated:
+            metrics.UNLOCATED.inc()
+            await unlocated.send(value=orjson.dumps(to_wire(ticket)))
+        for precision in out.geocoded:
+            metrics.GEOCODED.labels(precision).inc()
+        for kind, n in out.events.items():
+            metrics.EVENTS_IN.labels(kind).inc(n)
+        for key, group in out.groups.items():
+            for body in bodies(group):
+                await ingest_sink.send(key=key.encode(), value=body)
+        for key, body in out.camera_bodies:
+            await ingest_sink.send(key=key.encode(), value=body)
+        for key, tickets in out.halo.items():
+            metrics.NEAR_SENT.labels("tickets").inc(len(tickets))
+            await ingest_sink.send(key=key.encode(), value=Near(tickets=tickets).to_bytes())
+
+    async def flush_producer() -> None:
+        await app.producer.flush()
+
+    input_topics = {k.topic(f"events.{kind}"): kind for kind in KINDS}
+    bulk: BulkIngest | None = None
+    if memory_sinks:
+        # Under Faust's test context there is no broker for the input consumer: one agent
+        # per input topic hands each record to the same ingest_records.
+        def ingest_agent(name: str, kind: Kind) -> None:
+            @app.agent(app.topic(name, allow_empty=True, **raw), name=f"ingest_{kind}")
+            async def ingest_one(stream: Any) -> None:
+                async for event in stream.events():
+                    m = event.message
+                    await ingest_records(
+                        parts_of([InputRecord(kind, name, m.partition, m.offset, event.value)])
+                    )
+
+        for name, kind in input_topics.items():
+            ingest_agent(name, kind)
+    else:
+        bulk = BulkIngest(
+            input_topics,
+            ConsumerSettings(
+                bootstrap=k.bootstrap_servers(),
+                group=f"{app.conf.id}-ingest",
+                session_timeout_ms=int(k.session_timeout_s * 1000),
+                heartbeat_interval_ms=int(k.heartbeat_interval_s * 1000),
+                rebalance_timeout_ms=int(k.rebalance_timeout_s * 1000),
+                fetch_max_wait_ms=k.fetch_max_wait_ms,
+            ),
+            ingest_records,
+            flush_producer,
+            held=lambda: bool(app.rebalancing or app.tables.recovery.in_recovery),
+        )
+
+        @app.task
+        async def input_consumer() -> None:
+            """The input topics, read in bulk (streams/worker/bulk_ingest.py)."""
+            assert bulk is not None
+            await run_forever(bulk)
+
+    # grid workers' positions: validated, normalised, published as views (not cell events)
+    workers_state = add_workers_agent(app, settings, deadletter, memory_sinks=memory_sinks)
+
+    actions_in = app.topic(k.topic("alerts.actions"), allow_empty=True, **raw)
+
+    @app.agent(actions_in, name="actions")
+    async def actions(stream: Any) -> None:
+        """Validate people's requests and send each to its incident's partition."""
+        async for event in stream.events():
+            try:
+                record = decode_action(event.value)
+            except ValueError as exc:
+                metrics.ACTIONS_BAD.inc()
+                log.warning("refused alerts.actions@%s: %s", event.message.offset, str(exc)[:300])
+                continue
+            key = placed.key(record.anchor)
+            body = b'{"actions":[' + record.to_bytes() + b"]}"
+            await ingest_sink.send(key=key.encode(), value=body)
+
+    allowed_lateness = lateness(settings)
+
+    async def send_late(late: list[LateEvent], message: Any) -> None:
+        """Dead-letter (and count) the events of a ``cells.ingest`` record that came too
+        late for any open window; ``index`` is their place in that record."""
+        for item in late:
+            rejection = Rejection(
+                "late", item.reason, item.index, orjson.dumps(to_wire(item.event))
+            )
+            await send_rejections(
+                [rejection],
+                kind=item.event.kind,
+                topic=k.topic("cells.ingest"),
+                message=message,
+                sink=deadletter,
+                now_ms=int(_wall_ms()),
+            )
+
+    republished: set[int] = set()  # partitions whose alerts were republished since start
+    camera_log = CameraLog(table("camera_log"))
+    partitions = CellPartitions(
+        stores, camera_log, clock, allowed_lateness, round_every_ms=p.measure_every_ms
+    )
+
+    @app.agent(cells_ingest, name="cells")
+    async def cells(stream: Any) -> None:
+        nonlocal config
+        async for event in stream.events():
+            started = time.perf_counter()
+            partition = event.message.partition
+            payload = event.value
+            wall = _wall_ms()
+            sweep = payload == TICK
+            arrived: list[Event] = []
+            columns = None
+            requests = None
+            near = None
+            if payload.startswith(ACTIONS):
+                # validated by the actions agent that wrote them
+                records = orjson.loads(payload)["actions"]
+                requests = [ActionRecord.model_validate(a).to_action() for a in records]
+            elif payload.startswith(NEAR):  # written by the ingest agent or this one (below)
+                near = Near.from_bytes(payload)
+            elif is_camera_body(payload):
+                columns = decode_body(payload)
+            elif not sweep:
+                arrived = events_of_body(payload)
+            elif not clock.knows(partition):
+                continue  # nothing seen on this partition since start: no clock to sweep with
+            if source.current is not config.rules:
+                config = replace(config, rules=source.current)  # hot reload; tables untouched
+            stepped = partitions.step(
+                partition,
+                events=arrived,
+                cameras=columns,
+                wall_ms=wall,
+                config=config,
+                sweep=sweep,
+                actions=requests,
+                near=near,
+            )
+            out = stepped.out
+            await send_late(stepped.late, event.message)
+            metrics.EVENTS_FOLDED.inc(stepped.folded)
+            if stepped.measured_round:
+                metrics.CAMERA_ROUNDS.inc()
+            for key, told in out.near.items():
+                for what in ("marks", "incidents", "gone", "signals"):
+                    metrics.NEAR_SENT.labels(what).inc(len(getattr(told, what)))
+                await ingest_sink.send(key=key.encode(), value=told.to_bytes())
+            for unknown in out.unknown_actions:
+                metrics.ACTIONS_UNKNOWN.inc()
+                log.warning(
+                    "action %s (%s by %s): alert %s is not held by partition %d",
+                    unknown.id,
+                    unknown.kind,
+                    unknown.by,
+                    unknown.alert,
+                    partition,
+                )
+            if out.cells or out.removed:
+                metrics.CELL_UPDATES.inc(len(out.cells))
+                body = {"cells": list(out.cells.values()), "removed": out.removed}
+                await cells_state.send(key=event.message.key, value=orjson.dumps(body))
+            if sweep and partition not in republished:
+                republished.add(partition)
+                n = republish(out, stores=stores, partition=partition)
+                log.info("partition %d: %d alerts republished after start", partition, n)
+            if (out.alerts or out.audit) and not memory_sinks:
+                # The tables' changelog first: an alert (or audit entry) people have seen
+                # must be in the recovered state if this worker dies right after.
+                await app.producer.flush()
+            for alert in out.alerts.values():
+                metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
+                log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
+                target = shadow_topic if alert.evidence.get("shadow") else alerts_topic
+                await target.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
+            for entry in out.audit:
+                metrics.AUDIT_OUT.labels(entry.action).inc()
+                log.info("audit %s %s by %s", entry.id, entry.action, entry.by)
+                await audit_topic.send(
+                    key=entry.alert.encode(), value=orjson.dumps(entry.to_dict())
+                )
+            metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    @app.on_partitions_revoked.connect
+    async def drop_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        """Partitions another worker takes: their camera state is theirs now (if they
+        come back, they are restored from the log afresh)."""
+        partitions.forget(
+            {tp.partition for tp in revoked if tp.topic == cells_ingest.get_topic_name()}
+        )
+
+    @app.timer(interval=1.0)
+    async def tick() -> None:
+        """Sweep each partition this worker owns once a second, through Kafka, so that
+        table writes happen inside the partition's own stream (changelog stays aligned)."""
+        try:
+            for tp in app.assignor.assigned_actives():
+                if tp.topic == cells_ingest.get_topic_name():
+                    await cells_ingest.send(value=TICK, partition=tp.partition)
+        except Exception:  # a failed tick must not stop the worker; the next one retries
+            log.exception("tick failed")
+
+    if not memory_sinks and settings.worker_http_port:
+
+        @app.task
+        async def health() -> None:
+            """/healthz, /readyz and /metrics of this worker (streams/worker/health.py), and the
+            broker probe they report."""
+            broker = BrokerWatch(k.bootstrap_servers())
+            runner = await serve_health(
+                app, settings.worker_http_host, settings.worker_http_port, broker
+            )
+            try:
+                # until the worker stops and cancels this; a failing probe or lag reading
+                # is counted and retried, never a crash of the worker (streams/io/background.py)
+                await asyncio.gather(
+                    keep_running("broker probe", broker.run),
+                    keep_running("consumer lag", lambda: follow_lag(app, k.bootstrap_servers())),
+                )
+            finally:
+                await runner.cleanup()
+
+    if not memory_sinks:
+
+        @app.task
+        async def follow_rules() -> None:
+            """Hot reload: follow the rules topic and the rule files for the worker's life."""
+            while True:
+                try:
+                    await source.run()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # broker trouble: keep the rules in force, retry shortly
+                    log.exception("following rule changes failed; retrying in 5 s")
+                    await asyncio.sleep(5)
+
+    app.citybrain_rules = source  # type: ignore[attr-defined]
+    app.citybrain_ingest = bulk  # type: ignore[attr-defined]
+    app.citybrain_topics = {  # type: ignore[attr-defined]
+        "cells_ingest": ingest_sink,
+        "deadletter": deadletter,
+        "cells_state": cells_state,
+        "alerts": alerts_topic,
+        "alerts_shadow": shadow_topic,
+        "alerts_audit": audit_topic,
+        "workers_state": workers_state,
+        "rules": rules_topic,
+        "unlocated": unlocated,
+        "hotline_private": private_topic,
+    }
+    return app
