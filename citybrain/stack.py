@@ -271,7 +271,7 @@ class EmbeddedStack:
     def _layers(self, live: Settings) -> Path:
         """The simulated static layers of this run (buildings, enterprises, the camera
         registry, grids; ~1 s), written once per run directory."""
-        from feeds.layers_gen import LayerGenConfig, generate_layers
+        from feeds.sim.layers_gen import LayerGenConfig, generate_layers
 
         out = self.run_dir / "layers"
         if not (out / "manifest.json").exists():

@@ -33,8 +33,8 @@ from citybrain.tools.backtest.report import (
     summarize,
 )
 from citybrain.tools.backtest.runner import BacktestRun, rule_fingerprint, run_backtest
-from feeds.recording import labels_in, read_recording, recording_info
-from feeds.recording_format import RecordingError
+from feeds.recording.files import labels_in, read_recording, recording_info
+from feeds.recording.format import RecordingError
 from streams.pipeline.config import zone_index
 from streams.worker.collector import settle_heap
 from streams.worker.rulesource import rules_path

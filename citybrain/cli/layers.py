@@ -4,7 +4,7 @@ Buildings, enterprises, the camera registry (the simulator's own cameras, so
 the seed and camera count default to the ``sim`` settings), 网格 grids and the
 district outline, as GeoJSON (WGS-84) plus ``manifest.json``; point the web
 server at the directory with ``CITYBRAIN_LAYERS__GENERATED_DIR``. Everything is
-synthetic (feeds/layers_gen.py, docs/layers.md). Exit codes: 0 written, 2 a bad
+synthetic (feeds/sim/layers_gen.py, docs/layers.md). Exit codes: 0 written, 2 a bad
 option or setting.
 """
 
@@ -43,7 +43,7 @@ def register(target: typer.Typer, settings: Callable[[], Settings], name: str = 
         ] = None,
     ) -> None:
         """Write simulated buildings, enterprises, cameras and grids as GeoJSON layers."""
-        from feeds.layers_gen import STREAM_URL_TEMPLATE, LayerGenConfig, generate_layers
+        from feeds.sim.layers_gen import STREAM_URL_TEMPLATE, LayerGenConfig, generate_layers
 
         s = settings()
         template = stream_url or STREAM_URL_TEMPLATE

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from citybrain.stack import EmbeddedStack
     from citybrain.tools.load.report import LoadPlan
     from citybrain.tools.load.run import RunData, Targets
-    from feeds.loadgen import LoadCamera
+    from feeds.sim.loadgen import LoadCamera
 
 LOAD_READ_BURST = 100_000  # /ws handshakes and /api reads of the embedded run
 LOAD_READ_RATE = 10_000.0
@@ -329,7 +329,7 @@ def _run_external(
 
 
 def _fleet(plan: LoadPlan, seed: int, resolution: int) -> tuple[LoadCamera, ...]:
-    from feeds.loadgen import camera_fleet
+    from feeds.sim.loadgen import camera_fleet
 
     with console.status(f"placing {plan.cameras:,} cameras …"):
         return camera_fleet(plan.cameras, seed=seed, resolution=resolution)

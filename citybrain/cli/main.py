@@ -130,7 +130,7 @@ def sim(
     incident."""
     if ctx.invoked_subcommand is not None:
         return
-    from feeds.runner import run_simulator
+    from feeds.sim.runner import run_simulator
 
     settings = _settings()
     overrides = {"speed": speed, "seed": seed, "incident_at_s": incident_at}
@@ -156,7 +156,7 @@ def sim(
 def _simulate_to_file(settings: Settings, path: Path, duration: float | None) -> None:
     from rich.progress import Progress
 
-    from feeds.simrecord import simulate_to_recording
+    from feeds.recording.simulated import simulate_to_recording
 
     if duration is None:
         raise typer.BadParameter("--record needs --duration", param_hint="--duration")

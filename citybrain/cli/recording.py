@@ -33,8 +33,8 @@ from rich.table import Table
 from citybrain.config.settings import Settings
 
 if TYPE_CHECKING:
-    from feeds.record import RecordStats
-    from feeds.replay import ReplayStats
+    from feeds.recording.record import RecordStats
+    from feeds.recording.replay import ReplayStats
 
 console = Console(stderr=True)
 T = TypeVar("T")
@@ -151,7 +151,7 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         force: Annotated[bool, typer.Option("--force", help="replace OUT if it exists")] = False,
     ) -> None:
         """Record the live input topics to a file until Ctrl-C, --duration or --max-records."""
-        from feeds.record import record
+        from feeds.recording.record import record
 
         names = parse_topics(topics)
         try:
@@ -223,8 +223,8 @@ def register(app: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         """Play a recording back into Kafka (settings' broker and topic prefix)."""
         from aiokafka.errors import KafkaError
 
-        from feeds.recording import RecordingError
-        from feeds.replay import ReplayError, plan_file, replay
+        from feeds.recording.files import RecordingError
+        from feeds.recording.replay import ReplayError, plan_file, replay
 
         names = None if topics is None else parse_topics(topics)
         settings = load_settings()

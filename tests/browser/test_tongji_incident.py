@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 from playwright.sync_api import Page
 
 from citybrain.stack import EmbeddedStack
-from feeds.runner import run_simulator
+from feeds.sim.runner import run_simulator
 from geo.cells import cell_of
 from tests.browser.kit import PageErrors, sign_in, token
 from tests.e2e import kit

@@ -19,9 +19,7 @@ from alerts.incidents.labels import Label
 from citybrain.config.settings import Settings
 from citybrain.config.topics import create_topics
 from citybrain.stack import broker_argv, free_port, wait_port
-from feeds.producer import KafkaEventProducer
-from feeds.record import record
-from feeds.recording import (
+from feeds.recording.files import (
     LABELS_TOPIC,
     RecordedRecord,
     RecordingError,
@@ -30,8 +28,10 @@ from feeds.recording import (
     read_recording,
     write_recording,
 )
-from feeds.replay import ReplayError, ReplayStats, replay
-from feeds.retime import ts_to_ms
+from feeds.recording.record import record
+from feeds.recording.replay import ReplayError, ReplayStats, replay
+from feeds.recording.retime import ts_to_ms
+from feeds.sim.producer import KafkaEventProducer
 
 pytestmark = [pytest.mark.e2e]
 SPEED = 50.0

@@ -20,11 +20,11 @@ from citybrain.cli.main import app
 from citybrain.config.settings import Settings
 from citybrain.tools.backtest.report import summarize
 from citybrain.tools.backtest.runner import run_backtest
-from feeds.city import build_city
-from feeds.recording import labels_in, read_recording
-from feeds.scenario import crossing_time
-from feeds.simrecord import simulate_to_recording
-from feeds.simulator import Simulator
+from feeds.recording.files import labels_in, read_recording
+from feeds.recording.simulated import simulate_to_recording
+from feeds.sim.city import build_city
+from feeds.sim.scenario import crossing_time
+from feeds.sim.simulator import Simulator
 from geo.district import load_district
 
 START_MS = 1_795_000_000_000

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.city import build_city
-from feeds.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK
-from feeds.scenario import build_incident
-from feeds.tickets import _ADDRESS_STREETS, _TEXTS, background_tickets
+from feeds.sim.city import build_city
+from feeds.sim.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK
+from feeds.sim.scenario import build_incident
+from feeds.sim.tickets import _ADDRESS_STREETS, _TEXTS, background_tickets
 from geo.data import build_gazetteer
 from geo.district import load_district
 from geo.geocode import (

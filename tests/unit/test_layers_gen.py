@@ -1,4 +1,4 @@
-"""feeds.layers_gen: simulated layers inside the real outline, deterministic, cameras equal to
+"""feeds.sim.layers_gen: simulated layers inside the real outline, deterministic, cameras equal to
 the simulator's, grids numbered as the grid workers'; files, manifest and the CLI command."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from citybrain.cli.layers import register
 from citybrain.config.settings import Settings, SimSettings
-from feeds.city import build_city
-from feeds.gridworkers import grid_areas
-from feeds.layers_gen import (
+from feeds.sim.city import build_city
+from feeds.sim.gridworkers import grid_areas
+from feeds.sim.layers_gen import (
     INDUSTRIES,
     OLD_TOWN,
     LayerGenConfig,

@@ -21,7 +21,7 @@ from citybrain.tools.load.report import (
 )
 from citybrain.tools.load.run import RunData, build_report
 from citybrain.tools.load.table import render_markdown
-from feeds.loadgen import Timetable
+from feeds.sim.loadgen import Timetable
 
 PLAN = LoadPlan(
     rate=1000.0, clients=3, duration_s=4.0, batch=100, cameras=500, ramp_s=1.0, target="embedded"

@@ -1,4 +1,4 @@
-"""feeds.loadgen: the load's cameras, its open-loop timetable and its events."""
+"""feeds.sim.loadgen: the load's cameras, its open-loop timetable and its events."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import orjson
 import pytest
 
-from feeds.loadgen import CAMERA_PREFIX, Timetable, batch_events, camera_fleet
+from feeds.sim.loadgen import CAMERA_PREFIX, Timetable, batch_events, camera_fleet
 from geo import cells
 from geo.crs import to_wgs84
 from geo.district import load_district

@@ -12,7 +12,7 @@ import pytest
 from alerts.rules.file import DEFAULT_RULES, load_rule_files
 from citybrain.config.settings import Settings
 from citybrain.tools.backtest.runner import TICK_MS, BacktestRun, run_backtest
-from feeds.recording_format import RecordedRecord
+from feeds.recording.format import RecordedRecord
 from geo.cells import cell_of
 from streams.pipeline.placement import Placement
 

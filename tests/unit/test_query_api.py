@@ -22,7 +22,7 @@ from shapely.geometry import Point, Polygon, mapping
 
 from alerts.crowd.los import LosConfig
 from citybrain.config.settings import LayerFileSettings, Settings
-from feeds.layers_gen import LayerGenConfig, generate_layers
+from feeds.sim.layers_gen import LayerGenConfig, generate_layers
 from geo.crs import wgs84_to_gcj02
 from geo.layers import LayerError, Layers, PointLayer
 from geo.measure import distance_m, offset_m

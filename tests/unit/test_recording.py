@@ -1,4 +1,4 @@
-"""feeds.recording: the file format (JSON Lines, gzip, Parquet), its errors, labels."""
+"""feeds.recording.files: the file format (JSON Lines, gzip, Parquet), its errors, labels."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from alerts.incidents.labels import Label
-from feeds.recording import (
+from feeds.recording.files import (
     FORMAT,
     LABELS_TOPIC,
     RecordedRecord,
@@ -185,7 +185,7 @@ def test_parquet_bad_rows_name_the_row(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from feeds.recording_parquet import SCHEMA
+    from feeds.recording.parquet import SCHEMA
 
     rows = {
         "topic": ["events.camera", "", "events.camera"],

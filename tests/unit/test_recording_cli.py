@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from citybrain.cli.main import app
 from citybrain.cli.recording import parse_duration, parse_topics
 from citybrain.stack import free_port
-from feeds.recording import RecordedRecord, write_recording
+from feeds.recording.files import RecordedRecord, write_recording
 
 runner = CliRunner()
 

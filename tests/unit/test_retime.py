@@ -1,4 +1,4 @@
-"""feeds.retime (via feeds.recording): replay pacing and the event-time shift."""
+"""feeds.recording.retime (via feeds.recording.files): replay pacing and the event-time shift."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.recording import (
+from feeds.recording.files import (
     LABELS_TOPIC,
     Pacer,
     RecordedRecord,
@@ -19,7 +19,7 @@ from feeds.recording import (
     retime_value,
     shift_iso,
 )
-from feeds.retime import ts_to_ms, whole_second_shift
+from feeds.recording.retime import ts_to_ms, whole_second_shift
 
 T0 = 1_739_359_800_000  # 2025-02-12T11:30:00Z = 19:30 China Standard Time
 HOUR = 3_600_000

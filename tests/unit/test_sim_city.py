@@ -1,4 +1,4 @@
-"""feeds.city: a reproducible Chancheng-like city inside the real outline."""
+"""feeds.sim.city: a reproducible Chancheng-like city inside the real outline."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 import pytest
 from pyproj import Geod
 
-from feeds.city import SENSOR_SPECS, City, build_city
-from feeds.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK, ZONE_KINDS
+from feeds.sim.city import SENSOR_SPECS, City, build_city
+from feeds.sim.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK, ZONE_KINDS
 from geo import cells, crs
 from geo.district import District, load_district
 

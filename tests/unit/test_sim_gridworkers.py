@@ -1,4 +1,4 @@
-"""feeds.gridworkers: the grids, determinism, interval splitting, the input contract,
+"""feeds.sim.gridworkers: the grids, determinism, interval splitting, the input contract,
 walking inside the grid, going off and on duty, staying on duty near the incident."""
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from citybrain.config.settings import SimSettings
-from feeds.city import build_city
-from feeds.gridworkers import (
+from feeds.sim.city import build_city
+from feeds.sim.gridworkers import (
     GRID_RESOLUTION,
     STATUS_SLOT_MS,
     GridWorkers,
     build_grid_workers,
     grid_areas,
 )
-from feeds.places import TONGJI_BRIDGE, TONGJI_CAR_PARK
-from feeds.simulator import Simulator
+from feeds.sim.places import TONGJI_BRIDGE, TONGJI_CAR_PARK
+from feeds.sim.simulator import Simulator
 from geo import crs
 from geo.cells import cell_polygon
 from geo.district import District, load_district

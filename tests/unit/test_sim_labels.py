@@ -10,13 +10,13 @@ import orjson
 
 from alerts.incidents.labels import Label
 from citybrain.config.settings import Settings
-from feeds.city import build_city
-from feeds.producer import Sent
-from feeds.recording import LABELS_TOPIC, RecordedRecord, labels_in
-from feeds.runner import run_with_publisher
-from feeds.scenario import LABEL_RADIUS_M, incident_labels
-from feeds.simulator import Simulator
-from feeds.tickets import scripted_ticket
+from feeds.recording.files import LABELS_TOPIC, RecordedRecord, labels_in
+from feeds.sim.city import build_city
+from feeds.sim.producer import Sent
+from feeds.sim.runner import run_with_publisher
+from feeds.sim.scenario import LABEL_RADIUS_M, incident_labels
+from feeds.sim.simulator import Simulator
+from feeds.sim.tickets import scripted_ticket
 from geo.district import load_district
 
 START_MS = 1_739_359_800_000  # 2025-02-12 19:30 China Standard Time

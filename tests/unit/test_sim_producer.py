@@ -1,4 +1,4 @@
-"""feeds.producer batching and the runner loop, with an in-memory publisher (no broker)."""
+"""feeds.sim.producer batching and the runner loop, with an in-memory publisher (no broker)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import orjson
 import pytest
 
 from citybrain.config.settings import Settings
-from feeds.city import build_city
-from feeds.producer import KafkaEventProducer, Sent, encode_batches
-from feeds.runner import SimStats, run_with_publisher
-from feeds.simulator import Simulator
+from feeds.sim.city import build_city
+from feeds.sim.producer import KafkaEventProducer, Sent, encode_batches
+from feeds.sim.runner import SimStats, run_with_publisher
+from feeds.sim.simulator import Simulator
 from geo.district import load_district
 
 START_MS = 1_739_359_800_000  # 2025-02-12 19:30 China Standard Time

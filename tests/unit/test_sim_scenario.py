@@ -1,4 +1,4 @@
-"""feeds.scenario: the Tongji Bridge incident script and the daily rhythm."""
+"""feeds.sim.scenario: the Tongji Bridge incident script and the daily rhythm."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from feeds.places import TONGJI_BRIDGE, TONGJI_CAR_PARK
-from feeds.scenario import CrowdCurve, Incident, build_incident, daily_profile, timeline
+from feeds.sim.places import TONGJI_BRIDGE, TONGJI_CAR_PARK
+from feeds.sim.scenario import CrowdCurve, Incident, build_incident, daily_profile, timeline
 
 _GEOD = Geod(ellps="WGS84")
 CST = timezone(timedelta(hours=8))

@@ -1,4 +1,4 @@
-"""feeds.simulator: determinism, interval splitting, the input contract, the incident."""
+"""feeds.sim.simulator: determinism, interval splitting, the input contract, the incident."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from citybrain.config.settings import SimSettings
-from feeds.city import City, build_city
-from feeds.simulator import Simulator
+from feeds.sim.city import City, build_city
+from feeds.sim.simulator import Simulator
 from geo import crs
 from geo.district import District, load_district
 

@@ -28,7 +28,7 @@ from alerts.incidents.detect import SEVERITY_RANK, worse
 from alerts.rules.file import RuleSet, RuleSpec, rules_version
 from citybrain.config.settings import Settings
 from citybrain.tools.backtest.report import Fired
-from feeds.recording_format import RecordedRecord
+from feeds.recording.format import RecordedRecord
 from geo.cells import cell_center
 from geo.geocode import load_gazetteer
 from geo.zone_index import ZoneIndex

@@ -2,7 +2,7 @@
 through the code that answers ``POST /api/query`` (web/query_api.py).
 
 The features are the layer generator's buildings inside the real Chancheng outline
-(feeds/layers_gen.py, clustered as the simulator's city is), scaled to ``features``; the
+(feeds/sim/layers_gen.py, clustered as the simulator's city is), scaled to ``features``; the
 enterprises and cameras of the same generator come along, as in the demo. Each query
 is centred on a building drawn at random (so busy places are asked about as often as
 they are built on), and is timed from the request body to the JSON answer: parse and
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from alerts.crowd.los import LosConfig
-from feeds.layers_gen import LayerGenConfig, build_layers
+from feeds.sim.layers_gen import LayerGenConfig, build_layers
 from geo.layers import Layers, PointLayer
 from web.query_api import SpatialQueries, _dumps, parse_query
 

@@ -45,7 +45,7 @@ from citybrain.tools.load.report import (
     stalled_figures,
 )
 from citybrain.tools.load.resources import TICKS_PER_S, ResourceSampler
-from feeds.loadgen import LoadCamera, OpenLoopIngest, Timetable
+from feeds.sim.loadgen import LoadCamera, OpenLoopIngest, Timetable
 
 PROGRESS_EVERY_S: Final = 0.5
 DRAIN_MAX_S: Final = 10.0

@@ -1,6 +1,6 @@
 """The recording format's data: header, record, their JSON Lines objects, and errors.
 
-Pure. See :mod:`feeds.recording` for the format and the functions to read and
+Pure. See :mod:`feeds.recording.files` for the format and the functions to read and
 write recordings; this module holds what both the JSON Lines and the Parquet
 code share.
 """

@@ -19,9 +19,9 @@ from typing import Final
 
 from alerts.incidents.labels import Label
 from citybrain.config.settings import Settings
-from feeds.city import build_city
-from feeds.producer import KafkaEventProducer, LabelPublisher, Publisher
-from feeds.simulator import KINDS, Simulator
+from feeds.sim.city import build_city
+from feeds.sim.producer import KafkaEventProducer, LabelPublisher, Publisher
+from feeds.sim.simulator import KINDS, Simulator
 from geo.district import load_district
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Columns: ``topic`` (string, logical name), ``partition`` (int32), ``offset``
 (int64), ``ts`` (int64, Kafka timestamp, epoch ms), ``key`` (binary, null when
 the record had none), ``value`` (binary). Bytes are stored as they are, so no
-base64 is needed. The header (:class:`~feeds.recording_format.RecordingHeader`
+base64 is needed. The header (:class:`~feeds.recording.format.RecordingHeader`
 as JSON) is the schema metadata under the key ``citybrain-recording``.
 ``key``/``value`` columns of type string are read too (as UTF-8).
 
@@ -20,7 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feeds.recording_format import FORMAT, RecordedRecord, RecordingError
+from feeds.recording.format import FORMAT, RecordedRecord, RecordingError
 
 ROW_GROUP_ROWS: Final = 65_536
 """Records buffered before a row group is written."""

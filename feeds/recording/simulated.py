@@ -17,11 +17,11 @@ from typing import Final
 import orjson
 
 from citybrain.config.settings import Settings
-from feeds.city import build_city
-from feeds.producer import encode_batches
-from feeds.recording import RecordingWriter
-from feeds.recording_format import RecordedRecord
-from feeds.simulator import KINDS, Simulator
+from feeds.recording.files import RecordingWriter
+from feeds.recording.format import RecordedRecord
+from feeds.sim.city import build_city
+from feeds.sim.producer import encode_batches
+from feeds.sim.simulator import KINDS, Simulator
 from geo.district import load_district
 
 LABELS_TOPIC: Final = "events.labels"

@@ -3,7 +3,7 @@
 Pure and deterministic. Each device reports on a fixed schedule of epoch time,
 ``ts = phase + k * period`` with a per-device phase drawn from the seed; each
 reading's randomness is a hash of ``(seed, device, k)``; hotline tickets come
-from fixed one-second slots; grid workers (:mod:`feeds.gridworkers`) likewise. Hence::
+from fixed one-second slots; grid workers (:mod:`feeds.sim.gridworkers`) likewise. Hence::
 
     sim.events_between(a, c) == merge(sim.events_between(a, b), sim.events_between(b, c))
 
@@ -17,16 +17,16 @@ from typing import Any, Final
 
 from alerts.incidents.labels import Label
 from citybrain.config.settings import SimSettings
-from feeds.city import City
-from feeds.gridworkers import GridWorkers
-from feeds.randomness import rng_for
-from feeds.readings import CrowdState, alarm_probability, camera_event, sensor_event
-from feeds.scenario import Incident, build_incident, incident_labels
-from feeds.tickets import SLOT_MS, background_tickets, scripted_ticket
+from feeds.sim.city import City
+from feeds.sim.gridworkers import GridWorkers
+from feeds.sim.randomness import rng_for
+from feeds.sim.readings import CrowdState, alarm_probability, camera_event, sensor_event
+from feeds.sim.scenario import Incident, build_incident, incident_labels
+from feeds.sim.tickets import SLOT_MS, background_tickets, scripted_ticket
 
 KINDS: Final = ("camera", "sensor", "hotline", "worker")
 """Kinds of :meth:`Simulator.events_between`, each sent to ``events.<kind>``; ``worker``:
-grid worker reports (:mod:`feeds.gridworkers`)."""
+grid worker reports (:mod:`feeds.sim.gridworkers`)."""
 
 Event = dict[str, Any]
 
@@ -117,7 +117,7 @@ class Simulator:
         }
 
     def worker_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
-        """Grid worker reports with ``t0_ms <= ts < t1_ms`` (:mod:`feeds.gridworkers`)."""
+        """Grid worker reports with ``t0_ms <= ts < t1_ms`` (:mod:`feeds.sim.gridworkers`)."""
         return self.grid_workers.events_between(t0_ms, t1_ms)
 
     def camera_events(self, t0_ms: int, t1_ms: int) -> list[Event]:
@@ -159,7 +159,7 @@ class Simulator:
         return _sort(out)
 
     def labels_between(self, t0_ms: int, t1_ms: int) -> list[Label]:
-        """The incident's labels (:func:`feeds.scenario.incident_labels`) if it starts
+        """The incident's labels (:func:`feeds.sim.scenario.incident_labels`) if it starts
         in ``[t0_ms, t1_ms)``: they are announced when the incident starts."""
         if t0_ms <= self.incident_start_ms < t1_ms:
             return list(incident_labels(self.incident, self.incident_start_ms))

@@ -10,11 +10,11 @@ the real district, for demos and tests:
 * enterprises — ``佛山XX陶瓷有限公司``-style names, an industry (ceramics near
   石湾/南庄, textiles near 张槎, retail and catering in the centre …) and
   ``employees``, each in one of the non-residential or mixed buildings;
-* cameras — the simulator's own cameras (:func:`feeds.city.build_city`, same
+* cameras — the simulator's own cameras (:func:`feeds.sim.city.build_city`, same
   seed and counts give the same ids and WGS-84 positions) with a name and a
   ``stream_url`` from a template;
 * grids (网格) — H3 resolution-7 cells (about 5 km²) clipped to the outline,
-  ``G-001`` … as :func:`feeds.gridworkers.grid_areas` numbers them for the
+  ``G-001`` … as :func:`feeds.sim.gridworkers.grid_areas` numbers them for the
   simulated grid workers; real grid-management areas are far smaller and
   follow streets: these only stand in for them;
 * the district outline.
@@ -39,9 +39,9 @@ import orjson
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from feeds.city import City, build_city
-from feeds.gridworkers import grid_areas
-from feeds.places import ALL_PLACES
+from feeds.sim.city import City, build_city
+from feeds.sim.gridworkers import grid_areas
+from feeds.sim.places import ALL_PLACES
 from geo.cells import cell_polygon
 from geo.district import District, district_geojson, load_district
 from geo.layer_files import ManifestEntry, write_manifest
@@ -320,7 +320,7 @@ class GridArea:
 
 
 def grid_outlines(district: District) -> tuple[GridArea, ...]:
-    """The grids of :func:`feeds.gridworkers.grid_areas` (same ids and cells as the grid
+    """The grids of :func:`feeds.sim.gridworkers.grid_areas` (same ids and cells as the grid
     workers), each H3 cell clipped to the outline."""
     out = []
     for grid, cell in grid_areas(district):

@@ -4,7 +4,7 @@ The recorder is a plain aiokafka consumer with no consumer group: it reads
 every partition of the topics, commits nothing and so never disturbs the
 workers' offsets. Records are written in the order they arrive; within one
 fetch, the partitions' records are merged by timestamp (each partition stays
-in offset order). The format is :mod:`feeds.recording`.
+in offset order). The format is :mod:`feeds.recording.files`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Final
 from aiokafka import AIOKafkaConsumer
 
 from citybrain.config.settings import Settings
-from feeds.recording import RecordedRecord, RecordingWriter
+from feeds.recording.files import RecordedRecord, RecordingWriter
 
 log = logging.getLogger(__name__)
 

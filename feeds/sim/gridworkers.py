@@ -6,7 +6,7 @@ numbers them the same way). A worker walks inside their grid clipped to the
 district: around a beat centre that moves every :data:`BEAT_MS`, from waypoint
 to waypoint within :data:`BEAT_RADIUS_M` of it, one leg per :data:`LEG_MS`.
 
-Pure and deterministic like :mod:`feeds.simulator`: a worker reports at
+Pure and deterministic like :mod:`feeds.sim.simulator`: a worker reports at
 ``ts = phase + k * period`` while online; where they are and whether they are
 online at ``ts`` are hashes of ``(seed, worker, time slot)``, never of call
 order, so any split of an interval yields the same events. Per
@@ -36,7 +36,7 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
-from feeds.randomness import rng_for
+from feeds.sim.randomness import rng_for
 from geo.cells import cell_area_m2, cell_polygon
 from geo.crs import CRS, from_wgs84
 from geo.district import District

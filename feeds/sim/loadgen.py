@@ -1,7 +1,7 @@
 """Ingest load for ``citybrain load``: many cameras, an open-loop timetable, a Kafka sender.
 
 The pure parts: :func:`camera_fleet` places the cameras inside the real district
-outline the way the simulator does (:func:`feeds.city.build_city`),
+outline the way the simulator does (:func:`feeds.sim.city.build_city`),
 :class:`Timetable` says when each Kafka record is due, :func:`batch_events` builds
 one record's events. :class:`OpenLoopIngest` is the edge: it sends records on the
 timetable with an ``aiokafka`` producer and counts what it could not send instead
@@ -26,8 +26,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from citybrain.config.settings import Settings
-from feeds.city import build_city
-from feeds.producer import batch_producer
+from feeds.sim.city import build_city
+from feeds.sim.producer import batch_producer
 from geo import cells
 from geo.district import DEFAULT_ADCODE, load_district
 

@@ -1,7 +1,7 @@
 """Device readings: one camera count or sensor value, a pure function of its inputs.
 
 A reading depends only on ``(seed, device, tick, ts)`` and the crowd state at
-``ts``; its randomness comes from :func:`feeds.randomness.rng_for`. Output dicts
+``ts``; its randomness comes from :func:`feeds.sim.randomness.rng_for`. Output dicts
 follow the input contract in ``docs/protocol.md``.
 """
 
@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Final
 
-from feeds.city import Camera, Sensor
-from feeds.randomness import rng_for
-from feeds.scenario import CrowdCurve, daily_profile
+from feeds.sim.city import Camera, Sensor
+from feeds.sim.randomness import rng_for
+from feeds.sim.scenario import CrowdCurve, daily_profile
 
 BRIDGE_WIDTH_M: Final = 9.9
 FREE_WALK_SPEED_M_S: Final = 1.34

@@ -1,9 +1,9 @@
 """Recordings of the input topics: the file format, reading, writing and checking them.
 
-Pure: files in, records out (and back); no Kafka, no asyncio. ``feeds/record.py``
-and ``feeds/replay.py`` are the Kafka edges. This module is the one to import:
-it re-exports the record types (:mod:`feeds.recording_format`) and the replay
-timing math (:mod:`feeds.retime`).
+Pure: files in, records out (and back); no Kafka, no asyncio. ``feeds/recording/record.py``
+and ``feeds/recording/replay.py`` are the Kafka edges. This module is the one to import:
+it re-exports the record types (:mod:`feeds.recording.format`) and the replay
+timing math (:mod:`feeds.recording.retime`).
 
 Format version 1 is JSON Lines, gzip-compressed when the name ends in ``.gz``:
 
@@ -19,7 +19,7 @@ Format version 1 is JSON Lines, gzip-compressed when the name ends in ``.gz``:
 
 Parquet (name ends in ``.parquet``) holds the same columns, ``key``/``value``
 as binary, the header as JSON under the schema metadata key
-``citybrain-recording``; see :mod:`feeds.recording_parquet`.
+``citybrain-recording``; see :mod:`feeds.recording.parquet`.
 
 Errors: reading is strict by default, a damaged line raises
 :class:`RecordingError` naming the file and line (a backtest or replay must not
@@ -40,7 +40,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import orjson
 
 from alerts.incidents.labels import Label, LabelError
-from feeds.recording_format import (
+from feeds.recording.format import (
     FORMAT,
     LABELS_TOPIC,
     VERSION,
@@ -48,10 +48,10 @@ from feeds.recording_format import (
     RecordingError,
     RecordingHeader,
 )
-from feeds.retime import Pacer, ReplayPlan, event_time_ms, retime_value, shift_iso
+from feeds.recording.retime import Pacer, ReplayPlan, event_time_ms, retime_value, shift_iso
 
 if TYPE_CHECKING:
-    from feeds.recording_parquet import ParquetRecordingWriter
+    from feeds.recording.parquet import ParquetRecordingWriter
 
 _Stream = IO[bytes] | gzip.GzipFile
 _GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -123,7 +123,7 @@ class RecordingWriter:
         self._raw: IO[bytes] | None = None
         mode = "wb" if overwrite else "xb"
         if _is_parquet(self.path):
-            from feeds.recording_parquet import ParquetRecordingWriter
+            from feeds.recording.parquet import ParquetRecordingWriter
 
             self._parquet = ParquetRecordingWriter(self.path, self.header.to_json(), mode)
         else:
@@ -222,7 +222,7 @@ def read_header(path: Path | str) -> RecordingHeader:
     """The header of the recording at ``path``; :class:`RecordingError` if it is none."""
     path = Path(path)
     if _sniff(path) == "parquet":
-        from feeds.recording_parquet import parquet_header
+        from feeds.recording.parquet import parquet_header
 
         return RecordingHeader.from_json(parquet_header(path))
     with _open_lines(path) as lines:
@@ -261,7 +261,7 @@ def read_recording(
     """
     path = Path(path)
     if _sniff(path) == "parquet":
-        from feeds.recording_parquet import read_parquet
+        from feeds.recording.parquet import read_parquet
 
         yield from read_parquet(path, errors)
         return

@@ -1,6 +1,6 @@
 """Kafka edge of replay: play a recording back into Kafka at real or accelerated time.
 
-One pass over the file works out the plan (:func:`feeds.recording.plan_replay`:
+One pass over the file works out the plan (:func:`feeds.recording.files.plan_replay`:
 how many records, how long, the retime shifts) and validates every line
 before anything is sent; a second pass sends. Records go out in file order,
 each to its logical topic under ``kafka.topic_prefix``, to its recorded
@@ -22,8 +22,7 @@ from typing import Any, Final
 from aiokafka import AIOKafkaProducer
 
 from citybrain.config.settings import Settings
-from feeds.producer import batch_producer
-from feeds.recording import (
+from feeds.recording.files import (
     Pacer,
     RecordedRecord,
     RecordingError,
@@ -32,6 +31,7 @@ from feeds.recording import (
     read_recording,
     retime_record,
 )
+from feeds.sim.producer import batch_producer
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ async def replay(
 
     ``speed``: recorded ms per wall ms, 0 for as fast as possible. ``retime``:
     move event times and Kafka timestamps by the plan's shifts so the replay
-    happens "now" and nothing lies in the future (see :mod:`feeds.retime`);
+    happens "now" and nothing lies in the future (see :mod:`feeds.recording.retime`);
     otherwise values and timestamps go out byte for byte. Stops early when
     ``stop`` is set. Raises :class:`RecordingError` for a bad file (before sending
     anything) and :class:`ReplayError` when a destination topic is missing.

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from feeds.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK, Place, ZoneKind
+from feeds.sim.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK, Place, ZoneKind
 from geo import cells
 from geo.crs import CRS, from_wgs84
 from geo.district import District

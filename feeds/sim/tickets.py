@@ -17,9 +17,9 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final
 
-from feeds.city import City
-from feeds.randomness import mobile_number, poisson, rng_for
-from feeds.scenario import Channel, ScriptedTicket
+from feeds.sim.city import City
+from feeds.sim.randomness import mobile_number, poisson, rng_for
+from feeds.sim.scenario import Channel, ScriptedTicket
 from geo.crs import CRS, from_wgs84
 from geo.measure import distance_m, offset_m
 

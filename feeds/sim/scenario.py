@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from alerts.incidents.labels import Label
-from feeds.places import Place
-from feeds.randomness import mobile_number, rng_for
+from feeds.sim.places import Place
+from feeds.sim.randomness import mobile_number, rng_for
 from geo.crs import CRS
 from geo.measure import offset_m
 

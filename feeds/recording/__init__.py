@@ -1,0 +1,1 @@
+"""Recordings of the input topics: format, files (JSON Lines, Parquet), record, replay."""
