@@ -53,6 +53,8 @@ case "${1:-}" in
     .venv/bin/ruff format --check .
     echo "==> mypy"
     .venv/bin/mypy
+    echo "==> lint-imports (layers; no I/O in the pure core)"
+    .venv/bin/lint-imports
     if [ $# -gt 0 ]; then
       echo "==> pytest $*"
       exec .venv/bin/pytest "$@"

@@ -37,18 +37,8 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
 
-Role = Literal["viewer", "dispatcher", "liaison", "engineer", "admin"]
-ROLES: tuple[Role, ...] = get_args(Role)
-
-GRANTS: dict[Role, frozenset[Role]] = {
-    "viewer": frozenset({"viewer"}),
-    "dispatcher": frozenset({"dispatcher", "viewer"}),
-    "liaison": frozenset({"liaison", "viewer"}),
-    "engineer": frozenset({"engineer", "viewer"}),
-    "admin": frozenset(ROLES),
-}
+from citybrain.config.access import GRANTS, Role
 
 ANONYMOUS = "anonymous"
 

@@ -28,10 +28,11 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from alerts.incidents.action_record import NAME_MAX, NOTE_MAX, ActionRecord
 from alerts.incidents.lifecycle import ACTION_KINDS, LIFECYCLE_STATES, Lifecycle, refusal
 from alerts.rules.vocabulary import DESK_NAMES, DESKS
+from citybrain.config.access import Role
 from citybrain.config.settings import Settings
 from web import routes
 from web.audit import AuditStore
-from web.auth import Principal, Role, allows, may_handle
+from web.auth import Principal, allows, may_handle
 from web.guard import ApiError, caller, check, json_body
 from web.snapshot import Snapshot
 

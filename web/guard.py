@@ -33,7 +33,8 @@ from aiohttp import web
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
-from web.auth import Principal, Role, TokenTable, allows, authenticate, protocol_token
+from citybrain.config.access import Role
+from web.auth import Principal, TokenTable, allows, authenticate, protocol_token
 
 log = logging.getLogger(__name__)
 

@@ -12,42 +12,9 @@ token checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """``scheme://host:port`` with the scheme and host lower-cased and the port explicit."""
-
-    scheme: str
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
-        return f"{self.scheme}://{host}:{self.port}"
-
-
-def parse_origin(text: str) -> Origin:
-    """An ``Origin`` header value (or an allow-list entry) as an :class:`Origin`.
-
-    Raises ValueError unless it is ``http(s)://host[:port]`` with nothing after
-    (``null``, a path, a query or user info are refused).
-    """
-    try:
-        parts = urlsplit(text.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"not an origin: {text[:100]!r} ({exc})") from None
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        raise ValueError(f"not an origin: {text[:100]!r}; expected http(s)://host[:port]")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
-        raise ValueError(f"an origin has no path, query or user: {text[:100]!r}")
-    return Origin(parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme])
+from citybrain.config.access import DEFAULT_PORTS, Origin, parse_origin
 
 
 def is_own_origin(origin: Origin, host_header: str | None) -> bool:
@@ -63,11 +30,6 @@ def is_own_origin(origin: Origin, host_header: str | None) -> bool:
     if not parts.hostname or parts.path or parts.username is not None:
         return False
     return (parts.hostname, port or DEFAULT_PORTS[origin.scheme]) == (origin.host, origin.port)
-
-
-def allowed_set(origins: Iterable[str]) -> frozenset[str]:
-    """Allow-list entries in the form :func:`origin_allowed` compares; raises ValueError."""
-    return frozenset(str(parse_origin(o)) for o in origins)
 
 
 def origin_allowed(

@@ -29,10 +29,11 @@ from typing import Literal
 from aiohttp import web
 from prometheus_client import Counter
 
+from citybrain.config.access import allowed_set
 from citybrain.config.settings import WebSettings
 from web import guard
 from web.auth import Principal
-from web.origin import allowed_set, origin_allowed
+from web.origin import origin_allowed
 from web.ratelimit import Bucket, BucketStore, Budget, full, take
 
 log = logging.getLogger(__name__)

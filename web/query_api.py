@@ -266,10 +266,10 @@ class SpatialQueries:
         took = time.perf_counter() - started
         QUERY_SECONDS.observe(took)
         QUERIES.labels("circle" if region.radius_m is not None else "polygon").inc()
-        return web.json_response(answer | {"took_ms": round(took * 1000, 2)}, dumps=_dumps)
+        return web.json_response(answer | {"took_ms": round(took * 1000, 2)}, dumps=answer_json)
 
     async def get_layers(self, request: web.Request) -> web.Response:
-        return web.json_response({"layers": self.layers.summary()}, dumps=_dumps)
+        return web.json_response({"layers": self.layers.summary()}, dumps=answer_json)
 
     async def get_layer(self, request: web.Request) -> web.Response:
         layer_id = request.match_info["layer_id"]
@@ -444,7 +444,7 @@ def _nearest(found: list[tuple[float, dict[str, Any]]], limit: int) -> list[dict
     return [item for _, item in found[:limit]]
 
 
-def _dumps(data: Any) -> str:
+def answer_json(data: Any) -> str:
     return orjson.dumps(data).decode()
 
 

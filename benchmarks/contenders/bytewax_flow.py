@@ -19,7 +19,7 @@ properties do not apply to it (harmless).
 
 from __future__ import annotations
 
-import _thread
+import _thread  # noqa: PLC2701 (interrupt_main: the watchdog stops a run that overruns)
 import threading
 from typing import Any
 

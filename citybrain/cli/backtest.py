@@ -23,15 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from alerts.incidents.labels import Label, LabelError
 from alerts.rules.file import RuleFileError, RuleSet, load_rule_files
 from citybrain.config.settings import Settings, load_settings
+from citybrain.tools.backtest.compare import compare, comparison_to_dict
 from citybrain.tools.backtest.render import plot_report, render_report
-from citybrain.tools.backtest.report import (
-    BacktestReport,
-    RuleInfo,
-    compare,
-    comparison_to_dict,
-    report_to_dict,
-    summarize,
-)
+from citybrain.tools.backtest.report import BacktestReport, RuleInfo, report_to_dict, summarize
 from citybrain.tools.backtest.runner import BacktestRun, rule_fingerprint, run_backtest
 from feeds.recording.files import labels_in, read_recording, recording_info
 from feeds.recording.format import RecordingError

@@ -22,9 +22,8 @@ from pydantic_settings import (
 
 from alerts.crowd.los import LosConfig
 from alerts.rules.vocabulary import DESKS
+from citybrain.config.access import Role, allowed_set
 from geo.crs import CRS
-from web.auth import Role, TokenTable
-from web.origin import allowed_set
 
 
 class KafkaSettings(BaseModel):
@@ -131,7 +130,12 @@ class AuthSettings(BaseModel):
     @field_validator("tokens")
     @classmethod
     def _distinct(cls, v: list[TokenSettings]) -> list[TokenSettings]:
-        TokenTable((t.name, t.role, t.token.get_secret_value()) for t in v)  # raises on a repeat
+        holders: dict[str, str] = {}  # token -> the name it was first given to
+        for t in v:
+            secret = t.token.get_secret_value()
+            if secret in holders:  # the message names the holders, never the token
+                raise ValueError(f"token of {t.name!r} is also given to another name")
+            holders[secret] = t.name
         return v
 
 

@@ -36,7 +36,7 @@ _CATEGORIES: Final[tuple[tuple[str, float], ...]] = (
     ("environment", 0.07),
 )
 
-_TEXTS: Final[dict[str, tuple[str, ...]]] = {
+TEXTS: Final[dict[str, tuple[str, ...]]] = {
     "noise": (
         "{street}附近深夜施工，噪音很大，影响休息。",
         "{street}有商铺用大喇叭促销，吵得不行。",
@@ -66,7 +66,7 @@ _TEXTS: Final[dict[str, tuple[str, ...]]] = {
     ),
 }
 
-_ADDRESS_STREETS: Final = (
+ADDRESS_STREETS: Final = (
     "祖庙街道祖庙路",
     "祖庙街道人民路",
     "祖庙街道升平路",
@@ -145,12 +145,12 @@ def background_tickets(seed: int, city: City, rate_per_min: float, slot: int) ->
         ts = slot * SLOT_MS + rng.randrange(SLOT_MS)
         category = _weighted(rng.random(), _CATEGORIES)
         street_no = rng.randint(1, 188)
-        template = rng.choice(_TEXTS[category])
+        template = rng.choice(TEXTS[category])
         caller = mobile_number(rng)
         channel = _channel(rng.random())
         ticket_id = f"hl-{ts}-{j}"
         if rng.random() < ADDRESS_ONLY_SHARE:
-            street = rng.choice(_ADDRESS_STREETS)
+            street = rng.choice(ADDRESS_STREETS)
             text = template.format(street=f"{street}{street_no}号")
             address = f"广东省佛山市禅城区{street}{street_no}号"
             out.append(

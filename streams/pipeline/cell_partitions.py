@@ -24,7 +24,7 @@ from streams.pipeline.columnar.partition_path import PartitionPath
 from streams.pipeline.events import CameraReading, Event
 from streams.pipeline.halo import Near
 from streams.pipeline.lateness import LateEvent, Lateness, arrive
-from streams.pipeline.step import Output, PipelineConfig, Stores
+from streams.pipeline.step_data import Output, PipelineConfig, Stores
 
 
 @dataclass(slots=True)

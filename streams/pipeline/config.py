@@ -14,7 +14,7 @@ from streams.pipeline.cellfold import Windows
 from streams.pipeline.decode import Limits
 from streams.pipeline.lateness import Lateness
 from streams.pipeline.placement import Placement, zone_homes
-from streams.pipeline.step import HOTLINE_CLUSTER_K, PipelineConfig
+from streams.pipeline.step_data import HOTLINE_CLUSTER_K, PipelineConfig
 
 
 def zone_layers(settings: Settings) -> tuple[Zone, ...]:

@@ -329,10 +329,10 @@ def _record_items(raw: bytes | None, limits: Limits) -> list[object] | Rejection
     if unreadable is not None:
         return unreadable
     assert raw is not None  # _unreadable refuses a null value
-    return _parsed_items(raw)
+    return parsed_items(raw)
 
 
-def _parsed_items(raw: bytes) -> list[object] | Rejection:
+def parsed_items(raw: bytes) -> list[object] | Rejection:
     """The event objects of a UTF-8 record value, or its ``json``/``shape`` rejection."""
     try:
         doc = orjson.loads(raw)
@@ -350,26 +350,15 @@ def _parsed_items(raw: bytes) -> list[object] | Rejection:
     )
 
 
-def decode_record(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
-    """Decode one Kafka record value (an event or a JSON array of events).
-
-    Always equal to :func:`decode_record_pydantic`; camera and sensor records take the
-    msgspec path (:func:`streams.pipeline.decode_fast.decode_record_fast`), which is faster.
-    """
-    if kind != "hotline":
-        return _fast.decode_record_fast(kind, raw, now_ms, limits)
-    return decode_record_pydantic(kind, raw, now_ms, limits)
-
-
 def decode_record_pydantic(kind: Kind, raw: bytes | None, now_ms: int, limits: Limits) -> Decoded:
     """:func:`decode_record` by the pydantic models alone: the reference for every result."""
     items = _record_items(raw, limits)
     if isinstance(items, Rejection):
         return Decoded(rejections=[items])
-    return _decided(items, lambda i, item: decode_event(kind, item, i, now_ms, limits))
+    return decided(items, lambda i, item: decode_event(kind, item, i, now_ms, limits))
 
 
-def _decided(items: list[object], decide: Callable[[int, object], Event | Rejection]) -> Decoded:
+def decided(items: list[object], decide: Callable[[int, object], Event | Rejection]) -> Decoded:
     """The events and rejections ``decide(index, item)`` gives for each item of a record."""
     out = Decoded()
     for i, item in enumerate(items):
@@ -418,8 +407,3 @@ def dead_letter(
         "redacted": False,  # streams.pipeline.privacy.redact_dead_letter: hotline records
         "at": at_ms,
     }
-
-
-# Last: the msgspec path builds on this module's models and helpers, so it is imported
-# once they exist (either module may be imported first).
-from streams.pipeline import decode_fast as _fast  # noqa: E402

@@ -1,5 +1,5 @@
 """Camera and sensor records decoded with msgspec:
-:func:`streams.pipeline.decode.decode_record`, faster.
+:func:`streams.pipeline.decode.decode_record_pydantic`, faster.
 
 Contract: :func:`decode_record_fast` returns exactly what
 :func:`streams.pipeline.decode.decode_record_pydantic` returns for the same arguments (events,
@@ -36,12 +36,12 @@ from streams.pipeline.decode import (
     Decoded,
     Limits,
     Rejection,
-    _decided,
     _out_of_time,
-    _parsed_items,
     _unreadable,
+    decided,
     decode_event,
     parse_ts,
+    parsed_items,
 )
 from streams.pipeline.events import CameraReading, Event, SensorReading
 
@@ -164,7 +164,7 @@ def _whole_record(kind: FastKind, raw: bytes, now_ms: int, limits: Limits) -> li
 def _item_by_item(kind: FastKind, raw: bytes, now_ms: int, limits: Limits) -> Decoded:
     """The record parsed as the pydantic path parses it; each event through msgspec when
     it accepts it, through ``decode_event`` (pydantic) otherwise."""
-    items = _parsed_items(raw)
+    items = parsed_items(raw)
     if isinstance(items, Rejection):
         return Decoded(rejections=[items])
     struct = CameraMsg if kind == "camera" else SensorMsg
@@ -173,7 +173,7 @@ def _item_by_item(kind: FastKind, raw: bytes, now_ms: int, limits: Limits) -> De
         fast = _item(struct, item, i, now_ms, limits)
         return fast if fast is not None else decode_event(kind, item, i, now_ms, limits)
 
-    return _decided(items, decide)
+    return decided(items, decide)
 
 
 def _item(

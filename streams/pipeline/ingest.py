@@ -1,7 +1,7 @@
 """The ingest stage over a batch of input records (pure): what the worker does with every
 record of ``events.camera``, ``events.sensor`` and ``events.hotline``.
 
-Each record is decoded and validated (:func:`streams.pipeline.decode.decode_record`), held to its
+Each record is decoded and validated (:func:`streams.pipeline.records.decode_record`), held to its
 devices' ceilings (:mod:`streams.pipeline.device_rate`), its tickets' text masked
 (:func:`streams.pipeline.privacy.split_private`); then the good events of the whole batch are
 located and routed at once (:func:`streams.pipeline.locate.route`). Camera records, the bulk of
@@ -26,12 +26,13 @@ import orjson
 
 from geo.geocode import Gazetteer
 from streams.pipeline.columnar.camera_ingest import CameraIngest
-from streams.pipeline.decode import Limits, Rejection, decode_record
+from streams.pipeline.decode import Limits, Rejection
 from streams.pipeline.device_rate import Ceiling, DeviceBuckets, admit
 from streams.pipeline.events import Event, Kind, Ticket, rows_of
 from streams.pipeline.locate import route
 from streams.pipeline.placement import Placement
 from streams.pipeline.privacy import PrivateText, split_private
+from streams.pipeline.records import decode_record
 
 #: Bytes of one ``cells.ingest`` record at most: under the producer's 1 MiB request limit
 #: (about 7,000 camera readings).

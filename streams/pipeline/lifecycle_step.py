@@ -24,7 +24,7 @@ from alerts.incidents.lifecycle import Action, AuditEntry, EscalationPolicy, app
 
 if TYPE_CHECKING:
     from alerts.rules.engine import CompiledRules
-    from streams.pipeline.step import Output, PipelineConfig, Stores
+    from streams.pipeline.step_data import Output, PipelineConfig, Stores
 
 
 def escalations(rules: CompiledRules) -> dict[str, EscalationPolicy]:

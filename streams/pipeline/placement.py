@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import h3
-from aiokafka.partitioner import murmur2
 
 from geo.cells import parent
+from streams.pipeline.murmur2 import murmur2
 
 
 def partition_of(key: str, partitions: int) -> int:

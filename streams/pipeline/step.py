@@ -20,7 +20,7 @@ cool down without new input, and tracks of rules no longer in the set close.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from string import Formatter
 from typing import TYPE_CHECKING, Any
@@ -29,19 +29,16 @@ import h3
 
 from alerts.crowd.camera_fusion import stale_cameras
 from alerts.crowd.cell_metrics import (
-    CellBaselines,
     CellContext,
     CellMetrics,
-    MetricsConfig,
     cell_metrics,
     clusterable,
     sample_baselines,
 )
 from alerts.crowd.zone_metrics import ZoneCell, zone_metrics
-from alerts.incidents.alert import Alert
 from alerts.incidents.detect import Track, Transition, cooling, step
-from alerts.incidents.incident import FusionConfig, Incident, Signal, attach, find_incident
-from alerts.incidents.lifecycle import Action, AuditEntry, LifecycleConfig
+from alerts.incidents.incident import Incident, Signal, attach, find_incident
+from alerts.incidents.lifecycle import Action
 from alerts.rules.engine import (
     CALM,
     CompiledRule,
@@ -52,10 +49,9 @@ from alerts.rules.engine import (
     compile_rules,
     parse_subject_key,
 )
-from alerts.rules.file import DEFAULT_RULES, RuleSet, load_rule_files
 from geo.cells import cell_area_m2, cell_center
 from streams.pipeline.camera_cells import CameraCells
-from streams.pipeline.cellfold import CellState, TicketObs, Windows, add, add_all, expire, initial
+from streams.pipeline.cellfold import CellState, TicketObs, add, add_all, expire, initial
 from streams.pipeline.cellview import view
 from streams.pipeline.events import Event, Ticket
 from streams.pipeline.evidence import (
@@ -66,82 +62,14 @@ from streams.pipeline.evidence import (
 )
 from streams.pipeline.halo import Forwarded, Mark, Near, halo_key
 from streams.pipeline.lifecycle_step import apply_actions, escalations, publish, sweep_incidents
-from streams.pipeline.store import DictStore, Store
+from streams.pipeline.step_data import (
+    Output,
+    PipelineConfig,
+    Stores,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from geo.zone_index import ZoneIndex
-    from streams.pipeline.placement import Placement
-
-#: Cluster radius in H3 grid steps at the fine resolution (k-ring; ~0.35 km per step at res 9).
-HOTLINE_CLUSTER_K = 2
-
-
-@lru_cache(maxsize=1)
-def default_rules() -> RuleSet:
-    """The rule set shipped with the project (alerts/rulesets/)."""
-    return load_rule_files([DEFAULT_RULES])
-
-
-@dataclass(slots=True)
-class Output:
-    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # cell id -> view
-    removed: list[str] = field(default_factory=list)
-    alerts: dict[str, Alert] = field(default_factory=dict)  # incident id -> newest version
-    audit: list[AuditEntry] = field(default_factory=list)  # lifecycle transitions, in order
-    unknown_actions: list[Action] = field(default_factory=list)  # for alerts not held here
-    near: dict[str, Near] = field(default_factory=dict)  # cells.ingest key -> what it is told
-    forgotten: list[Incident] = field(default_factory=list)  # forgotten (bounded state)
-    # Cells folded into but not measured (``defer``): measure them with a later call.
-    deferred: list[str] = field(default_factory=list)
-
-    def tell(self, key: str) -> Near:
-        """The record for the partition of ``key`` (streams/pipeline/halo.py), made on first use."""
-        return self.near.setdefault(key, Near())
-
-
-@dataclass(frozen=True, slots=True)
-class PipelineConfig:
-    windows: Windows = field(default_factory=Windows)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    fusion: FusionConfig = field(default_factory=FusionConfig)
-    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
-    zones: ZoneIndex | None = None
-    zone_areas: Mapping[str, Mapping[str, float]] | None = None  # zone → cell → m² (zone rules)
-    rules: RuleSet = field(default_factory=default_rules)
-    cluster_k: int = HOTLINE_CLUSTER_K
-    # Where cells live (streams/pipeline/placement.py). None: every cell is this partition's, as in
-    # a one-partition run; then no halo and no marks.
-    placement: Placement | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Stores:
-    """The pipeline's state, each store backed by a changelog table in the worker."""
-
-    cells: Store[CellState]
-    tracks: Store[Track]
-    incidents: Store[Incident]
-    baselines: Store[CellBaselines]
-    halo: Store[
-        CellState
-    ]  # tickets of other partitions' cells near ours (streams/pipeline/halo.py)
-    marks: Store[Mark]  # other partitions' open hotline clusters near ours
-    ghosts: Store[Incident]  # other partitions' incidents near ours
-
-    @classmethod
-    def in_memory(cls) -> Stores:
-        """Stores in dicts (tests, backtests)."""
-        return cls(
-            cells=DictStore(),
-            tracks=DictStore(),
-            incidents=DictStore(),
-            baselines=DictStore(),
-            halo=DictStore(),
-            marks=DictStore(),
-            ghosts=DictStore(),
-        )
 
 
 @lru_cache(maxsize=65_536)
@@ -207,7 +135,7 @@ class _Step:
         self.cameras = cameras
         self.rules: CompiledRules = compile_rules(config.rules)
         self.out = Output()
-        self._fresh: dict[str, CellState | None] = {}
+        self.fresh: dict[str, CellState | None] = {}
         self.metrics: dict[str, CellMetrics] = {}
         self._zones_at: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._clusters: dict[tuple[str, str], list[tuple[TicketObs, str]]] = {}
@@ -216,23 +144,23 @@ class _Step:
     # -- cells -------------------------------------------------------------------------------
     def state(self, cell: str) -> CellState | None:
         """The cell's state expired to ``now`` (cached for the batch)."""
-        if cell not in self._fresh:
+        if cell not in self.fresh:
             raw = self.st.cells.get(cell)
-            self._fresh[cell] = expire(raw, self.now, self.config.windows) if raw else None
-        return self._fresh[cell]
+            self.fresh[cell] = expire(raw, self.now, self.config.windows) if raw else None
+        return self.fresh[cell]
 
     def measure(self, cell: str) -> None:
         """Compute the cell's metrics, keep its trend sample, save it and its view."""
         state = self.state(cell)
         assert state is not None  # touched cells were just folded into or read from the store
         if self.held(cell):  # the camera round measures it, its sensors and tickets too
-            self._fresh[cell] = self._keep(cell, state)
+            self.fresh[cell] = self._keep(cell, state)
             assert self.cameras is not None
-            self.cameras.due(cell, self._fresh[cell])
+            self.cameras.due(cell, self.fresh[cell])
             return
         if state.is_empty():
             self.st.cells.delete(cell)
-            self._fresh[cell] = None
+            self.fresh[cell] = None
             self.out.cells.pop(cell, None)
             self.out.removed.append(cell)
             return
@@ -250,7 +178,7 @@ class _Step:
         )
         state = replace(state, density=m.trend_series, stale=_stale(state, self), pending=False)
         self.st.cells.put(cell, state, state.partition)
-        self._fresh[cell], self.metrics[cell] = state, m
+        self.fresh[cell], self.metrics[cell] = state, m
         self.out.cells[cell] = view(state, m)
         sampled = sample_baselines(baselines, m, self.now, self.config.metrics.baseline)
         if sampled is not None:
@@ -678,7 +606,7 @@ def process_batch(
     touched: dict[str, None] = {}
     for cell, arrived in by_cell.items():
         state = s.state(cell) or initial(cell, partition)
-        s._fresh[cell] = add_all(state, arrived)  # measured and saved below
+        s.fresh[cell] = add_all(state, arrived)  # measured and saved below
         touched[cell] = None
     folded = list(touched) if defer else []
     if defer:
@@ -726,7 +654,7 @@ def process_batch(
             out=s.out,
         )
     for cell in folded:
-        unmeasured = s._fresh.get(cell)
+        unmeasured = s.fresh.get(cell)
         if unmeasured is not None and cell not in s.metrics:  # none measured it for a ticket
             stores.cells.put(cell, replace(unmeasured, pending=True), unmeasured.partition)
             s.out.deferred.append(cell)
@@ -794,7 +722,7 @@ def _camera_round(
     for cell, series in done.handed_back.items():
         state = s.state(cell)
         if state is not None:
-            s._fresh[cell] = replace(state, density=series)
+            s.fresh[cell] = replace(state, density=series)
             s.measure(cell)
             back.append(cell)
     # the rules see cells in the order the step touched them, as the per-object path does

@@ -57,7 +57,7 @@ from streams.pipeline.halo import NEAR, Mark, Near
 from streams.pipeline.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
 from streams.pipeline.lateness import LateEvent
 from streams.pipeline.lifecycle_step import republish
-from streams.pipeline.step import Stores
+from streams.pipeline.step_data import Stores
 from streams.worker import metrics
 from streams.worker.bulk_ingest import BulkIngest, ConsumerSettings, run_forever
 from streams.worker.deadletter import send_rejections
@@ -110,12 +110,19 @@ def create_app(
         web_enabled=False,
         producer_linger=0.005,
     )
-    raw = {"key_type": bytes, "value_type": bytes}
-    cells_ingest = app.topic(k.topic("cells.ingest"), partitions=k.partitions, internal=True, **raw)
+    cells_ingest = app.topic(
+        k.topic("cells.ingest"),
+        partitions=k.partitions,
+        internal=True,
+        key_type=bytes,
+        value_type=bytes,
+    )
 
     def sink(name: str) -> Any:
         return (
-            app.channel(maxsize=100_000, **raw) if memory_sinks else app.topic(k.topic(name), **raw)
+            app.channel(maxsize=100_000, key_type=bytes, value_type=bytes)
+            if memory_sinks
+            else app.topic(k.topic(name), key_type=bytes, value_type=bytes)
         )
 
     ingest_sink = sink("cells.ingest") if memory_sinks else cells_ingest
@@ -126,7 +133,9 @@ def create_app(
     private_topic = sink("hotline.private")  # unmasked ticket text: the web server only
 
     def table(name: str) -> Any:
-        return app.Table(name, default=None, partitions=k.partitions, **raw)
+        return app.Table(
+            name, default=None, partitions=k.partitions, key_type=bytes, value_type=bytes
+        )
 
     stores = Stores(
         cells=FaustStore[CellState](table("cells"), CellState.from_dict, CellState.to_dict),
@@ -200,7 +209,10 @@ def create_app(
         # Under Faust's test context there is no broker for the input consumer: one agent
         # per input topic hands each record to the same ingest_records.
         def ingest_agent(name: str, kind: Kind) -> None:
-            @app.agent(app.topic(name, allow_empty=True, **raw), name=f"ingest_{kind}")
+            @app.agent(
+                app.topic(name, allow_empty=True, key_type=bytes, value_type=bytes),
+                name=f"ingest_{kind}",
+            )
             async def ingest_one(stream: Any) -> None:
                 async for event in stream.events():
                     m = event.message
@@ -223,7 +235,7 @@ def create_app(
             ),
             ingest_records,
             flush_producer,
-            held=lambda: bool(app.rebalancing or app.tables.recovery.in_recovery),
+            held=lambda: bool(app.rebalancing or app.tables.recovery.in_recovery),  # type: ignore[attr-defined]
         )
 
         @app.task
@@ -235,7 +247,9 @@ def create_app(
     # grid workers' positions: validated, normalised, published as views (not cell events)
     workers_state = add_workers_agent(app, settings, deadletter, memory_sinks=memory_sinks)
 
-    actions_in = app.topic(k.topic("alerts.actions"), allow_empty=True, **raw)
+    actions_in = app.topic(
+        k.topic("alerts.actions"), allow_empty=True, key_type=bytes, value_type=bytes
+    )
 
     @app.agent(actions_in, name="actions")
     async def actions(stream: Any) -> None:
@@ -356,10 +370,12 @@ def create_app(
                 )
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
-    @app.on_partitions_revoked.connect
-    async def drop_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust types it too narrowly
+    async def drop_revoked(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Partitions another worker takes: their camera state is theirs now (if they
-        come back, they are restored from the log afresh)."""
+        come back, they are restored from the log afresh). Faust sends ``revoked``, the
+        topic-partitions, by keyword."""
+        revoked: set[Any] = kwargs["revoked"]
         partitions.forget(
             {tp.partition for tp in revoked if tp.topic == cells_ingest.get_topic_name()}
         )

@@ -36,7 +36,7 @@ async def app(tmp_path) -> AsyncIterator[faust.App]:
     yield app
     # Faust's consumer makes a thread event loop when the app is built; nothing started it,
     # so nothing closes it.
-    thread_loop = app.consumer._thread.thread_loop
+    thread_loop = app.consumer._thread.thread_loop  # noqa: SLF001 (no public handle on it)
     if not thread_loop.is_closed():
         thread_loop.close()
 

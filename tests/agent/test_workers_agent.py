@@ -40,7 +40,8 @@ async def app(tmp_path) -> AsyncIterator[faust.App]:
     # Subscribe to every in-memory sink before the agents emit into it.
     app.readers = {name: channel.__aiter__() for name, channel in topics.items()}
     yield app
-    thread_loop = app.consumer._thread.thread_loop  # made when the app is built, never started
+    # made when the app is built, never started; Faust offers no public handle on it
+    thread_loop = app.consumer._thread.thread_loop  # noqa: SLF001
     if not thread_loop.is_closed():
         thread_loop.close()
 

@@ -10,9 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from citybrain.config.access import ROLES
 from citybrain.stack import EmbeddedStack
 from tests.e2e.test_web_server import TOKENS, bounded, running_server, token_only
-from web.auth import ROLES
 
 pytestmark = [pytest.mark.e2e]
 

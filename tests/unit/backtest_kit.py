@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from alerts.incidents.labels import Label
-from citybrain.tools.backtest.report import BacktestReport, Fired, fired_id, summarize
+from citybrain.tools.backtest.report import BacktestReport, summarize
+from citybrain.tools.backtest.signal import Fired, fired_id
 from geo.measure import offset_m
 
 CST = timezone(timedelta(hours=8))  # China Standard Time

@@ -2,7 +2,8 @@
 
 from geo.cells import cell_of
 from streams.pipeline.events import CameraReading, Ticket
-from streams.pipeline.step import Output, PipelineConfig, Stores, process_batch
+from streams.pipeline.step import process_batch
+from streams.pipeline.step_data import Output, PipelineConfig, Stores
 
 T0 = 1_790_000_000_000
 BRIDGE = (23.0258, 113.1166)

@@ -7,8 +7,9 @@ from pathlib import Path
 from backtest_kit import END, MIN, T0, label, report, sig
 from rich.console import Console
 
+from citybrain.tools.backtest.compare import Comparison, compare
 from citybrain.tools.backtest.render import plot_report, render_report
-from citybrain.tools.backtest.report import BacktestReport, Comparison, compare
+from citybrain.tools.backtest.report import BacktestReport
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -12,16 +12,9 @@ from backtest_kit import END, MIN, T0, at, label, report, sig
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from citybrain.tools.backtest.report import (
-    BacktestReport,
-    Fired,
-    RuleInfo,
-    compare,
-    comparison_to_dict,
-    fired_id,
-    report_to_dict,
-    summarize,
-)
+from citybrain.tools.backtest.compare import compare, comparison_to_dict
+from citybrain.tools.backtest.report import BacktestReport, RuleInfo, report_to_dict, summarize
+from citybrain.tools.backtest.signal import Fired, fired_id
 
 CST = timezone(timedelta(hours=8))
 

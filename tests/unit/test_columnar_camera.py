@@ -1,7 +1,7 @@
 """The columnar camera path against the per-object reference, on generated input.
 
 Decoding: :func:`decode_camera_batch` plus the exact path for the records it leaves
-gives, record by record, what :func:`streams.pipeline.decode.decode_record` gives.
+gives, record by record, what :func:`streams.pipeline.records.decode_record` gives.
 Folding and fusion: :class:`CameraTable` and :func:`fuse_cells` give, per cell, the
 cameras, ``updated_at`` and crowd figures of :func:`streams.pipeline.cellfold.add_all`,
 :func:`streams.pipeline.cellfold.expire` and :func:`alerts.crowd.camera_fusion.fuse` — out-of-order,
@@ -31,8 +31,9 @@ from streams.pipeline.columnar.camera_durable import (
 )
 from streams.pipeline.columnar.camera_state import CameraTable
 from streams.pipeline.columnar.crowd import fuse_cells
-from streams.pipeline.decode import Limits, decode_record
+from streams.pipeline.decode import Limits
 from streams.pipeline.events import CameraReading
+from streams.pipeline.records import decode_record
 
 NOW = 1_780_000_000_000
 LIMITS = Limits()

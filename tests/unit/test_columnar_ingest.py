@@ -1,7 +1,7 @@
 """The camera ingest stage in columns against the per-object stage, on generated batches.
 
 :meth:`CameraIngest.take` must pass the readings and word the rejections that
-:func:`streams.pipeline.decode.decode_record` record by record plus the ceiling per camera
+:func:`streams.pipeline.records.decode_record` record by record plus the ceiling per camera
 (:func:`streams.pipeline.device_rate.admit`) pass and word: the same rejections, in order, for
 each record; the same readings, in order, on each ``cells.ingest`` partition; bodies
 whose key the placement maps to that partition.
@@ -16,10 +16,11 @@ from citybrain.config.settings import Settings
 from streams.pipeline.columnar.camera_body import decode_body
 from streams.pipeline.columnar.camera_ingest import CameraIngest
 from streams.pipeline.config import placement, zone_index
-from streams.pipeline.decode import Limits, decode_record
+from streams.pipeline.decode import Limits
 from streams.pipeline.device_rate import Ceiling, DeviceBuckets, admit
 from streams.pipeline.events import CameraReading
 from streams.pipeline.placement import partition_of
+from streams.pipeline.records import decode_record
 from tests.unit.test_columnar_camera import NOW, record_value
 
 LIMITS = Limits()

@@ -23,7 +23,8 @@ from streams.pipeline.cellfold import Windows
 from streams.pipeline.columnar.camera_columns import columns_of
 from streams.pipeline.columnar.partition_path import PartitionPath
 from streams.pipeline.events import CameraReading, Event, SensorReading, Ticket
-from streams.pipeline.step import PipelineConfig, Stores, process_batch
+from streams.pipeline.step import process_batch
+from streams.pipeline.step_data import PipelineConfig, Stores
 from tests.unit.test_columnar_round import same
 
 POINTS = [(23.0214, 113.1214), (23.0301, 113.1102), (22.9876, 113.0987)]

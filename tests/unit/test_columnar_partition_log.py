@@ -17,7 +17,7 @@ from streams.pipeline.columnar.camera_round import PartitionState
 from streams.pipeline.columnar.partition_log import PartitionLog
 from streams.pipeline.columnar.partition_path import PartitionPath
 from streams.pipeline.events import CameraReading, Event
-from streams.pipeline.step import Stores
+from streams.pipeline.step_data import Stores
 from tests.unit.test_columnar_camera import held
 from tests.unit.test_columnar_partition import CONFIG, T0, plans
 

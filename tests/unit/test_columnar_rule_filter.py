@@ -23,7 +23,7 @@ from streams.pipeline.cellfold import CellState, add_all, initial
 from streams.pipeline.columnar.camera_columns import columns_of
 from streams.pipeline.columnar.camera_round import CellContexts, PartitionState, measure_cameras
 from streams.pipeline.columnar.rule_filter import metric_columns, rule_candidates
-from streams.pipeline.step import default_rules
+from streams.pipeline.step_data import default_rules
 from tests.unit.test_columnar_round import CELLS, CONFIG, NOW, nan_for, readings
 
 CELL_METRICS = [m for m in METRICS.values() if m.subject == "cell"]

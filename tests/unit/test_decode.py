@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from geo.cells import cell_of
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
-from streams.pipeline.decode import Limits, decode_record, mask_phone
+from streams.pipeline.decode import Limits, mask_phone
 from streams.pipeline.events import CameraReading, SensorReading, Ticket
+from streams.pipeline.records import decode_record
 from tests.bad_events import BadEvent, BadRecord, bad_events, bad_records, good_camera
 
 NOW = 1_790_000_000_000

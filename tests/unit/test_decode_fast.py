@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 import streams.pipeline.decode_fast
 from citybrain.tools.bench.data import cameras, records
-from streams.pipeline.decode import Decoded, Limits, decode_record, decode_record_pydantic
+from streams.pipeline.decode import Decoded, Limits, decode_record_pydantic
+from streams.pipeline.records import decode_record
 from tests.bad_events import bad_events, bad_records, good_camera
 
 NOW = 1_790_000_000_000

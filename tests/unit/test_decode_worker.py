@@ -16,10 +16,10 @@ from streams.pipeline.decode import (
     Limits,
     Rejection,
     dead_letter,
-    decode_record,
     decode_worker_record,
 )
 from streams.pipeline.events import INPUT_KINDS, KINDS, WorkerReport
+from streams.pipeline.records import decode_record
 
 NOW = 1_790_000_000_000
 LIMITS = Limits()

@@ -9,8 +9,9 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.pipeline.decode import Limits, decode_record
+from streams.pipeline.decode import Limits
 from streams.pipeline.device_rate import Ceiling, DeviceBuckets, admit, take
+from streams.pipeline.records import decode_record
 from tests.unit.pipeline_kit import T0, camera, ticket
 
 CEILING = Ceiling(per_s=2.0, burst=5)

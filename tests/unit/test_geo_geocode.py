@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from feeds.sim.city import build_city
 from feeds.sim.places import ALL_PLACES, TONGJI_BRIDGE, TONGJI_CAR_PARK
 from feeds.sim.scenario import build_incident
-from feeds.sim.tickets import _ADDRESS_STREETS, _TEXTS, background_tickets
+from feeds.sim.tickets import ADDRESS_STREETS, TEXTS, background_tickets
 from geo.data import build_gazetteer
 from geo.district import load_district
 from geo.geocode import (
@@ -126,8 +126,8 @@ def test_precision_ordering(gaz: Gazetteer) -> None:
 
 def test_every_simulator_address_is_located_at_road_precision(gaz: Gazetteer) -> None:
     chancheng = load_district("440604")
-    streets = {*_ADDRESS_STREETS, *(p.street for p in ALL_PLACES)}
-    templates = [t for group in _TEXTS.values() for t in group]
+    streets = {*ADDRESS_STREETS, *(p.street for p in ALL_PLACES)}
+    templates = [t for group in TEXTS.values() for t in group]
     for street in sorted(streets):
         for number in range(1, 189):
             address = f"广东省佛山市禅城区{street}{number}号"

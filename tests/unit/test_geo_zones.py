@@ -312,7 +312,9 @@ def test_index_properties(
         assert 0.0 <= area <= cells.cell_area_m2(cell)
     walkable = [z.geometry for z in zones if z.walkable]
     expected = geodesic_area_m2(shapely.union_all(walkable)) if walkable else 0.0
-    assert sum(index.walkable_m2.values()) == pytest.approx(expected, rel=1e-5, abs=1e-3)
+    # cut along cell edges, the pieces' geodesic areas add up to the whole's to ~1e-5
+    # (the cuts add vertices; found at 1.02e-5 by hypothesis): 1e-4 is still 0.01 %
+    assert sum(index.walkable_m2.values()) == pytest.approx(expected, rel=1e-4, abs=1e-3)
     walkable_cells = {c for z in zones if z.walkable for c in index.cells_of_zone[z.id]}
     assert set(index.walkable_m2) == walkable_cells == set(index.crowd_of_cell)
 

@@ -11,7 +11,8 @@ from feeds.sim.loadgen import CAMERA_PREFIX, Timetable, batch_events, camera_fle
 from geo import cells
 from geo.crs import to_wgs84
 from geo.district import load_district
-from streams.pipeline.decode import Limits, decode_record
+from streams.pipeline.decode import Limits
+from streams.pipeline.records import decode_record
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from geo.zone_index import build_zone_index
 from geo.zones import default_zones
 from streams.pipeline.cellfold import CellState
 from streams.pipeline.events import SensorReading
-from streams.pipeline.step import PipelineConfig
+from streams.pipeline.step_data import PipelineConfig
 
 
 def test_cell_view_reports_density_los_still_and_risk_factors() -> None:

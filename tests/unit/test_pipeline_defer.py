@@ -8,7 +8,8 @@ from __future__ import annotations
 from pipeline_kit import BRIDGE, T0, camera, ticket
 
 from streams.pipeline.events import Event
-from streams.pipeline.step import Output, PipelineConfig, Stores, process_batch
+from streams.pipeline.step import process_batch
+from streams.pipeline.step_data import Output, PipelineConfig, Stores
 
 CONFIG = PipelineConfig()
 NEAR_BRIDGE = (BRIDGE[0] + 0.004, BRIDGE[1] + 0.004)

@@ -7,7 +7,7 @@ from pipeline_kit import T0, Run, camera
 
 from alerts.incidents.lifecycle import Action
 from streams.pipeline.lifecycle_step import republish
-from streams.pipeline.step import Output
+from streams.pipeline.step_data import Output
 
 CROWD = [200, 900, 1000, 1200, 1300, 1300]  # persons on 400 m²: LOS F from the second reading
 

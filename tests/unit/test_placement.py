@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import h3
+from aiokafka.partitioner import murmur2 as kafkas
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geo.cells import cell_of, parent
+from streams.pipeline.murmur2 import murmur2
 from streams.pipeline.placement import Placement, partition_of, zone_homes
 
 CENTRE = cell_of(23.02, 113.10, 9)
@@ -48,3 +50,9 @@ def test_every_partition_within_the_halo_gets_exactly_one_copy(
     own = placement.partition(cell)
     needed = {placement.partition(c) for c in h3.grid_disk(cell, k)} - {own}
     assert sorted(reached) == sorted(needed)  # each other partition once, never its own
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_the_key_hash_is_kafkas_own(key: bytes) -> None:
+    assert murmur2(key) == kafkas(key) & 0xFFFFFFFF

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from streams.pipeline.decode import Limits, dead_letter, decode_record
+from streams.pipeline.decode import Limits, dead_letter
 from streams.pipeline.events import CameraReading, Ticket
 from streams.pipeline.privacy import (
     PrivateText,
@@ -22,6 +22,7 @@ from streams.pipeline.privacy import (
     redact_dead_letter,
     split_private,
 )
+from streams.pipeline.records import decode_record
 
 NOW = 1_790_000_000_000
 FULL_WIDTH = str.maketrans({chr(0xFF10 + d): str(d) for d in range(10)} | {"＠": "@"})

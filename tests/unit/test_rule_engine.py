@@ -14,7 +14,7 @@ from alerts.rules.file import DEFAULT_RULES, RuleSet, load_rule_texts, read_rule
 from geo.cells import cell_center, cell_of
 from geo.zone_index import build_zone_index
 from geo.zones import default_zones
-from streams.pipeline.step import PipelineConfig
+from streams.pipeline.step_data import PipelineConfig
 
 ZONES = build_zone_index(default_zones(), 9)
 PARK = ZONES.cells_of_zone["jihua-park"]  # four cells of one park

@@ -15,13 +15,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
+from citybrain.config.access import ROLES, Role
 from citybrain.config.settings import Settings, TokenSettings, load_settings
 from citybrain.stack import settings_env, write_secret
 from web import guard
 from web.auth import (
-    ROLES,
     Principal,
-    Role,
     TokenTable,
     allows,
     authenticate,

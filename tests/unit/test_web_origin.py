@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from citybrain.config.access import Origin, allowed_set, parse_origin
 from citybrain.config.settings import Settings
-from web.origin import Origin, allowed_set, origin_allowed, parse_origin
+from web.origin import origin_allowed
 
 ALLOWED = allowed_set(["https://ops.example.cn", "http://10.0.0.5:8080"])
 

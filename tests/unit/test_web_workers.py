@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from redis.asyncio import Redis
 
+from citybrain.config.access import Role
 from geo.measure import distance_m
 from web import guard
-from web.auth import Role, TokenTable
+from web.auth import TokenTable
 from web.workers import (
     WorkerBoard,
     WorkerStore,

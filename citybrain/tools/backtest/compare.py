@@ -4,7 +4,7 @@ Both reports come from :func:`citybrain.tools.backtest.report.summarize` over th
 recording. A signal of one run matches a signal of the other when rule and subject
 are the same and their opening times (epoch ms) differ by at most the tolerance;
 what does not match is listed as added (only the candidate raises it) or removed
-(only the current rules raise it). Re-exported by :mod:`citybrain.tools.backtest.report`.
+(only the current rules raise it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from citybrain.tools.backtest.signal import Fired
 
 if TYPE_CHECKING:
-    # types only: backtest_report imports this module to re-export it
+    # types only (the report does not import this module)
     from citybrain.tools.backtest.report import BacktestReport, Detection
 
 DEFAULT_TOLERANCE_MS: Final = 60_000

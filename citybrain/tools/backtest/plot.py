@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from citybrain.tools.backtest.report import CHINA_TZ, BacktestReport, Fired, RuleSummary, compare
+from citybrain.tools.backtest.compare import compare
+from citybrain.tools.backtest.report import CHINA_TZ, BacktestReport, RuleSummary
+from citybrain.tools.backtest.signal import Fired
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist

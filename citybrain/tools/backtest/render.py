@@ -16,15 +16,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from citybrain.tools.backtest.compare import Comparison, RuleDelta
 from citybrain.tools.backtest.plot import BacktestPlot, PlotPanel, PlotRow, plot_report
-from citybrain.tools.backtest.report import (
-    BacktestReport,
-    Comparison,
-    Detection,
-    Fired,
-    RuleDelta,
-    china_time,
-)
+from citybrain.tools.backtest.report import BacktestReport, Detection, china_time
+from citybrain.tools.backtest.signal import Fired
 
 __all__ = ["BacktestPlot", "PlotPanel", "PlotRow", "plot_report", "render_report"]
 

@@ -5,7 +5,7 @@ worker and hands over every signal that fired (:class:`Fired`). This module
 summarises them per rule, per desk and per hour (:func:`summarize`), measures
 time-to-detect against labelled incidents (:mod:`alerts.incidents.labels`), and turns the
 result into plain JSON. Comparing two rule sets (:func:`compare`) lives in
-:mod:`citybrain.tools.backtest.compare` and is re-exported here.
+:mod:`citybrain.tools.backtest.compare`.
 
 Times are epoch milliseconds of event time. Hour buckets and printed times are
 China Standard Time (UTC+8, no daylight saving), the clock the command centre
@@ -23,39 +23,20 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 from alerts.incidents.labels import Label
-from citybrain.tools.backtest.compare import (
-    DEFAULT_TOLERANCE_MS,
-    Comparison,
-    DeskDelta,
-    LabelDelta,
-    RuleDelta,
-    compare,
-    comparison_to_dict,
-)
-from citybrain.tools.backtest.signal import SEVERITIES, Fired, fired_id
+from citybrain.tools.backtest.signal import Fired
 
 __all__ = [
     "CHINA_TZ",
     "DEFAULT_SLACK_MS",
-    "DEFAULT_TOLERANCE_MS",
     "HOUR_MS",
-    "SEVERITIES",
     "BacktestReport",
-    "Comparison",
-    "DeskDelta",
     "DeskSummary",
     "Detection",
-    "Fired",
     "HourBucket",
-    "LabelDelta",
-    "RuleDelta",
     "RuleInfo",
     "RuleSummary",
     "china_hour_start",
     "china_time",
-    "compare",
-    "comparison_to_dict",
-    "fired_id",
     "report_to_dict",
     "summarize",
 ]

@@ -27,7 +27,7 @@ from typing import Any, Final
 from alerts.incidents.detect import SEVERITY_RANK, worse
 from alerts.rules.file import RuleSet, RuleSpec, rules_version
 from citybrain.config.settings import Settings
-from citybrain.tools.backtest.report import Fired
+from citybrain.tools.backtest.signal import Fired
 from feeds.recording.format import RecordedRecord
 from geo.cells import cell_center
 from geo.geocode import load_gazetteer
@@ -41,7 +41,7 @@ from streams.pipeline.events import KINDS
 from streams.pipeline.halo import Near
 from streams.pipeline.ingest import Ingest, InputRecord
 from streams.pipeline.placement import partition_of
-from streams.pipeline.step import Output, Stores
+from streams.pipeline.step_data import Output, Stores
 
 #: The worker sweeps each partition once a second (streams/worker/app.py ``tick``).
 TICK_MS: Final = 1000

@@ -3,7 +3,7 @@ without a broker (the pure stages the ingest and cells agents run).
 
 Stages, each timed over the whole input (µs per event):
 
-* ``decode`` — :func:`streams.pipeline.decode.decode_record` (parse, validate, normalise, H3);
+* ``decode`` — :func:`streams.pipeline.records.decode_record` (parse, validate, normalise, H3);
 * ``route`` — :func:`streams.pipeline.locate.route` over each fetch of ``fetch`` input records
   (placement key, halo copies);
 * ``to cells.ingest`` — the input consumer's serialisation of each key's events into
@@ -31,11 +31,12 @@ from citybrain.config.settings import Settings
 from citybrain.tools.bench.data import CAMERAS, records
 from geo.geocode import load_gazetteer
 from streams.pipeline.config import decode_limits, pipeline_config, zone_index
-from streams.pipeline.decode import decode_record
 from streams.pipeline.events import Event, events_of_body
 from streams.pipeline.ingest import bodies
 from streams.pipeline.locate import route
-from streams.pipeline.step import Stores, process_batch
+from streams.pipeline.records import decode_record
+from streams.pipeline.step import process_batch
+from streams.pipeline.step_data import Stores
 from streams.worker.faust_store import encode
 
 

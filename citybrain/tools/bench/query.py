@@ -24,7 +24,7 @@ from typing import Any
 from alerts.crowd.los import LosConfig
 from feeds.sim.layers_gen import LayerGenConfig, build_layers
 from geo.layers import Layers, PointLayer
-from web.query_api import SpatialQueries, _dumps, parse_query
+from web.query_api import SpatialQueries, answer_json, parse_query
 
 #: (label, radius in metres) of circles (the API allows up to 5 km) ...
 CIRCLES = (("200 m", 200.0), ("500 m", 500.0), ("1 km", 1000.0), ("2 km", 2000.0), ("5 km", 5000.0))
@@ -107,7 +107,7 @@ async def run_queries(
                 )
                 started = time.perf_counter()
                 answer = await api.query(parse_query(body))
-                _dumps(answer)
+                answer_json(answer)
                 took.append((time.perf_counter() - started) * 1000)
                 inside.append(answer["buildings"]["count"])
                 done += 1

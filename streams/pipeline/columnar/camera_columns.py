@@ -2,7 +2,7 @@
 
 Contract: for a batch of ``events.camera`` record values,
 :func:`decode_camera_batch` gives the readings that
-:func:`streams.pipeline.decode.decode_record` gives record by record, in the same order, as
+:func:`streams.pipeline.records.decode_record` gives record by record, in the same order, as
 columns; plus the indexes of the records it left to that exact path, which decides
 their readings and words their rejections. A record is decoded here only when
 msgspec accepts it whole and every reading in it passes the checks (an integer ``ts``
@@ -186,7 +186,7 @@ def decode_camera_batch(
 
     Returns the readings of the records decided here, as columns in record order, and
     the indexes (into ``values``) of the records left to the exact path
-    (:func:`streams.pipeline.decode.decode_record`), in order.
+    (:func:`streams.pipeline.records.decode_record`), in order.
     """
     msgs: list[CameraMsg] = []
     owner: list[int] = []

@@ -3,7 +3,7 @@ consumer does with every fetched batch of ``events.camera``.
 
 Contract: for a batch of camera record values, :meth:`CameraIngest.take` passes the
 readings, and words the rejections, that the per-object stage
-(:class:`streams.pipeline.ingest.Ingest`: :func:`streams.pipeline.decode.decode_record` record by
+(:class:`streams.pipeline.ingest.Ingest`: :func:`streams.pipeline.records.decode_record` record by
 record, then the ceiling per camera, :mod:`streams.pipeline.device_rate`) passes and words for
 the same batch — the same rejections in the same order for each record, the same
 readings in the same order for each ``cells.ingest`` partition — and hands them on as
@@ -34,10 +34,11 @@ from streams.pipeline.columnar.camera_columns import (
     take,
 )
 from streams.pipeline.columnar.device_ceiling import CeilingTable
-from streams.pipeline.decode import Limits, Rejection, decode_record
+from streams.pipeline.decode import Limits, Rejection
 from streams.pipeline.device_rate import Ceiling, rate_rejection
 from streams.pipeline.events import CameraReading
 from streams.pipeline.placement import Placement
+from streams.pipeline.records import decode_record
 
 
 @dataclass(slots=True)

@@ -42,13 +42,8 @@ from streams.pipeline.columnar.partition_log import PartitionLog, restore_state
 from streams.pipeline.columnar.rule_filter import cell_metrics_of, metric_columns, rule_candidates
 from streams.pipeline.events import Event
 from streams.pipeline.halo import Near
-from streams.pipeline.step import (
-    Output,
-    PipelineConfig,
-    Stores,
-    context_of,
-    process_batch,
-)
+from streams.pipeline.step import context_of, process_batch
+from streams.pipeline.step_data import Output, PipelineConfig, Stores
 
 
 class PartitionPath:
