@@ -371,11 +371,10 @@ def create_app(
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust types it too narrowly
-    async def drop_revoked(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    async def drop_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
         """Partitions another worker takes: their camera state is theirs now (if they
         come back, they are restored from the log afresh). Faust sends ``revoked``, the
-        topic-partitions, by keyword."""
-        revoked: set[Any] = kwargs["revoked"]
+        topic-partitions, as the first argument after the app."""
         partitions.forget(
             {tp.partition for tp in revoked if tp.topic == cells_ingest.get_topic_name()}
         )
