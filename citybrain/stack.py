@@ -31,7 +31,7 @@ from typing import IO, Any
 from pydantic import SecretStr
 
 from citybrain.config.settings import Settings
-from citybrain.config.topics import create_topics
+from streams.io.topic_admin import create_topics
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1

@@ -30,6 +30,7 @@ from alerts.incidents.lifecycle import ACTION_KINDS, LIFECYCLE_STATES, Lifecycle
 from alerts.rules.vocabulary import DESK_NAMES, DESKS
 from citybrain.config.access import Role
 from citybrain.config.settings import Settings
+from citybrain.config.topics import ALERTS_ACTIONS
 from web import routes
 from web.audit import AuditStore
 from web.auth import Principal, allows, may_handle
@@ -74,7 +75,7 @@ class AlertDesk:
         self.settings = settings
         self.snapshot = snapshot
         self.audit = audit
-        self.topic = settings.kafka.topic("alerts.actions")
+        self.topic = settings.kafka.topic(ALERTS_ACTIONS)
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:

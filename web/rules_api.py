@@ -27,6 +27,7 @@ from prometheus_client import Counter
 
 from alerts.rules.change import RuleChange, RuleChangeError, make_change
 from citybrain.config.settings import Settings
+from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
 from web.guard import ApiError, check, json_body
 
@@ -44,7 +45,7 @@ class RuleLog:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.topic = settings.kafka.topic("rules")
+        self.topic = settings.kafka.topic(RULES)
         self.changes: deque[RuleChange] = deque(maxlen=MAX_CHANGES)
         self.current: RuleChange | None = None  # newest accepted change
         self._producer: AIOKafkaProducer | None = None

@@ -25,6 +25,14 @@ from redis.exceptions import RedisError
 from alerts.crowd.los import LosConfig
 from alerts.crowd.zone_metrics import zone_cell_areas, zone_metrics
 from citybrain.config.settings import Settings
+from citybrain.config.topics import (
+    ALERTS,
+    ALERTS_AUDIT,
+    ALERTS_SHADOW,
+    CELLS_STATE,
+    HOTLINE_PRIVATE,
+    WORKERS_STATE,
+)
 from geo.district import district_geojson, load_district
 from geo.places import place_namer
 from geo.zones import zones_geojson
@@ -240,14 +248,7 @@ class WebServer:
             on_recovered=self._resnapshot,
             stopping=lambda: self._stopping,
         )
-        topics = (
-            "cells.state",
-            "alerts",
-            "alerts.shadow",
-            "alerts.audit",
-            "workers.state",
-            "hotline.private",
-        )
+        topics = (CELLS_STATE, ALERTS, ALERTS_SHADOW, ALERTS_AUDIT, WORKERS_STATE, HOTLINE_PRIVATE)
         self._consumer.subscribe([k.topic(t) for t in topics], listener=self.feed.listener)
         await self._consumer.start()
         await self.rules.start()
@@ -311,18 +312,18 @@ class WebServer:
         k = self.settings.kafka
         try:
             body = orjson.loads(record.value) if record.value is not None else None
-            if record.topic == k.topic("workers.state"):
+            if record.topic == k.topic(WORKERS_STATE):
                 view = validate_worker_view(body)
                 if self.workers.apply(view):  # an older view than the one held is dropped
                     await self.worker_store.put(view)  # (a retry applies the same view again)
-            elif record.topic == k.topic("alerts.audit"):  # who did what: kept for good
+            elif record.topic == k.topic(ALERTS_AUDIT):  # who did what: kept for good
                 await self.audit.put(validate_entry(body))
-            elif record.topic == k.topic("hotline.private"):  # unmasked: GET /api/tickets only
+            elif record.topic == k.topic(HOTLINE_PRIVATE):  # unmasked: GET /api/tickets only
                 await self.ticket_texts.put(validate_private_text(body), _now_ms())
-            elif record.topic == k.topic("alerts.shadow"):  # engineers read these; no desk
+            elif record.topic == k.topic(ALERTS_SHADOW):  # engineers read these; no desk
                 alert = self.places.name_alert(redact_alert(validate_alert(body)))
                 await self.snapshot.put_alert(alert, shadow=True)
-            elif record.topic == k.topic("alerts"):
+            elif record.topic == k.topic(ALERTS):
                 # masked even from older workers; named by its place (web/places_api.py)
                 alert = self.places.name_alert(redact_alert(validate_alert(body)))
                 await self.snapshot.put_alert(alert)

@@ -27,9 +27,10 @@ from pathlib import Path
 from common import Args, Meter, args, peak_rss_mb
 
 from citybrain.config.settings import Settings
-from citybrain.config.topics import create_topics
+from citybrain.config.topics import EVENTS_CAMERA
 from citybrain.stack import free_port, settings_env
 from citybrain.tools.load.metrics import parse_metrics, total
+from streams.io.topic_admin import create_topics
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -52,7 +53,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def main(a: Args) -> Meter:
-    suffix = "events.camera"
+    suffix = EVENTS_CAMERA
     if not a.topic.endswith(suffix):
         raise SystemExit(f"the topic must be named <prefix>{suffix}, not {a.topic!r}")
     port = free_port()

@@ -178,7 +178,7 @@ def _simulate_to_file(settings: Settings, path: Path, duration: float | None) ->
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the project's topics on the configured broker (idempotent)."""
-    from citybrain.config.topics import create_topics
+    from streams.io.topic_admin import create_topics
 
     created = asyncio.run(create_topics(_settings()))
     console.print(f"created: {', '.join(created) or 'nothing, all exist'}")

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from citybrain.config.topics import EVENTS_LABELS
+
 FORMAT: Final = "citybrain-recording"
 VERSION: Final = 1
-LABELS_TOPIC: Final = "events.labels"
+LABELS_TOPIC: Final = EVENTS_LABELS
 """Logical topic of labelled incidents (ground truth for backtests)."""
 
 _RECORD_KEYS: Final = frozenset(

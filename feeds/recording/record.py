@@ -21,17 +21,12 @@ from typing import Final
 from aiokafka import AIOKafkaConsumer
 
 from citybrain.config.settings import Settings
+from citybrain.config.topics import EVENTS_LABELS, INPUT_TOPICS
 from feeds.recording.files import RecordedRecord, RecordingWriter
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TOPICS: Final = (
-    "events.camera",
-    "events.sensor",
-    "events.hotline",
-    "events.worker",
-    "events.labels",
-)
+DEFAULT_TOPICS: Final = (*INPUT_TOPICS.values(), EVENTS_LABELS)
 """Logical topics recorded unless told otherwise: the inputs and the labels."""
 POLL_MS: Final = 200
 """Longest wait for records before the stop conditions are checked again."""

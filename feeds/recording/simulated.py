@@ -17,6 +17,7 @@ from typing import Final
 import orjson
 
 from citybrain.config.settings import Settings
+from citybrain.config.topics import EVENTS_LABELS, input_topic
 from feeds.recording.files import RecordingWriter
 from feeds.recording.format import RecordedRecord
 from feeds.sim.city import build_city
@@ -24,8 +25,8 @@ from feeds.sim.producer import encode_batches
 from feeds.sim.simulator import KINDS, Simulator
 from geo.district import load_district
 
-LABELS_TOPIC: Final = "events.labels"
-TOPICS: Final = (*(f"events.{kind}" for kind in KINDS), LABELS_TOPIC)
+LABELS_TOPIC: Final = EVENTS_LABELS
+TOPICS: Final = (*(input_topic(kind) for kind in KINDS), LABELS_TOPIC)
 
 
 def simulate_to_recording(

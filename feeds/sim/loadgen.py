@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from citybrain.config.settings import Settings
+from citybrain.config.topics import EVENTS_CAMERA
 from feeds.sim.city import build_city
 from feeds.sim.producer import batch_producer
 from geo import cells
@@ -229,7 +230,7 @@ class OpenLoopIngest:
         self._settings = settings
         self._fleet = fleet
         self._timetable = timetable
-        self._topic = settings.kafka.topic("events.camera")
+        self._topic = settings.kafka.topic(EVENTS_CAMERA)
         self._id_prefix = f"load-{run_id}-"
         self._on_marker = on_marker
         self._rng = random.Random(seed)

@@ -16,15 +16,11 @@ from aiokafka import AIOKafkaProducer
 
 from alerts.incidents.labels import Label
 from citybrain.config.settings import Settings
+from citybrain.config.topics import EVENTS_LABELS, INPUT_TOPICS
 
-KIND_TOPICS: Final[dict[str, str]] = {
-    "camera": "events.camera",
-    "sensor": "events.sensor",
-    "hotline": "events.hotline",
-    "worker": "events.worker",
-}
+KIND_TOPICS: Final[dict[str, str]] = INPUT_TOPICS
 """Event kind to logical topic name (``Settings.kafka.topic`` adds the prefix)."""
-LABELS_TOPIC: Final = "events.labels"
+LABELS_TOPIC: Final = EVENTS_LABELS
 """Logical topic of labelled incidents (ground truth for backtests; no worker reads it)."""
 
 LINGER_MS: Final = 5

@@ -41,6 +41,19 @@ from alerts.incidents.detect import Track
 from alerts.incidents.incident import Incident
 from alerts.rules.file import RuleSet
 from citybrain.config.settings import Settings
+from citybrain.config.topics import (
+    ALERTS,
+    ALERTS_ACTIONS,
+    ALERTS_AUDIT,
+    ALERTS_SHADOW,
+    CELLS_INGEST,
+    CELLS_STATE,
+    EVENTS_DEADLETTER,
+    EVENTS_UNLOCATED,
+    HOTLINE_PRIVATE,
+    RULES,
+    input_topic,
+)
 from geo.geocode import load_gazetteer
 from streams.io.background import keep_running
 from streams.io.broker_watch import BrokerWatch
@@ -111,7 +124,7 @@ def create_app(
         producer_linger=0.005,
     )
     cells_ingest = app.topic(
-        k.topic("cells.ingest"),
+        k.topic(CELLS_INGEST),
         partitions=k.partitions,
         internal=True,
         key_type=bytes,
@@ -125,12 +138,12 @@ def create_app(
             else app.topic(k.topic(name), key_type=bytes, value_type=bytes)
         )
 
-    ingest_sink = sink("cells.ingest") if memory_sinks else cells_ingest
-    deadletter, unlocated = sink("events.deadletter"), sink("events.unlocated")
-    cells_state, alerts_topic = sink("cells.state"), sink("alerts")
-    shadow_topic = sink("alerts.shadow")  # shadow-rule incidents: engineers only, no desk
-    audit_topic = sink("alerts.audit")  # every lifecycle transition, who and when
-    private_topic = sink("hotline.private")  # unmasked ticket text: the web server only
+    ingest_sink = sink(CELLS_INGEST) if memory_sinks else cells_ingest
+    deadletter, unlocated = sink(EVENTS_DEADLETTER), sink(EVENTS_UNLOCATED)
+    cells_state, alerts_topic = sink(CELLS_STATE), sink(ALERTS)
+    shadow_topic = sink(ALERTS_SHADOW)  # shadow-rule incidents: engineers only, no desk
+    audit_topic = sink(ALERTS_AUDIT)  # every lifecycle transition, who and when
+    private_topic = sink(HOTLINE_PRIVATE)  # unmasked ticket text: the web server only
 
     def table(name: str) -> Any:
         return app.Table(
@@ -153,7 +166,7 @@ def create_app(
     config = pipeline_config(settings, zone_index(settings))
     placed = config.placement
     assert placed is not None  # pipeline_config always places cells
-    rules_topic = sink("rules")
+    rules_topic = sink(RULES)
 
     async def publish_rules(value: bytes) -> None:
         await rules_topic.send(value=value)
@@ -203,7 +216,7 @@ def create_app(
     async def flush_producer() -> None:
         await app.producer.flush()
 
-    input_topics = {k.topic(f"events.{kind}"): kind for kind in KINDS}
+    input_topics = {k.topic(input_topic(kind)): kind for kind in KINDS}
     bulk: BulkIngest | None = None
     if memory_sinks:
         # Under Faust's test context there is no broker for the input consumer: one agent
@@ -248,7 +261,7 @@ def create_app(
     workers_state = add_workers_agent(app, settings, deadletter, memory_sinks=memory_sinks)
 
     actions_in = app.topic(
-        k.topic("alerts.actions"), allow_empty=True, key_type=bytes, value_type=bytes
+        k.topic(ALERTS_ACTIONS), allow_empty=True, key_type=bytes, value_type=bytes
     )
 
     @app.agent(actions_in, name="actions")
@@ -277,7 +290,7 @@ def create_app(
             await send_rejections(
                 [rejection],
                 kind=item.event.kind,
-                topic=k.topic("cells.ingest"),
+                topic=k.topic(CELLS_INGEST),
                 message=message,
                 sink=deadletter,
                 now_ms=int(_wall_ms()),

@@ -39,6 +39,7 @@ from alerts.rules.file import (
     read_rule_texts,
 )
 from citybrain.config.settings import Settings
+from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class RuleSource:
     def __init__(self, settings: Settings, initial: RuleSet, publish: Publish) -> None:
         self.settings = settings
         self.path = rules_path(settings)
-        self.topic = settings.kafka.topic("rules")
+        self.topic = settings.kafka.topic(RULES)
         self.current = initial
         self.publish = publish
         self.latest: RuleChange | None = None  # newest accepted change on the topic

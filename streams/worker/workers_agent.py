@@ -19,6 +19,7 @@ import faust
 import orjson
 
 from citybrain.config.settings import Settings
+from citybrain.config.topics import EVENTS_WORKER, WORKERS_STATE
 from streams.pipeline.config import decode_limits
 from streams.pipeline.decode import decode_worker_record
 from streams.pipeline.events import WorkerReport
@@ -27,8 +28,8 @@ from streams.worker.deadletter import send_rejections
 
 log = logging.getLogger(__name__)
 
-INPUT_TOPIC: Final = "events.worker"
-STATE_TOPIC: Final = "workers.state"
+INPUT_TOPIC: Final = EVENTS_WORKER
+STATE_TOPIC: Final = WORKERS_STATE
 KIND: Final = "worker"
 AGENT_NAME: Final = "ingest_worker"
 

@@ -17,7 +17,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from alerts.incidents.labels import Label
 from citybrain.config.settings import Settings
-from citybrain.config.topics import create_topics
 from citybrain.stack import broker_argv, free_port, wait_port
 from feeds.recording.files import (
     LABELS_TOPIC,
@@ -32,6 +31,7 @@ from feeds.recording.record import record
 from feeds.recording.replay import ReplayError, ReplayStats, replay
 from feeds.recording.retime import ts_to_ms
 from feeds.sim.producer import KafkaEventProducer
+from streams.io.topic_admin import create_topics
 
 pytestmark = [pytest.mark.e2e]
 SPEED = 50.0

@@ -20,8 +20,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import NewTopic
 
-from citybrain.config.topics import started_admin
 from geo.cells import cell_of, parent
+from streams.io.topic_admin import started_admin
 
 CAMERAS = 18_000
 EVENTS_PER_S = 20_000
