@@ -38,6 +38,7 @@ from alerts.crowd.los import LosConfig
 from web import routes
 from web.guard import ApiError, check
 from web.live import rollup_views
+from web.params import EPOCH_MS_MAX, integer
 
 log = logging.getLogger(__name__)
 
@@ -203,16 +204,15 @@ def add_routes(app: web.Application, store: HistoryStore, fine: int, los: LosCon
 
     async def frame(request: web.Request) -> web.Response:
         check(request, "viewer")
-        at_raw = request.query.get("at", "")
-        if not at_raw.isdigit():
+        at = integer(request.query.get("at"), 0, EPOCH_MS_MAX)
+        if at is None:
             raise ApiError(400, "at must be epoch ms")
-        res_raw = request.query.get("res", str(fine))
-        if not res_raw.isdigit() or not 0 <= int(res_raw) <= fine:
+        res = integer(request.query.get("res", str(fine)), 0, fine)
+        if res is None:
             raise ApiError(400, f"res must be an integer from 0 to {fine}")
-        found = await store.frame_at(int(at_raw))
+        found = await store.frame_at(at)
         if found is None:
             raise ApiError(404, "no history at or before that time")
-        res = int(res_raw)
         views = found.views()
         cells = views if res == fine else rollup_views(views, res, los)
         return routes.json_response({"at": found.at, "resolution": res, "cells": cells})
@@ -222,11 +222,11 @@ def add_routes(app: web.Application, store: HistoryStore, fine: int, los: LosCon
         cell = request.match_info["cell"]
         if not h3.is_valid_cell(cell) or h3.get_resolution(cell) != fine:
             raise ApiError(400, f"{cell[:20]!r} is not an H3 cell at resolution {fine}")
-        minutes_raw = request.query.get("minutes", "60")
-        if not minutes_raw.isdigit() or not 1 <= int(minutes_raw) <= 60:
+        minutes = integer(request.query.get("minutes", "60"), 1, 60)
+        if minutes is None:
             raise ApiError(400, "minutes must be an integer from 1 to 60")
         now = int(time.time() * 1000)
-        points = await store.cell_series(cell, int(minutes_raw), now)
+        points = await store.cell_series(cell, minutes, now)
         return routes.json_response({"cell": cell, "points": points})
 
     app.router.add_get("/api/history/index", index)

@@ -35,6 +35,7 @@ from web import routes
 from web.audit import AuditStore
 from web.auth import Principal, allows, may_handle
 from web.guard import ApiError, caller, check, json_body
+from web.params import EPOCH_MS_MAX, integer
 from web.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -146,13 +147,14 @@ class AlertDesk:
 
     async def get_audit(self, request: web.Request) -> web.Response:
         check(request, "dispatcher")
-        limit_raw, before_raw = request.query.get("limit", "100"), request.query.get("before")
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= AUDIT_PAGE_MAX:
+        limit = integer(request.query.get("limit", "100"), 1, AUDIT_PAGE_MAX)
+        if limit is None:
             raise ApiError(400, f"limit must be an integer from 1 to {AUDIT_PAGE_MAX}")
-        if before_raw is not None and not before_raw.isdigit():
+        before_raw = request.query.get("before")
+        before = integer(before_raw, 0, EPOCH_MS_MAX)
+        if before_raw is not None and before is None:
             raise ApiError(400, "before must be epoch ms")
-        before = int(before_raw) if before_raw is not None else None
-        return routes.json_response({"audit": await self.audit.recent(int(limit_raw), before)})
+        return routes.json_response({"audit": await self.audit.recent(limit, before)})
 
     # -- acting ------------------------------------------------------------------------------
     def _post(self, kind: str) -> Any:

@@ -17,6 +17,7 @@ from alerts.crowd.los import LosConfig
 from alerts.crowd.zone_metrics import ZoneCell, ZoneFigures
 from alerts.rules.vocabulary import SENSOR_CRITICAL
 from geo.rollup import CellFigures, rollup
+from web.params import integer
 
 
 @dataclass(slots=True)
@@ -129,9 +130,10 @@ def parse_resolution(query: str, fine: int) -> int | None:
     if not values:
         return None
     raw = values[-1]
-    if not raw.isdigit() or not 0 <= int(raw) <= fine:
+    res = integer(raw, 0, fine)
+    if res is None:
         raise ValueError(f"res must be an integer from 0 to {fine}, got {raw[:20]!r}")
-    return int(raw)
+    return res
 
 
 def zone_cell(view: dict[str, Any]) -> ZoneCell:

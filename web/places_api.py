@@ -18,6 +18,7 @@ from aiohttp import web
 
 from geo.placename import PlaceNamer
 from web.guard import ApiError, requires
+from web.params import integer
 from web.routes import json_response
 
 MAX_CELLS: Final = 200
@@ -71,8 +72,8 @@ class PlaceRoutes:
         query = request.query.get("q", "").strip()
         if not query or len(query) > MAX_QUERY_CHARS:
             raise ApiError(400, f"give q=<1 to {MAX_QUERY_CHARS} characters>")
-        raw_limit = request.query.get("limit", "10")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_MATCHES:
+        limit = integer(request.query.get("limit", "10"), 1, MAX_MATCHES)
+        if limit is None:
             raise ApiError(400, f"limit must be 1 to {MAX_MATCHES}")
-        matches = self.namer.search(query, int(raw_limit))
+        matches = self.namer.search(query, limit)
         return json_response({"query": query, "matches": [m.to_dict() for m in matches]})

@@ -30,6 +30,7 @@ from citybrain.config.settings import Settings
 from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
 from web.guard import ApiError, check, json_body
+from web.params import integer
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,10 @@ class RuleLog:
 
     async def get_changes(self, request: web.Request) -> web.Response:
         check(request, "viewer")
-        raw = request.query.get("limit", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_CHANGES:
+        limit = integer(request.query.get("limit", "100"), 1, MAX_CHANGES)
+        if limit is None:
             raise ApiError(400, f"limit must be a whole number from 1 to {MAX_CHANGES}")
-        newest = list(self.changes)[::-1][: int(raw)]
+        newest = list(self.changes)[::-1][:limit]
         return web.json_response({"changes": [_summary(c) for c in newest]}, dumps=_dumps)
 
     async def post_rules(self, request: web.Request) -> web.Response:

@@ -58,6 +58,7 @@ from web.live import (
     zone_cell,
     zone_features,
 )
+from web.params import integer
 from web.places_api import PlaceRoutes
 from web.public_view import public_nearby
 from web.query_api import SpatialQueries, load_layers
@@ -499,14 +500,14 @@ class WebServer:
     async def _nearby(self, request: web.Request) -> web.Response:
         """Video linkage: cameras within ``radius_m`` (default 500, ≤ 3000) of an alert,
         nearest first, and the nearest online grid workers (≤ 5, within 3 km)."""
-        raw = request.query.get("radius_m", "500")
-        if not raw.isdigit() or not 1 <= int(raw) <= NEARBY_MAX_M:
+        radius = integer(request.query.get("radius_m", "500"), 1, NEARBY_MAX_M)
+        if radius is None:
             return routes.error(400, f"radius_m must be an integer from 1 to {NEARBY_MAX_M}")
         alert_id = request.match_info["id"]
         alert = await self.snapshot.alert(alert_id)
         if alert is None:
             return routes.error(404, f"no such alert: {alert_id[:64]}")
-        lat, lon, radius = float(alert["lat"]), float(alert["lon"]), int(raw)
+        lat, lon = float(alert["lat"]), float(alert["lon"])
         body = {
             "alert": alert_id,
             "center": [lon, lat],

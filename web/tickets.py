@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from web import routes
 from web.auth import Principal, may_read_ticket
 from web.guard import ApiError, caller, check
+from web.params import EPOCH_MS_MAX, integer
 
 log = logging.getLogger(__name__)
 
@@ -193,13 +194,14 @@ def add_routes(app: web.Application, texts: TicketTexts, views: ViewAudit) -> No
 
     async def get_views(request: web.Request) -> web.Response:
         check(request, "engineer")
-        limit_raw, before_raw = request.query.get("limit", "100"), request.query.get("before")
-        if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= VIEWS_PAGE_MAX:
+        limit = integer(request.query.get("limit", "100"), 1, VIEWS_PAGE_MAX)
+        if limit is None:
             raise ApiError(400, f"limit must be an integer from 1 to {VIEWS_PAGE_MAX}")
-        if before_raw is not None and not before_raw.isdigit():
+        before_raw = request.query.get("before")
+        before = integer(before_raw, 0, EPOCH_MS_MAX)
+        if before_raw is not None and before is None:
             raise ApiError(400, "before must be epoch ms")
-        before = int(before_raw) if before_raw is not None else None
-        return routes.json_response({"views": await views.recent(int(limit_raw), before)})
+        return routes.json_response({"views": await views.recent(limit, before)})
 
     app.router.add_get("/api/tickets/{id}", get_ticket)
     app.router.add_get("/api/audit/views", get_views)

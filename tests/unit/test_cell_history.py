@@ -159,3 +159,14 @@ async def test_the_api_answers_frames_rollups_and_series(
         r = await client.get(path)
         assert r.status == status, path
         assert "error" in await r.json()
+
+
+@pytest.mark.asyncio
+async def test_odd_numbers_in_parameters_are_refused_with_400_not_500(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    for query in ("at=%C2%B2", "at=" + "9" * 5000, "at=%EF%BC%91%EF%BC%92", "at=1&res=%C2%B2"):
+        r = await client.get(f"/api/history?{query}")
+        assert r.status == 400 and "error" in await r.json(), query
+    r = await client.get(f"/api/cells/{BRIDGE}/history?minutes=%C2%B2")
+    assert r.status == 400
