@@ -1,6 +1,7 @@
 """Every endpoint of the real web server against every role: who is refused (403, or 401
 without a token) and who gets through. The endpoints are read from the server's own
-router, so an endpoint added without a line in POLICY fails this test."""
+router, so an endpoint added without a line in POLICY fails this test. And what an
+anonymous viewer (when enabled) is not shown: grid workers, camera stream addresses."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from citybrain.config.access import ROLES
@@ -118,3 +120,40 @@ async def test_every_endpoint_refuses_the_roles_it_must(stack: EmbeddedStack) ->
                 elif expect_refused and role is None and status != 401:
                     wrong.append(f"{method} {path} as anonymous: {status}, not 401")
         assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.asyncio
+async def test_anonymous_viewers_see_the_map_but_not_who_or_what_streams(
+    stack: EmbeddedStack,
+) -> None:
+    """With ``anonymous_role = "viewer"``: a caller without a token reads the live picture
+    and the incidents, never the grid workers (who and where) nor the cameras' stream
+    addresses; a viewer token gets both. (tests/e2e/test_map_api.py checks the same on
+    an alert's nearby list and a drawn circle.)"""
+    settings = token_only(stack.live, "public").with_overrides(auth={"anonymous_role": "viewer"})
+    viewer = {"Authorization": f"Bearer {TOKENS['viewer']}"}
+    async with (
+        bounded(60, "the anonymous view"),
+        running_server(settings) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        base = f"http://127.0.0.1:{server.port}"
+        for path in ("/api/cells", "/api/alerts", "/api/zones", "/api/layers"):
+            async with http.get(base + path) as r:
+                assert r.status == 200, path
+        async with http.get(base + "/api/workers") as r:
+            assert r.status == 401
+        async with http.get(base + "/api/workers", headers=viewer) as r:
+            assert r.status == 200
+        async with http.get(base + "/api/layers") as r:
+            layers = (await r.json())["layers"]
+        camera = next(x["id"] for x in layers if x["kind"] == "camera")
+        shown = {}
+        for who, headers in (("anonymous", {}), ("viewer", viewer)):
+            async with http.get(f"{base}/api/layers/{camera}.geojson", headers=headers) as r:
+                features = orjson.loads(await r.read())["features"]
+            shown[who] = sum("stream_url" in f["properties"] for f in features)
+        assert shown["anonymous"] == 0 and shown["viewer"] > 0
+        async with http.ws_connect(base.replace("http", "ws", 1) + "/ws") as ws:
+            snapshot = orjson.loads((await ws.receive()).data)
+        assert snapshot["type"] == "snapshot" and snapshot["workers"] == []
