@@ -11,7 +11,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository: citybrain/tools/bench/ → ../../..
 VENV = ROOT / ".venv-contenders"
 
 

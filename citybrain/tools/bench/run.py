@@ -23,7 +23,7 @@ from typing import Any
 from citybrain.stack import broker_argv, free_port, wait_port
 from citybrain.tools.bench.data import preload
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository: citybrain/tools/bench/ → ../../..
 CONTENDER_DIR = ROOT / "benchmarks" / "contenders"
 
 
