@@ -799,9 +799,9 @@ def _evaluate_cells(s: _Step, touched: dict[str, None], zone_cells: Iterable[str
 def _cluster(s: _Step, ticket: Ticket, *, start: bool = True) -> None:
     """Join the ticket to the first open cluster nearby (anchors in H3 order), or, with
     ``start``, start one at the ticket's cell. The first open cluster may be another
-    partition's (known from its mark): its owner counts the ticket from its halo copy,
-    so nothing happens here. ``start=False`` for halo tickets: their own partition
-    starts their clusters."""
+    partition's (known from its mark): its owner counts the ticket from its halo copy and
+    from the copy this partition sends it, so nothing else happens here. ``start=False``
+    for halo tickets: their own partition starts their clusters."""
     assert ticket.cell is not None
     for rule in s.rules.of("hotline"):
         here = s.subject("hotline", ticket.cell, category=ticket.category)
@@ -812,7 +812,14 @@ def _cluster(s: _Step, ticket: Ticket, *, start: bool = True) -> None:
             key = _track_key(rule.id, rule.dedupe_key(near))
             if not s.owns(anchor):
                 if s.st.marks.get(halo_key(s.partition, key)) and rule.in_scope(near):
-                    break  # another partition's open cluster takes it
+                    # Another partition's open cluster takes it. Its owner counts the
+                    # ticket from the ingest's halo copy; this partition tells it of the
+                    # ticket as well, so the count does not rest on that one copy (a
+                    # ticket counts once, however many copies arrive).
+                    placement = s.config.placement
+                    if start and placement is not None:
+                        s.out.tell(placement.key(anchor)).tickets.append(ticket)
+                    break
                 continue
             track = s.st.tracks.get(key)
             if track and _is_open(track) and rule.in_scope(near):

@@ -5,6 +5,9 @@ and signals on either side of it fuse into the same incidents."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import h3
 import orjson
 import pytest
@@ -14,6 +17,8 @@ from citybrain.config.settings import Settings
 from citybrain.tools.backtest.runner import TICK_MS, BacktestRun, run_backtest
 from feeds.recording.format import RecordedRecord
 from geo.cells import cell_of
+from streams.pipeline import ingest as ingest_module
+from streams.pipeline.locate import Routed, route
 from streams.pipeline.placement import Placement
 
 T0 = 1_795_000_000_000
@@ -132,3 +137,25 @@ def test_signals_on_both_sides_fuse_into_one_incident(crowd_first: bool) -> None
     # measure_every_ms has passed since the last, and with every sweep (each second), so
     # a crowd may open up to a sweep later where its partition has fewer records
     assert all(abs(f[2] - o[2]) <= TICK_MS for f, o in zip(four, one, strict=True))
+
+
+def test_a_ticket_whose_halo_copy_is_lost_still_joins_the_open_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cluster opens on side a; side b's tickets defer to it. Their copies from the
+    ingest never arrive (as seen once in the scale-out test, around a takeover), yet the
+    owner counts them: side b tells it of each ticket it defers."""
+    a, b = boundary()
+    sides = [a] * 5 + [b] * 5
+    lost = {f"t{i}" for i, cell in enumerate(sides) if cell == b}
+
+    def losing(*args: Any, **kwargs: Any) -> Routed:
+        routed = route(*args, **kwargs)
+        halo = {k: [t for t in ts if t.id not in lost] for k, ts in routed.halo.items()}
+        return replace(routed, halo={k: ts for k, ts in halo.items() if ts})
+
+    monkeypatch.setattr(ingest_module, "route", losing)
+    four = run(tickets(sides), PARTITIONS)
+    monkeypatch.undo()
+    assert clusters(four) == clusters(run(tickets(sides), 1))
+    assert clusters(four)[0][3] == "critical"  # all ten counted
