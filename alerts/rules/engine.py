@@ -256,10 +256,17 @@ class _Formatter(string.Formatter):
             return str(value)
 
 
+MAX_MESSAGE_CHARS: Final = 500
+"""A rendered message is cut to this many characters (the checker bounds the formats;
+a long subject field could still make a message long)."""
+
+
 def render(template: str, fields: Mapping[str, str], values: Values) -> str:
     """``template`` with ``{field}`` and ``{metric:fmt}`` filled in (templates are checked
-    when the rule file is loaded; a value missing now prints as ``—``)."""
-    return _Formatter(fields, values).format(template)
+    when the rule file is loaded; a value missing now prints as ``—``), at most
+    :data:`MAX_MESSAGE_CHARS` characters."""
+    text = _Formatter(fields, values).format(template)
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ on a sample value here, so that a bad format fails in review, not at 2 a.m.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from alerts.rules.catalog import DEDUPE_FIELDS, METRICS, SUBJECT_FIELDS, Subject
@@ -26,6 +27,10 @@ DEFAULT_DEDUPE: Final[dict[Subject, str]] = {
     "zone": "{rule}:{zone}",
 }
 _SAMPLE: Final[dict[str, object]] = {"number": 1.5, "bool": True}
+MAX_FORMAT_NUMBER: Final = 40
+"""Largest width or precision a placeholder's format may ask for: a message is a line
+on a screen, and ``{hotline_count:>50000000.0f}`` would build 50 MB per alert."""
+_FORMAT_NUMBERS: Final = re.compile(r"\d+")
 
 
 def check_dedupe(template: str | None, subject: Subject | None) -> tuple[str | None, list[Found]]:
@@ -105,6 +110,12 @@ def _placeholder_problem(name: str, spec: str, raw: str, subject: Subject | None
         ]
         return f"unknown placeholder {raw}{did_you_mean(name, names)}"
     if spec:
+        # (a format is short: the length test keeps int() away from huge digit runs)
+        if len(spec) > 32 or any(int(n) > MAX_FORMAT_NUMBER for n in _FORMAT_NUMBERS.findall(spec)):
+            return (
+                f"format in placeholder {raw[:80]} asks for a width or precision over "
+                f"{MAX_FORMAT_NUMBER}"
+            )
         try:
             format(sample, spec)
         except (ValueError, TypeError) as exc:

@@ -22,6 +22,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from alerts.rules.spec import RuleProblem
 
+MAX_NUMBER_CHARS: Final = 30
+"""Digits an integer in a rule file may have (thresholds and durations need far fewer)."""
 MAX_NODES: Final = 100_000
 MAX_DEPTH: Final = 64
 
@@ -217,7 +219,11 @@ class _Builder:
         if tag == _CORE + "bool":
             return text.lower() in ("true", "yes", "on", "y")
         if tag == _CORE + "int":
-            return int(text.replace("_", ""), 0)
+            digits = text.replace("_", "")
+            if len(digits) > MAX_NUMBER_CHARS:  # int() refuses 4,300+ digits by raising
+                self.problem(start, f"number of {len(digits)} digits; at most {MAX_NUMBER_CHARS}")
+                return None
+            return int(digits, 0)
         if tag == _CORE + "float":
             return float(
                 text.replace("_", "").lower().replace(".inf", "inf").replace(".nan", "nan")

@@ -20,6 +20,7 @@ from alerts.rules.catalog import (
     metric_table_markdown,
     unit_table_markdown,
 )
+from alerts.rules.engine import MAX_MESSAGE_CHARS, render
 from alerts.rules.file import (
     DEFAULT_RULES,
     RuleFileError,
@@ -448,3 +449,18 @@ def test_arbitrary_files_raise_only_rule_file_errors(
         load_rule_files([path])
     except RuleFileError as exc:
         assert exc.problems
+
+
+def test_format_widths_and_huge_numbers_are_refused_not_built() -> None:
+    _, problems = check_rule_text(swap("{density:.2f}", "{density:>50000000.0f}"))
+    assert any("width or precision over 40" in p.message for p in problems)
+    _, problems = check_rule_text(swap("enter: 2.15", "enter: " + "9" * 5000))
+    assert any("5000 digits" in p.message for p in problems)
+    _, problems = check_rule_text(swap("{density:.2f}", "{density:>12.3f}"))
+    assert problems == []  # ordinary widths stay fine
+
+
+def test_a_rendered_message_is_cut_to_its_bound() -> None:
+    text = render("{cell}", {"cell": "x" * 2000}, {})
+    assert len(text) == MAX_MESSAGE_CHARS and text.endswith("…")
+    assert render("{cell}", {"cell": "short"}, {}) == "short"
