@@ -41,7 +41,7 @@ from streams.io.broker_watch import BrokerWatch
 from streams.io.lag import refresh_forever
 from streams.pipeline.config import zone_index
 from streams.pipeline.privacy import redact_alert
-from web import guard, protect, routes, telemetry
+from web import guard, headers, protect, routes, telemetry
 from web.audit import AuditStore, validate_entry
 from web.auth import WS_PROTOCOL, TokenTable
 from web.cell_history import HistoryRecorder, HistoryStore
@@ -206,6 +206,7 @@ class WebServer:
         anonymous = None if a.anonymous_role == "none" else a.anonymous_role
         guard.setup(app, tokens, anonymous, self.settings.web.max_body_bytes)
         protect.setup(app, protect.ProtectConfig.from_settings(self.settings.web))
+        headers.setup(app, self.settings.web.tile_url)
         viewer = guard.requires("viewer")  # reading the live picture
         r = app.router
         r.add_get("/ws", viewer(self._websocket), allow_head=False)
