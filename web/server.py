@@ -300,10 +300,22 @@ class WebServer:
         await self.redis.aclose(close_connection_pool=True)  # ours: passed in, not owned
 
     async def serve_forever(self, stop: asyncio.Event) -> None:
-        await self.start()
+        """Start, serve until ``stop`` is set, stop. A stop asked for while starting (a
+        broker or Redis that does not answer makes starting wait) ends the start and
+        stops what it had started, within the shutdown timeouts."""
+        starting = asyncio.create_task(self.start(), name="start")
+        stopped = asyncio.create_task(stop.wait(), name="stop-signal")
         try:
-            await stop.wait()
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a failed start raises here
+                await stopped
+            else:
+                log.info("stop asked for while starting: starting abandoned")
+                self._stopping = True  # what waits for Redis gives up (web/store_feed.py)
+                await cancel_and_wait(starting)
         finally:
+            stopped.cancel()
             await self.stop()
 
     # -- Kafka → Redis → clients -----------------------------------------------------------

@@ -68,7 +68,13 @@ class StoreFeed:
         self._had_positions = False  # the stored positions were valid at the last watch
 
     async def run(self, apply: Callable[[ConsumerRecord[Any, Any]], Awaitable[None]]) -> None:
-        """Copy records with ``apply`` (which writes to Redis) for ever."""
+        """Copy records with ``apply`` (which writes to Redis) until the server stops."""
+        try:
+            await self._copy(apply)
+        except StoppedWaiting as stopped:
+            log.info("kafka feed: stopping while waiting for Redis at %s", stopped)
+
+    async def _copy(self, apply: Callable[[ConsumerRecord[Any, Any]], Awaitable[None]]) -> None:
         async for record in self.consumer:
             if self._stopping():  # stop() cancelled us, but the cancellation was lost
                 log.info("kafka feed: stopping between records (its cancellation was lost)")
@@ -88,6 +94,10 @@ class StoreFeed:
                 await step()
                 return None if started is None else time.monotonic() - started
             except StoreErrors as exc:
+                if self._stopping():
+                    # the server is stopping: give up waiting for Redis (the rebalance
+                    # listener runs in the Kafka client, where stop() cannot cancel it)
+                    raise StoppedWaiting(what) from None
                 if started is None:
                     started = time.monotonic()
                     REDIS_OUTAGES.inc()
@@ -198,6 +208,10 @@ class StoreFeed:
         return str(info.get("run_id", ""))
 
 
+class StoppedWaiting(Exception):
+    """The server began to stop while this waited for Redis (at the step named)."""
+
+
 class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, feed: StoreFeed) -> None:
         self.feed = feed
@@ -206,4 +220,7 @@ class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.feed.resume(assigned)
+        try:
+            await self.feed.resume(assigned)
+        except StoppedWaiting as stopped:  # stopping: the positions do not matter any more
+            log.info("kafka feed: stopping while waiting for Redis at %s", stopped)
