@@ -76,9 +76,15 @@ class PageErrors:
             self.messages.append(f"console: {message.text} at {message.location.get('url')}")
 
 
-def open_map(browser: Browser, stack: EmbeddedStack, errors: PageErrors) -> Page:
-    """A new browser session (own storage) with the map loaded and its feed connected."""
-    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+def open_map(
+    browser: Browser, stack: EmbeddedStack, errors: PageErrors, *, enforce_csp: bool = False
+) -> Page:
+    """A new browser session (own storage) with the map loaded and its feed connected.
+
+    The page's Content-Security-Policy forbids evaluating strings as script, which is how
+    Playwright runs ``wait_for_function`` predicates in the page; sessions bypass it
+    unless ``enforce_csp`` (tests/browser/test_map.py runs the page under it)."""
+    context = browser.new_context(viewport=VIEWPORT, bypass_csp=not enforce_csp)  # type: ignore[arg-type]
     page = context.new_page()
     errors.watch(page)
     page.goto(stack.url())

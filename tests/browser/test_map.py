@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from citybrain.stack import EmbeddedStack
-from tests.browser.kit import PageErrors, produce, sign_in, token
+from tests.browser.kit import PageErrors, open_map, produce, sign_in, token
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -116,3 +116,26 @@ def test_incident_detail_lists_its_signals_with_evidence(
     page.wait_for_selector(f"{tickets} .ticket-full:has-text('13800001234')", timeout=10_000)
     assert reveal.first.get_attribute("aria-expanded") == "true"
     assert errors.messages == []
+
+
+def test_the_page_runs_under_its_content_security_policy(
+    browser: Browser, stack: EmbeddedStack
+) -> None:
+    """With the server's CSP enforced (no string evaluation, not even Playwright's), the
+    map connects and draws live cells, and the browser reports no violation."""
+    errors = PageErrors()
+    page = open_map(browser, stack, errors, enforce_csp=True)
+    try:
+        send_events(stack)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and int(page.inner_text("#cell-count") or 0) == 0:
+            time.sleep(0.25)
+        assert int(page.inner_text("#cell-count")) > 0
+        with page.expect_response(lambda r: r.url.endswith("/api/config")) as answer:
+            page.reload()
+        policy = answer.value.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        page.wait_for_selector("#status[data-connected='true']", timeout=20_000)
+        assert errors.messages == []
+    finally:
+        page.context.close()
