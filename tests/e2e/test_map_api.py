@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.request
 
 import numpy as np
 import orjson
@@ -122,8 +121,8 @@ def test_nearby_cameras_and_grid_workers_and_a_drawn_circle(stack: EmbeddedStack
     assert all("stream_url" not in c for c in public_inside["cameras"]["items"])
     cameras_layer = next(x["id"] for x in layers["layers"] if x["kind"] == "camera")
     url = f"http://127.0.0.1:{s.web.port}/api/layers/{cameras_layer}.geojson"
-    signed = urllib_json(url, token)
-    anonymous = urllib_json(url, None)
+    signed = http("GET", url, token)[1]
+    anonymous = http("GET", url)[1]
     assert any("stream_url" in f["properties"] for f in signed["features"])
     assert not any("stream_url" in f["properties"] for f in anonymous["features"])
     assert len(anonymous["features"]) == len(signed["features"])
@@ -141,12 +140,3 @@ def test_nearby_cameras_and_grid_workers_and_a_drawn_circle(stack: EmbeddedStack
     assert "t-near" in {w["id"] for w in signed_snapshot["workers"]}
     assert public_snapshot["workers"] == []
     assert len(public_snapshot["cells"]) > 0 and public_snapshot["alerts"]
-
-
-def urllib_json(url: str, token: str | None) -> dict:
-    """GET a (Geo)JSON body, with ``token`` if given."""
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return dict(orjson.loads(response.read()))
