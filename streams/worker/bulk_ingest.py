@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import ConsumerRecord, TopicPartition
+from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Histogram
 
 from streams.io.lag import PartitionOffsets
 from streams.pipeline.events import Kind
 from streams.pipeline.ingest import InputPart
+from streams.worker.lean_records import LeanRecord, install, lean_values
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class BulkIngest:
     async def run(self) -> None:
         """Consume until cancelled."""
         s = self.settings
+        install()
         consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=s.bootstrap,
@@ -97,6 +99,7 @@ class BulkIngest:
             rebalance_timeout_ms=s.rebalance_timeout_ms,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            value_deserializer=lean_values,  # (offset, value) pairs, no ConsumerRecord
         )
         await consumer.start()
         self.consumer = consumer
@@ -123,29 +126,23 @@ class BulkIngest:
             waited += HOLD_STEP_S
 
     async def _take(
-        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[ConsumerRecord]]
+        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[LeanRecord]]
     ) -> None:
-        parts = [
-            InputPart(
-                self.topics[tp.topic],
-                tp.topic,
-                tp.partition,
-                [r.offset for r in batch],
-                [r.value for r in batch],
-            )
-            for tp, batch in fetched.items()
-        ]
+        parts = []
+        for tp, batch in fetched.items():
+            offsets, values = zip(*batch, strict=True) if batch else ((), ())
+            parts.append(InputPart(self.topics[tp.topic], tp.topic, tp.partition, offsets, values))
         BATCHES.observe(sum(len(part) for part in parts))
         await self.handle(parts)
         await self.flush()
-        offsets = {tp: batch[-1].offset + 1 for tp, batch in fetched.items() if batch}
+        ends = {tp: batch[-1][0] + 1 for tp, batch in fetched.items() if batch}
         try:
-            await consumer.commit(offsets)
+            await consumer.commit(ends)
         except (CommitFailedError, KafkaError) as exc:  # the partitions moved meanwhile
             COMMIT_FAILED.inc()
             log.warning("input offsets not committed (%s): read again by their new owner", exc)
             return
-        self.committed.update(offsets)
+        self.committed.update(ends)
 
     async def offsets(self) -> list[PartitionOffsets]:
         """High watermark and committed offset of each input partition held (for lag).
