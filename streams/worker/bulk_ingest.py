@@ -10,7 +10,8 @@ through :class:`streams.pipeline.ingest.Ingest` at once and on to ``cells.ingest
 topics through the worker's producer. Only after the producer has flushed what a batch
 produced are the batch's offsets committed: a worker that dies in between leaves them
 to be read again (at least once; every fold downstream is idempotent — one reading per
-device, a ticket id counts once).
+device, a ticket id counts once). That wait runs while the next batch is read and handled
+(one batch at a time awaits its acknowledgements; commits stay in order).
 """
 
 from __future__ import annotations
@@ -103,13 +104,22 @@ class BulkIngest:
         )
         await consumer.start()
         self.consumer = consumer
+        settling: asyncio.Task[None] | None = None
         try:
             while True:
                 await self.wait_while_held()
                 fetched = await consumer.getmany(timeout_ms=200, max_records=s.max_records)
-                if fetched:
-                    await self._take(consumer, fetched)
+                if not fetched:
+                    continue
+                ends = await self._take(fetched)
+                # the batch before is acknowledged and committed before this one's settling
+                # starts: commits stay in order, and at most one batch is unacknowledged
+                if settling is not None:
+                    await settling
+                settling = asyncio.create_task(self._settle(consumer, ends))
         finally:
+            if settling is not None and not settling.done():
+                settling.cancel()  # not committed: read again (at least once)
             self.consumer = None
             await consumer.stop()
 
@@ -126,16 +136,23 @@ class BulkIngest:
             waited += HOLD_STEP_S
 
     async def _take(
-        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[LeanRecord]]
-    ) -> None:
+        self, fetched: Mapping[TopicPartition, list[LeanRecord]]
+    ) -> dict[TopicPartition, int]:
+        """Hand ``fetched`` to ``handle``; the offsets to commit once its sends are
+        acknowledged."""
         parts = []
         for tp, batch in fetched.items():
             offsets, values = zip(*batch, strict=True) if batch else ((), ())
             parts.append(InputPart(self.topics[tp.topic], tp.topic, tp.partition, offsets, values))
         BATCHES.observe(sum(len(part) for part in parts))
         await self.handle(parts)
+        return {tp: batch[-1][0] + 1 for tp, batch in fetched.items() if batch}
+
+    async def _settle(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
+        """Commit ``ends`` once everything sent so far is acknowledged. Runs while the
+        next batch is read and handled, so the wait for the broker's acknowledgements
+        does not stop the input."""
         await self.flush()
-        ends = {tp: batch[-1][0] + 1 for tp, batch in fetched.items() if batch}
         try:
             await consumer.commit(ends)
         except (CommitFailedError, KafkaError) as exc:  # the partitions moved meanwhile
