@@ -11,7 +11,8 @@ error shape):
 - **Rate limits**, per caller: a token holder by name, an anonymous caller by remote
   address. Each route class has its own budget: ``write`` (state-changing methods:
   alert actions, ``POST /api/query``, rule uploads) and ``read`` (``GET``/``HEAD`` of
-  ``/api/…``, ``/ws`` handshakes, ``/metrics``). The page's files, ``/healthz`` and
+  ``/api/…``, ``/ws`` handshakes, ``/metrics``), and a generous ``static`` for everything
+  else (the page's files, and any other path a client tries). ``/healthz`` and
   ``/readyz`` are not limited. A refusal is 429 with ``Retry-After`` (whole seconds),
   counted in ``citybrain_rate_limited_total{route_class}``.
 
@@ -38,9 +39,11 @@ from web.ratelimit import Bucket, BucketStore, Budget, full, take
 
 log = logging.getLogger(__name__)
 
-RouteClass = Literal["read", "write"]
+RouteClass = Literal["read", "write", "static"]
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WS_PATH = "/ws"
+STATIC_DEFAULT = Budget(rate_per_s=50.0, burst=500)  # web.static_rate_per_s, web.static_burst
+PROBES = frozenset({"/healthz", "/readyz"})  # orchestrators poll these: never limited
 
 ORIGIN_REFUSED = Counter(
     "citybrain_http_origin_refused_total",
@@ -49,7 +52,7 @@ ORIGIN_REFUSED = Counter(
 )
 RATE_LIMITED = Counter(
     "citybrain_rate_limited_total",
-    "Requests (read, write) and websocket messages (ws_message) refused by a rate limit",
+    "Requests (read, write, static) and websocket messages (ws_message) refused by a rate limit",
     ["route_class"],
 )
 
@@ -62,6 +65,7 @@ class ProtectConfig:
     read: Budget
     write: Budget
     ws_message: Budget
+    static: Budget = STATIC_DEFAULT
 
     @classmethod
     def from_settings(cls, w: WebSettings) -> ProtectConfig:
@@ -70,6 +74,7 @@ class ProtectConfig:
             read=Budget(w.read_rate_per_s, w.read_burst),
             write=Budget(w.write_rate_per_s, w.write_burst),
             ws_message=Budget(w.ws_message_rate_per_s, w.ws_message_burst),
+            static=Budget(w.static_rate_per_s, w.static_burst),
         )
 
 
@@ -88,7 +93,9 @@ def route_class(method: str, path: str) -> RouteClass | None:
         return "write"
     if path.startswith("/api/") or path in (WS_PATH, "/metrics"):
         return "read"
-    return None
+    if path in PROBES:
+        return None
+    return "static"
 
 
 def caller_key(caller: Principal | None, has_token: bool, remote: str | None) -> str:
@@ -100,9 +107,12 @@ def caller_key(caller: Principal | None, has_token: bool, remote: str | None) ->
 
 def setup(app: web.Application, config: ProtectConfig) -> None:
     """Install the Origin and rate-limit middleware; call after :func:`web.guard.setup`."""
-    app[_STATE] = _State(
-        config, {"read": BucketStore(config.read), "write": BucketStore(config.write)}
-    )
+    stores: dict[RouteClass, BucketStore] = {
+        "read": BucketStore(config.read),
+        "write": BucketStore(config.write),
+        "static": BucketStore(config.static),
+    }
+    app[_STATE] = _State(config, stores)
     app.middlewares.append(_protect)
 
 
@@ -130,7 +140,7 @@ async def _protect(request: web.Request, handler: guard.Handler) -> web.StreamRe
         decision = state.stores[cls].take(key, time.monotonic())
         if not decision.granted:
             RATE_LIMITED.labels(cls).inc()
-            budget = state.config.read if cls == "read" else state.config.write
+            budget = state.stores[cls].budget
             raise guard.ApiError(
                 429,
                 f"rate limit: at most {budget.rate_per_s:g} {cls} requests per second "

@@ -39,15 +39,48 @@ def error(status: int, message: str) -> web.Response:
     return error_response(status, message)
 
 
-def static_file(path: str) -> web.StreamResponse:
-    """A file under ``web/static`` for a URL path; 404 for anything outside it.
+MAX_PATH_BYTES = 1024
+"""Longer page-file paths are refused without looking at the file system."""
+MAX_NAME_BYTES = 255
+"""Longer path segments too (the file system would raise rather than answer "no")."""
 
-    Vendored libraries may be cached for an hour; the page itself is revalidated
-    (``no-cache``; ETag and Last-Modified allow 304 answers).
+
+def static_relative(path: str) -> str | None:
+    """The file under ``web/static`` that the URL path ``path`` names, relative to it, or
+    None when it names none that could be served (pure: the file system is not asked).
+
+    Only canonical paths qualify: printable text (no NUL, no control characters, no
+    undecodable bytes), at most :data:`MAX_PATH_BYTES`, segments of at most
+    :data:`MAX_NAME_BYTES`, no empty, ``.`` or ``..`` segment and no backslash. ``/``
+    names ``index.html``.
     """
-    relative = "index.html" if path in ("", "/") else path.lstrip("/")
-    target = (STATIC_DIR / relative).resolve()
-    if not target.is_relative_to(STATIC_DIR) or not target.is_file():
+    if path in ("", "/"):
+        return "index.html"
+    relative = path.removeprefix("/")
+    if not relative.isprintable() or "\\" in relative:
+        return None
+    if len(relative.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return None
+    parts = relative.split("/")
+    if any(part in ("", ".", "..") or len(part.encode()) > MAX_NAME_BYTES for part in parts):
+        return None
+    return relative
+
+
+def static_file(path: str) -> web.StreamResponse:
+    """A file under ``web/static`` for a URL path; 404 for anything else.
+
+    The path must be canonical (:func:`static_relative`): a file is served under one
+    name only, and the access log may write that name (web/access_log.py). Links inside
+    ``web/static`` (``vendor`` may be one) are followed; nothing leads outside it but
+    such a link. Vendored libraries may be cached for an hour; the page itself is
+    revalidated (``no-cache``; ETag and Last-Modified allow 304 answers).
+    """
+    relative = static_relative(path)
+    if relative is None:
+        return error(404, "no such file")  # the path is not repeated: it may not be text
+    target = STATIC_DIR / relative
+    if not target.is_file():
         return error(404, f"no such file: {path}")
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     if content_type.startswith("text/") or content_type.endswith("javascript"):

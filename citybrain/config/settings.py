@@ -197,6 +197,15 @@ class WebSettings(BaseModel):
         description="state-changing requests and POST /api/query: per caller, per s",
     )
     write_burst: int = Field(20, ge=1, description="writes one caller may make at once")
+    static_rate_per_s: float = Field(
+        50.0,
+        gt=0,
+        description="GET/HEAD of the page's files and any other path but /api/…, /ws, /metrics, "
+        "/healthz and /readyz: per caller, per s",
+    )
+    static_burst: int = Field(
+        500, ge=1, description="page-file requests one caller may make at once"
+    )
     ws_message_rate_per_s: float = Field(
         2.0, gt=0, description="messages a websocket client may send, per connection, per s"
     )

@@ -77,8 +77,9 @@ def bearer(token: str) -> dict[str, str]:
         ("POST", "/api/alerts/a-1/ack", "write"),
         ("DELETE", "/api/x", "write"),
         ("post", "/anything", "write"),
-        ("GET", "/", None),
-        ("GET", "/js/map.js", None),
+        ("GET", "/", "static"),
+        ("GET", "/js/map.js", "static"),
+        ("HEAD", "/%00", "static"),
         ("GET", "/healthz", None),
         ("GET", "/readyz", None),
     ],
@@ -113,7 +114,7 @@ async def test_reads_are_limited_per_caller(
     # bob, and the anonymous caller (by address), each have their own budget
     assert (await client.get("/api/read", headers=bearer(BOB))).status == 200
     assert (await client.get("/api/read")).status == 200
-    # the page's files are not limited
+    # the page's files have a budget of their own
     assert (await client.get("/app.js", headers=bearer(ALICE))).status == 200
 
 
