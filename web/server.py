@@ -41,7 +41,7 @@ from streams.io.broker_watch import BrokerWatch
 from streams.io.lag import refresh_forever
 from streams.pipeline.config import zone_index
 from streams.pipeline.privacy import redact_alert
-from web import guard, headers, protect, routes, telemetry
+from web import guard, headers, protect, routes, serving, telemetry
 from web.audit import AuditStore, validate_entry
 from web.auth import WS_PROTOCOL, TokenTable
 from web.cell_history import HistoryRecorder, HistoryStore
@@ -76,6 +76,7 @@ from web.workers import (
     validate_worker_view,
 )
 from web.workers import routes as worker_routes
+from web.ws_handshake import handshake_request
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ class WebServer:
         self.worker_store = WorkerStore(self.redis, settings.redis.key_prefix)
         w = settings.web
         self.fanout = Fanout(queue_max=w.send_queue_max, send_timeout_s=w.send_timeout_s)
-        self._runner: web.AppRunner | None = None
+        self._runner: serving.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self.broker = BrokerWatch(settings.kafka.bootstrap_servers())
@@ -256,9 +257,8 @@ class WebServer:
         await self.rules.start()
         await self.desk.start()
         w = self.settings.web
-        self._runner = web.AppRunner(
-            self.app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
-        )
+        # JSON answers to unparsable requests, an access log without queries (web/serving.py)
+        self._runner = serving.AppRunner(self.app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await self._runner.setup()
         await web.TCPSite(self._runner, w.host, w.port).start()
         self.port = int(self._runner.addresses[0][1])
@@ -422,7 +422,7 @@ class WebServer:
             compress=False,  # ~70 KiB less per connection; cell JSON is small and frequent
             heartbeat=PING_INTERVAL_S,
         )
-        await ws.prepare(request)
+        await ws.prepare(handshake_request(request))  # no token reaches aiohttp's log
         transport = request.transport
         public = guard.anonymous(request)
         client = self.fanout.add(  # before the snapshot read, so no update falls between
