@@ -9,6 +9,7 @@ resolutions) or one of h3's own ``H3BaseException`` subclasses (cell ids).
 from __future__ import annotations
 
 import math
+import re
 from typing import Final
 
 import h3
@@ -17,6 +18,7 @@ from shapely.geometry.base import BaseGeometry
 
 MIN_RESOLUTION: Final = 0
 MAX_RESOLUTION: Final = 15
+_HEX_ID: Final = re.compile(r"[0-9a-fA-F]{1,16}")  # an H3 index is a 64-bit number in hex
 
 
 def _check_res(res: int) -> None:
@@ -36,6 +38,14 @@ def cell_of(lat: float, lon: float, res: int) -> str:
     _check_res(res)
     _check_latlon(lat, lon)
     return str(h3.latlng_to_cell(lat, lon, res))
+
+
+def is_cell(text: object, res: int | None = None) -> bool:
+    """Whether ``text`` is an H3 cell id (at resolution ``res``, if given). Never raises:
+    h3 itself raises OverflowError for a hex number beyond 64 bits or a sign."""
+    if not isinstance(text, str) or _HEX_ID.fullmatch(text) is None:
+        return False
+    return bool(h3.is_valid_cell(text)) and (res is None or h3.get_resolution(text) == res)
 
 
 def cell_center(cell: str) -> tuple[float, float]:

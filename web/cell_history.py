@@ -35,6 +35,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from alerts.crowd.los import LosConfig
+from geo.cells import is_cell
 from web import routes
 from web.guard import ApiError, check
 from web.live import rollup_views
@@ -220,7 +221,7 @@ def add_routes(app: web.Application, store: HistoryStore, fine: int, los: LosCon
     async def series(request: web.Request) -> web.Response:
         check(request, "viewer")
         cell = request.match_info["cell"]
-        if not h3.is_valid_cell(cell) or h3.get_resolution(cell) != fine:
+        if not is_cell(cell, fine):
             raise ApiError(400, f"{cell[:20]!r} is not an H3 cell at resolution {fine}")
         minutes = integer(request.query.get("minutes", "60"), 1, 60)
         if minutes is None:

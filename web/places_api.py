@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import h3
 from aiohttp import web
 
+from geo.cells import is_cell
 from geo.placename import PlaceNamer
 from web.guard import ApiError, requires
 from web.params import integer
@@ -46,11 +46,7 @@ class PlaceRoutes:
         return {**alert, "place": self.namer.at_cell(str(cell)).to_dict()}
 
     def _valid(self, cell: object) -> bool:
-        return (
-            isinstance(cell, str)
-            and h3.is_valid_cell(cell)
-            and h3.get_resolution(cell) == self.namer.resolution
-        )
+        return is_cell(cell, self.namer.resolution)
 
     async def get_places(self, request: web.Request) -> web.Response:
         raw = request.query.get("cells", "")

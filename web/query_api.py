@@ -40,6 +40,7 @@ from shapely.errors import GEOSException
 from shapely.geometry import MultiPolygon, Polygon, shape
 
 from alerts.crowd.los import LosConfig
+from geo.cells import is_cell
 from geo.crs import out_of_china, out_of_china_array
 from geo.layer_files import LayerFileLike, load_layer_dir, load_layer_file
 from geo.layers import CORE_KINDS, Layers, PointLayer
@@ -372,7 +373,7 @@ class SpatialQueries:
         centre = self._centres.get(cell)
         if centre is not None:
             return centre
-        if not h3.is_valid_cell(cell):
+        if not is_cell(cell):
             BAD_VIEWS.labels("cell").inc()
             return None
         if len(self._centres) > 200_000:  # cells come and go; keep the cache bounded

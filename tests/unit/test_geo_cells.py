@@ -93,3 +93,12 @@ def test_parent_rejects_finer_resolution() -> None:
     cell = cells.cell_of(23.0, 113.1, 6)
     with pytest.raises(ValueError, match="finer"):
         cells.parent(cell, 9)
+
+
+def test_is_cell_never_raises() -> None:
+    cell = cells.cell_of(23.0259, 113.1164, 9)
+    assert cells.is_cell(cell) and cells.is_cell(cell, 9) and cells.is_cell(cell.upper(), 9)
+    assert not cells.is_cell(cell, 8)
+    # h3 raises OverflowError for these: a hex number beyond 64 bits, a sign
+    for text in ("9" * 40, "-1", "", " " + cell, "0x1", "ffffffffffffffff", None, 42):
+        assert not cells.is_cell(text), text
