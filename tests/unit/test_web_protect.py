@@ -23,6 +23,7 @@ CONFIG = protect.ProtectConfig(
     read=Budget(rate_per_s=0.01, burst=5),  # slow refill: the test sees whole buckets
     write=Budget(rate_per_s=0.01, burst=2),
     ws_message=Budget(rate_per_s=0.01, burst=3),
+    static=Budget(rate_per_s=0.01, burst=4),
 )
 
 
@@ -53,6 +54,7 @@ def build_app() -> web.Application:
     app.router.add_post("/api/write", read)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/app.js", read)  # stands for the page's static files
+    app.router.add_get("/healthz", read)
     return app
 
 
@@ -177,3 +179,18 @@ async def test_websocket_origin_and_message_budget(
     async with client.ws_connect("/ws") as ws:  # a program without Origin; a fresh budget
         await ws.send_str("x")
         assert await ws.receive_str() == "echo x"
+
+
+@pytest.mark.asyncio
+async def test_page_files_and_unknown_paths_have_a_budget_probes_none(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    before = counter("citybrain_rate_limited_total", route_class="static")
+    statuses = [(await client.get(path)).status for path in ("/app.js", "/x", "/y", "/app.js")]
+    assert statuses == [200, 404, 404, 200]  # any path but /api, /ws, /metrics draws on it
+    r = await client.get("/app.js")
+    assert r.status == 429 and r.content_type == "application/json"
+    assert "at most 0.01 static requests per second (bursts of 4)" in (await r.json())["error"]
+    assert counter("citybrain_rate_limited_total", route_class="static") == before + 1
+    assert (await client.get("/healthz")).status == 200  # probes: never limited
+    assert (await client.get("/api/read")).status == 200  # reads: their own budget
