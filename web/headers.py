@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+SERVER = "citybrain"
+"""The ``Server`` header of every answer: no software versions."""
+
 
 def content_security_policy(tile_url: str | None) -> str:
     """The page's CSP; ``tile_url`` (a ``{z}/{x}/{y}`` template) adds its origin to images."""
@@ -44,7 +47,7 @@ def setup(app: web.Application, tile_url: str | None) -> None:
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
-        headers["Server"] = "citybrain"
+        headers["Server"] = SERVER
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Frame-Options"] = "DENY"

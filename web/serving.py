@@ -32,6 +32,7 @@ from prometheus_client import Counter
 
 from web.access_log import MALFORMED, AccessLog
 from web.guard import error_response
+from web.headers import SERVER
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class RequestHandler(web.RequestHandler):
         if request.writer.output_size > 0:  # as aiohttp: part of an answer is out already
             raise ConnectionError("answer already being sent; cannot send an error instead")
         response = error_response(status, text)
+        # An unparsable request reached no application, so web/headers.py did not run.
+        response.headers["Server"] = SERVER
         response.force_close()
         return response
 

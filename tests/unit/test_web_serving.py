@@ -175,6 +175,7 @@ async def test_a_parser_error_answers_json_and_repeats_no_input(
     header = b"Authorization: Bearer " + TOKEN.encode() + b"x" * 9000
     status, headers, body = await exchange(port, get(b"/", header))
     assert (status, headers["content-type"]) == (400, "application/json")
+    assert headers["server"] == "citybrain"  # no software versions here either
     assert orjson.loads(body) == {"error": "request line or header line too long"}
     long_path = b"/" + TOKEN.encode() + b"y" * 9000
     status, _, path_body = await exchange(port, get(long_path))
