@@ -30,7 +30,7 @@ from aiohttp.http_exceptions import (
 )
 from prometheus_client import Counter
 
-from web.access_log import MALFORMED, AccessLog
+from web.access_log import MALFORMED, METHOD_CHARS, NO_ROUTE, AccessLog, route_of
 from web.guard import error_response
 from web.headers import SERVER
 
@@ -83,8 +83,9 @@ class RequestHandler(web.RequestHandler):
         not used."""
         status, reason, text = malformed_answer(status, exc)
         MALFORMED_REQUESTS.labels(reason).inc()
-        if status == 500:
-            log.error("%s: uncaught error in a handler", reason, exc_info=exc)
+        if status == 500:  # a bug: the route's pattern and the traceback, to report it
+            where = f"{request.method[:METHOD_CHARS]} {route_of(request) or NO_ROUTE}"
+            log.error("uncaught error in a handler of %s", where, exc_info=exc)
         else:
             if isinstance(exc, HttpProcessingError):
                 request[MALFORMED] = True  # routed nowhere (web/access_log.py)

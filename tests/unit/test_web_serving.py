@@ -239,5 +239,5 @@ async def test_bad_page_paths_are_json_404_and_bugs_json_500(
     assert (status, headers["content-type"]) == (500, "application/json")
     assert orjson.loads(body) == {"error": "internal server error"}
     assert [r.getMessage() for r in caplog.records if r.exc_info] == [
-        "internal: uncaught error in a handler"
+        "uncaught error in a handler of GET /api/broken"
     ]
