@@ -120,7 +120,7 @@ VALUE = st.one_of(
     st.text(max_size=40),
     st.binary(max_size=12),  # sent percent-encoded as is: invalid UTF-8 too
 )
-PER_ROUTE = 6  # examples per route besides the explicit ones: ~40 routes, a few seconds
+PER_ROUTE = 20  # examples per route besides the explicit ones: ~40 routes, ~8 s in all
 
 
 # The server under test runs in this process and draws on the global `random` (Kafka and
