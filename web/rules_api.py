@@ -8,6 +8,9 @@ attempt — and workers swap to an accepted set within seconds.
 
 * ``GET /api/rules`` — the set in force (version, rules, author, files);
 * ``GET /api/rules/changes[?limit=N]`` — changes, newest first, without file texts;
+
+both without who made a change and where (author, comment, diff, problems) unless the
+caller is an engineer (:mod:`web.rule_view`);
 * ``POST /api/rules`` (role ``engineer``) — ``{"files": {"name.yaml": "<YAML>"},
   "comment": "…"}`` replaces the whole rule set: 202 with the new version, or 422
   with every problem as ``file:line:column: message``.
@@ -31,6 +34,7 @@ from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
 from web.guard import ApiError, check, json_body
 from web.params import integer
+from web.rule_view import change_view
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +85,20 @@ class RuleLog:
 
     # -- handlers ------------------------------------------------------------------------------
     async def get_rules(self, request: web.Request) -> web.Response:
-        check(request, "viewer")
+        who = check(request, "viewer")
         if self.current is None:
             raise ApiError(404, "no rule set on the rules topic yet: is a worker running?")
         data = _summary(self.current) | {"files": dict(self.current.files)}
-        return web.json_response(data, dumps=_dumps)
+        return web.json_response(change_view(data, who), dumps=_dumps)
 
     async def get_changes(self, request: web.Request) -> web.Response:
-        check(request, "viewer")
+        who = check(request, "viewer")
         limit = integer(request.query.get("limit", "100"), 1, MAX_CHANGES)
         if limit is None:
             raise ApiError(400, f"limit must be a whole number from 1 to {MAX_CHANGES}")
         newest = list(self.changes)[::-1][:limit]
-        return web.json_response({"changes": [_summary(c) for c in newest]}, dumps=_dumps)
+        changes = [change_view(_summary(c), who) for c in newest]
+        return web.json_response({"changes": changes}, dumps=_dumps)
 
     async def post_rules(self, request: web.Request) -> web.Response:
         who = check(request, "engineer")
