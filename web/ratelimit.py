@@ -56,6 +56,16 @@ class Decision:
         return str(max(1, math.ceil(self.retry_after_s)))
 
 
+def share(budget: Budget, replicas: int) -> Budget:
+    """One of ``replicas`` web servers' part of ``budget``: the rate divided, the burst
+    divided rounding down (at least 1), so that a caller spread over every replica gets
+    no more than ``budget`` in all. Budgets are kept per process, not shared (a shared
+    store would put a round trip on every request); ``web.replicas`` says how many."""
+    if replicas < 1:
+        raise ValueError(f"replicas must be at least 1, got {replicas!r}")
+    return Budget(budget.rate_per_s / replicas, max(1, budget.burst // replicas))
+
+
 def full(budget: Budget, now_s: float) -> Bucket:
     """The bucket of a caller not seen before (or idle long enough to have refilled)."""
     return Bucket(float(budget.burst), now_s)

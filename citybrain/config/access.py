@@ -1,13 +1,15 @@
 """Who may do what, and from which origins: the vocabulary the settings validate against.
 
-Roles and what each allows (the table in :mod:`web.auth`), and browser origins as the
-web server compares them (:mod:`web.origin`). Kept here, below every package that reads
-settings, so the settings need nothing of the web server to check a token list or an
-allow-list.
+Roles and what each allows (the table in :mod:`web.auth`), browser origins as the
+web server compares them (:mod:`web.origin`), host names as it compares ``Host`` headers
+(:mod:`web.hosts`) and proxy networks (:mod:`web.forwarded`). Kept here, below every
+package that reads settings, so the settings need nothing of the web server to check a
+token list or an allow-list.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -62,3 +64,44 @@ def allowed_set(origins: Iterable[str]) -> frozenset[str]:
     """Allow-list entries in the form :func:`web.origin.origin_allowed` compares; raises
     ValueError."""
     return frozenset(str(parse_origin(o)) for o in origins)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def host_name(text: str) -> str:
+    """A host as the web server compares them: a name lower-cased without a trailing dot,
+    or an IP address in its canonical form (an IPv6 one without brackets). ``text`` may
+    carry a port (``map.example.cn:8080``, ``[::1]:8080``), which is dropped.
+
+    Raises ValueError for anything else (user info, a path, an empty or bad port).
+    """
+    stripped = text.strip()
+    try:
+        return str(ipaddress.ip_address(stripped.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        parts = urlsplit(f"//{stripped}")
+        parts.port  # noqa: B018 - parsing the port raises on a bad one
+    except ValueError as exc:
+        raise ValueError(f"not a host: {text[:100]!r} ({exc})") from None
+    name = (parts.hostname or "").rstrip(".")
+    if not name or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"not a host: {text[:100]!r}; expected a name or address[:port]")
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name
+
+
+def networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """Addresses (``10.0.0.2``) and networks (``10.0.0.0/24``, ``fd00::/8``) as networks;
+    raises ValueError naming the first entry that is neither."""
+    found = []
+    for entry in entries:
+        try:
+            found.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"not an IP address or network: {entry[:100]!r}") from None
+    return tuple(found)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from web.ratelimit import Bucket, BucketStore, Budget, full, take
+from web.ratelimit import Bucket, BucketStore, Budget, full, share, take
 
 BUDGET = Budget(rate_per_s=2.0, burst=3)
 
@@ -141,3 +141,11 @@ def test_a_caller_within_burst_and_rate_is_never_refused(
         ):
             kept.append(t)
     assert all(grants(budget, kept))
+
+
+def test_a_replicas_share_of_a_budget() -> None:
+    assert share(Budget(20.0, 200), 1) == Budget(20.0, 200)
+    assert share(Budget(20.0, 200), 3) == Budget(20.0 / 3, 66)  # never more than the total
+    assert share(Budget(2.0, 1), 4) == Budget(0.5, 1)  # a burst of one at least
+    with pytest.raises(ValueError, match="replicas must be at least 1"):
+        share(Budget(2.0, 1), 0)
