@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import Counter
 from redis.exceptions import RedisError
 
@@ -109,6 +110,13 @@ def setup(
     """
     app[CONFIG] = GuardConfig(tokens, anonymous_role, max_body_bytes)
     app.middlewares.extend([_errors, _authenticate])
+
+
+def add_gate(app: web.Application, middleware: Middleware) -> None:
+    """Install ``middleware`` between the error and authentication middlewares of ``app``
+    (after :func:`setup`): it sees every request before its token is looked at, and its
+    ApiErrors take the JSON error shape."""
+    app.middlewares.insert(app.middlewares.index(_authenticate), middleware)
 
 
 @web.middleware

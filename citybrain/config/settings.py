@@ -22,7 +22,7 @@ from pydantic_settings import (
 
 from alerts.crowd.los import LosConfig
 from alerts.rules.vocabulary import DESKS
-from citybrain.config.access import Role, allowed_set
+from citybrain.config.access import Role, allowed_set, host_name, networks
 from geo.crs import CRS
 
 
@@ -210,11 +210,52 @@ class WebSettings(BaseModel):
         2.0, gt=0, description="messages a websocket client may send, per connection, per s"
     )
     ws_message_burst: int = Field(20, ge=1, description="websocket messages at once")
+    replicas: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="web servers sharing the callers behind one address (a load balancer): "
+        "each enforces 1/replicas of the read and write budgets and of signin_max_failures, "
+        "so a caller spread over all of them gets the configured total at most",
+    )
+    signin_max_failures: int = Field(
+        10,
+        ge=1,
+        description="requests with an unknown token from one caller address within "
+        "signin_window_s before that address is refused (429) for signin_lockout_s",
+    )
+    signin_window_s: float = Field(60.0, gt=0, description="failed sign-ins counted this long, s")
+    signin_lockout_s: float = Field(
+        300.0, gt=0, description="how long an address with too many failed sign-ins waits, s"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="names a browser may reach this server by (the Host header) besides "
+        "localhost, its listen address, the hosts of allowed_origins and any IP address, "
+        "e.g. map.example.cn; a request naming another host is refused (421)",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "names the caller (its rightmost address not itself a trusted proxy); from any "
+        "other peer the header is ignored. Default: none",
+    )
 
     @field_validator("allowed_origins")
     @classmethod
     def _origins(cls, v: list[str]) -> list[str]:
         allowed_set(v)  # raises naming the entry that is not scheme://host[:port]
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        return [host_name(h) for h in v]  # raises naming the entry that is not a host name
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        networks(v)  # raises naming the entry that is not an address or network
         return v
 
 
