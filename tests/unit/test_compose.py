@@ -4,7 +4,9 @@ setting citybrain really has (parsed by the same Settings the processes use)."""
 
 from __future__ import annotations
 
+import json
 import re
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,19 @@ def test_one_port_in_front_of_every_web_server() -> None:
     assert "bind :8080" in config and re.search(r"server-template \S+ \d+ web:8080 ", config)
     assert "timeout tunnel" in config  # websockets stay open
     assert SERVICES["web"]["environment"]["CITYBRAIN_WEB__PORT"] == "8080"
+
+
+def test_the_proxy_names_the_caller_and_only_the_proxy_is_believed() -> None:
+    lb = SERVICES["lb"]
+    config = COMPOSE["configs"][lb["configs"][0]["source"]]["content"]
+    assert "option forwardfor" in config  # the caller's address in X-Forwarded-For
+    address = lb["networks"]["default"]["ipv4_address"]
+    (network,) = COMPOSE["networks"]["default"]["ipam"]["config"]
+    subnet, dynamic = ip_network(network["subnet"]), ip_network(network["ip_range"])
+    lb_address = ip_address(address)
+    assert lb_address in subnet and lb_address not in dynamic  # no other container takes it
+    # the web servers trust that address, and only it (the setting parses: test below)
+    assert json.loads(env("web")["CITYBRAIN_WEB__TRUSTED_PROXIES"]) == [address]
 
 
 def test_the_simulator_is_optional() -> None:
