@@ -80,7 +80,7 @@ def host_name(text: str) -> str:
     try:
         return str(ipaddress.ip_address(stripped.strip("[]")))
     except ValueError:
-        pass
+        pass  # not a bare address: read below as name[:port] or [address]:port
     try:
         parts = urlsplit(f"//{stripped}")
         parts.port  # noqa: B018 - parsing the port raises on a bad one
@@ -92,7 +92,7 @@ def host_name(text: str) -> str:
     try:
         return str(ipaddress.ip_address(name))
     except ValueError:
-        return name
+        return name  # a name, not an address
 
 
 def networks(entries: Iterable[str]) -> tuple[Network, ...]:
