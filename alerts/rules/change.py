@@ -18,6 +18,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from alerts.rules.bounds import MAX_RULESET_BYTES
 from alerts.rules.file import RuleFileError, RuleSet, load_rule_texts
 
 Source = Literal["file", "api"]
@@ -25,8 +26,6 @@ Status = Literal["accepted", "rejected"]
 
 #: File names inside a rule set: plain ``name.yaml``, no directories.
 FILE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.yaml")
-#: Largest rule set accepted, in bytes of YAML text (all files together).
-MAX_RULESET_BYTES: Final = 1_000_000
 
 
 class RuleChangeError(ValueError):

@@ -9,10 +9,15 @@ Pure apart from reading the files named: :func:`check_rule_text` works on text.
 Problems are collected, never raised one at a time, so that an engineer fixes
 a file in one go: :func:`check_rule_files` returns them all, and
 :func:`load_rule_files` raises :class:`RuleFileError` carrying them all.
+
+The work a rule set can cause is bounded (:mod:`alerts.rules.bounds`): files, bytes,
+rules, YAML values with aliases expanded, aliases, nesting, durations and polygon
+sizes; a set past a bound gets a problem naming it, and the checker stops there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from alerts.rules.bounds import MAX_FILES, MAX_NODES, MAX_RULES, MAX_RULESET_BYTES
 from alerts.rules.file_check import check_rule
 from alerts.rules.file_model import rule_schema, rule_schema_json
 from alerts.rules.file_shape import FILE_KEYS, unknown_key
@@ -57,25 +63,48 @@ class _IdAt:
     column: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Left:
+    """What is left of the rule set's budgets for the files not yet checked."""
+
+    nodes: int = MAX_NODES
+    rules: int = MAX_RULES
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    specs: list[RuleSpec]
+    problems: list[RuleProblem]
+    ids: list[_IdAt]
+    left: _Left
+
+
 def check_rule_text(text: str, file: str = "<text>") -> tuple[list[RuleSpec], list[RuleProblem]]:
     """The valid rules of one file's text, and every problem in it."""
-    specs, problems, ids = _check_text(text, file)
-    problems += _duplicate_ids(ids)
-    return specs, sorted(problems, key=lambda p: (p.line, p.column))
+    checked = _check_text(text, file, _Left())
+    problems = checked.problems + _duplicate_ids(checked.ids)
+    return checked.specs, sorted(problems, key=lambda p: (p.line, p.column))
 
 
-def _check_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleProblem], list[_IdAt]]:
-    doc, problems = parse_yaml(file, text)
+def _check_text(text: str, file: str, left: _Left) -> _Checked:
+    checked = _check_doc(text, file, left)
+    checked.problems.sort(key=lambda p: (p.line, p.column))
+    return checked
+
+
+def _check_doc(text: str, file: str, left: _Left) -> _Checked:
+    doc, problems = parse_yaml(file, text, left.nodes)
+    left = _Left(nodes=left.nodes - doc.nodes, rules=left.rules)
     # YAML-level problems (duplicate keys, tags) make the rule they sit in invalid too.
     yaml_lines = {p.line for p in problems}
     root = doc.root
     if root is None:
         if not problems:
             problems.append(RuleProblem(file, 0, 0, "empty file: expected 'rules:' and a list"))
-        return [], problems, []
+        return _Checked([], problems, [], left)
     if not isinstance(root, YMap):
         message = f"a rule file is a mapping with 'rules:', got {describe(root)}"
-        return [], [*problems, doc.problem(root.start, message)], []
+        return _Checked([], [*problems, doc.problem(root.start, message)], [], left)
     specs: list[RuleSpec] = []
     ids: list[_IdAt] = []
     for entry in root.entries:
@@ -89,7 +118,13 @@ def _check_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleProblem]
         message = f"'rules' must be a list of rules (- id: …), got {describe(rules.value)}"
         problems.append(doc.problem(rules.value.start, message))
     else:
-        for item in rules.value.items:
+        items = rules.value.items
+        if len(items) > left.rules:
+            message = f"more than {MAX_RULES} rules in the rule set; the rest are not checked"
+            problems.append(doc.problem(items[left.rules].start, message))
+            items = items[: left.rules]
+        left = _Left(nodes=left.nodes, rules=left.rules - len(items))
+        for item in items:
             spec, found = check_rule(doc, item)
             problems += found
             inside = range(item.start.line, item.end.line + 1)
@@ -99,7 +134,7 @@ def _check_text(text: str, file: str) -> tuple[list[RuleSpec], list[RuleProblem]
             if rule_id is not None and isinstance(rule_id.value, YScalar):
                 at = rule_id.value.start
                 ids.append(_IdAt(str(rule_id.value.value), file, at.line, at.column))
-    return specs, sorted(problems, key=lambda p: (p.line, p.column)), ids
+    return _Checked(specs, problems, ids, left)
 
 
 def _expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[RuleProblem]]:
@@ -146,10 +181,22 @@ def _read(path: Path) -> tuple[str | None, RuleProblem | None]:
 
 def read_rule_texts(paths: Iterable[str | Path]) -> tuple[dict[str, str], list[RuleProblem]]:
     """The text of every rule file of ``paths`` (directories: their ``*.yaml``), by path,
-    in load order, and the problems of files that could not be read."""
+    in load order, and the problems of files that could not be read. Reading stops at
+    :data:`MAX_FILES` files or :data:`MAX_RULESET_BYTES` bytes (the size on disk), with a
+    problem: a huge file is not read into memory to be refused afterwards."""
     files, problems = _expand(paths)
     texts: dict[str, str] = {}
-    for path in files:
+    size = 0
+    for i, path in enumerate(files):
+        if i == MAX_FILES:
+            problems.append(RuleProblem(str(path), 0, 0, _too_many_files(len(files))))
+            break
+        with contextlib.suppress(OSError):  # _read says why it cannot be read
+            size += path.stat().st_size
+        if size > MAX_RULESET_BYTES:
+            message = f"not read: the rule set is over {MAX_RULESET_BYTES} bytes with this file"
+            problems.append(RuleProblem(str(path), 0, 0, message))
+            break
         text, unreadable = _read(path)
         if text is None:
             problems += [unreadable] if unreadable else []
@@ -160,15 +207,35 @@ def read_rule_texts(paths: Iterable[str | Path]) -> tuple[dict[str, str], list[R
     return texts, problems
 
 
+def _too_many_files(count: int) -> str:
+    return f"{count} rule files; a rule set has at most {MAX_FILES}"
+
+
+def _over_bounds(texts: Mapping[str, str]) -> list[RuleProblem]:
+    """The set-wide bounds checked before any file is parsed: file count and bytes."""
+    where = next(iter(texts), "rule files")
+    if len(texts) > MAX_FILES:
+        return [RuleProblem(where, 0, 0, _too_many_files(len(texts)))]
+    size = sum(len(text.encode()) for text in texts.values())
+    if size > MAX_RULESET_BYTES:
+        message = f"rule set of {size} bytes; at most {MAX_RULESET_BYTES}"
+        return [RuleProblem(where, 0, 0, message)]
+    return []
+
+
 def _check_texts(texts: Mapping[str, str]) -> tuple[list[RuleSpec], list[RuleProblem]]:
+    if over := _over_bounds(texts):
+        return [], over
     specs: list[RuleSpec] = []
     problems: list[RuleProblem] = []
     ids: list[_IdAt] = []
+    left = _Left()
     for name, text in texts.items():
-        found, file_problems, file_ids = _check_text(text, name)
-        specs += found
-        problems += file_problems
-        ids += file_ids
+        checked = _check_text(text, name, left)
+        specs += checked.specs
+        problems += checked.problems
+        ids += checked.ids
+        left = checked.left
     problems += _duplicate_ids(ids)
     order = {name: i for i, name in enumerate(texts)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line, p.column))

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from alerts.rules.bounds import MAX_POLYGON_POSITIONS
+
 Loc = tuple[int, ...]
 
 
 def polygon_problems(rings: Sequence[Sequence[Sequence[float]]]) -> list[tuple[Loc, str]]:
     """(path inside the polygon, message) for every problem; empty when the polygon is sound.
 
-    Positions are ``[lon, lat]`` pairs (their length is checked by the format model).
+    Positions are ``[lon, lat]`` pairs (their length is checked by the format model); at
+    most :data:`MAX_POLYGON_POSITIONS` of them, all rings together, as the crossing check
+    is quadratic.
     """
+    positions = sum(len(ring) for ring in rings)
+    if positions > MAX_POLYGON_POSITIONS:
+        message = (
+            f"polygon of {positions} positions; at most {MAX_POLYGON_POSITIONS} "
+            "(draw the area coarser, or split the rule)"
+        )
+        return [((), message)]
     problems: list[tuple[Loc, str]] = []
     for r, ring in enumerate(rings):
         for p, (lon, lat) in enumerate(ring):

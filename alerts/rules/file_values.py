@@ -1,7 +1,8 @@
 """Small parsers for values written in rule files; each raises ValueError with a plain message.
 
 Durations: ``500ms``, ``10s``, ``5m`` (or ``5min``), ``1h``, combined ``1m30s``;
-``0`` alone. Times: ``HH:MM`` in 24-hour China time, ``24:00`` only as an end.
+``0`` alone; at most :data:`~alerts.rules.bounds.MAX_DURATION_MS` (7 days).
+Times: ``HH:MM`` in 24-hour China time, ``24:00`` only as an end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from alerts.rules.bounds import MAX_DURATION_MS
 from alerts.rules.file_model import DAY_ALIASES
 from alerts.rules.spec import DAYS, Op
 
@@ -36,7 +38,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 def parse_duration(value: str | int) -> int:
-    """A duration in whole milliseconds."""
+    """A duration in whole milliseconds, from 0 to :data:`MAX_DURATION_MS`."""
     if isinstance(value, int):
         if value == 0:
             return 0
@@ -47,7 +49,16 @@ def parse_duration(value: str | int) -> int:
     parts = list(_DURATION_PART.finditer(text))
     if not parts or "".join(p.group(0) for p in parts) != text:
         raise ValueError(f"bad duration {value!r}: write 500ms, 10s, 5m, 1h or 1m30s")
-    return round(sum(float(p.group(1)) * _UNIT_MS[p.group(2)] for p in parts))
+    # float: 10^400 s is inf, which round() cannot take; it is refused here like 8 days.
+    ms = sum(float(p.group(1)) * _UNIT_MS[p.group(2)] for p in parts)
+    if ms > MAX_DURATION_MS:
+        days = MAX_DURATION_MS // 86_400_000
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ValueError(
+            f"duration {shown!r} is longer than {days} days ({days * 24}h), the most a rule "
+            "may wait"
+        )
+    return round(ms)
 
 
 def parse_time(text: str, *, end: bool) -> int:

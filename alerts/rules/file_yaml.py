@@ -7,8 +7,11 @@ types is what the rule means:
   no leading-zero octal: ``0755`` is text;
 * duplicate keys are problems, not "last one wins";
 * explicit tags other than the core ones are problems; timestamps stay text;
-* ``<<`` merge keys work; alias expansion is bounded (:data:`MAX_NODES`), so
-  a "billion laughs" file is a problem, not an outage.
+* ``<<`` merge keys work; aliases are counted (:data:`~alerts.rules.bounds.MAX_ALIASES`),
+  nesting is bounded while the text is read (:data:`~alerts.rules.bounds.MAX_DEPTH`)
+  and the values built with aliases expanded are bounded
+  (:data:`~alerts.rules.bounds.MAX_NODES`), so a "billion laughs" file is a problem,
+  not an outage.
 """
 
 from __future__ import annotations
@@ -18,14 +21,14 @@ from dataclasses import dataclass
 from typing import Final
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from alerts.rules.bounds import MAX_ALIASES, MAX_DEPTH, MAX_NODES
 from alerts.rules.spec import RuleProblem
 
 MAX_NUMBER_CHARS: Final = 30
 """Digits an integer in a rule file may have (thresholds and durations need far fewer)."""
-MAX_NODES: Final = 100_000
-MAX_DEPTH: Final = 64
 
 _CORE = "tag:yaml.org,2002:"
 _INT = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$|^0x[0-9a-fA-F][0-9a-fA-F_]*$|^0o[0-7][0-7_]*$")
@@ -36,13 +39,40 @@ _FLOAT = re.compile(
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose int and float resolvers know no sexagesimal or leading-zero octal."""
+    """SafeLoader whose int and float resolvers know no sexagesimal or leading-zero octal,
+    and whose composer stops at :data:`MAX_ALIASES` aliases or :data:`MAX_DEPTH` levels."""
 
     # A class attribute in PyYAML's design; our own copy, so SafeLoader stays untouched.
     yaml_implicit_resolvers = {  # noqa: RUF012
         first: [(tag, rx) for tag, rx in resolvers if tag not in (_CORE + "int", _CORE + "float")]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        # Checked while composing, before PyYAML's own recursion goes deep or an alias is
+        # taken: a file nested 100,000 levels stops at level 33, not at the recursion limit.
+        if self.check_event(AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                message = f"more than {MAX_ALIASES} aliases (*name) in one file"
+                raise _TooBig(self._next_mark(), message)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooBig(self._next_mark(), _TOO_DEEP)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _next_mark(self) -> Mark:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        at = event.start_mark
+        return Mark(at.line + 1, at.column + 1, at.index) if at is not None else Mark(1, 1, 0)
 
 
 _Loader.add_implicit_resolver(_CORE + "int", _INT, list("-+0123456789"))
@@ -100,6 +130,7 @@ class YDocument:
     file: str
     text: str
     root: YNode | None
+    nodes: int = 0  # values built, aliases expanded: what the file spent of MAX_NODES
 
     def problem(self, mark: Mark, message: str) -> RuleProblem:
         return RuleProblem(self.file, mark.line, mark.column, message)
@@ -159,18 +190,25 @@ def resolve(root: YNode, loc: tuple[int | str, ...]) -> tuple[YNode, YEntry | No
 
 
 class _Builder:
-    def __init__(self, doc_file: str) -> None:
+    def __init__(self, doc_file: str, max_nodes: int) -> None:
         self.file = doc_file
         self.problems: list[RuleProblem] = []
         self.count = 0
+        self.max_nodes = max_nodes
 
     def problem(self, mark: Mark, message: str) -> None:
         self.problems.append(RuleProblem(self.file, mark.line, mark.column, message))
 
     def build(self, node: Node, depth: int) -> YNode:
         self.count += 1
-        if self.count > MAX_NODES or depth > MAX_DEPTH:
-            raise _TooBig(_mark(node.start_mark))
+        if self.count > self.max_nodes:
+            message = (
+                f"more than {MAX_NODES} YAML values in the rule set, aliases expanded "
+                "(an alias expanding too far?)"
+            )
+            raise _TooBig(_mark(node.start_mark), message)
+        if depth > MAX_DEPTH:  # an alias can place a deep node deeper still
+            raise _TooBig(_mark(node.start_mark), _TOO_DEEP)
         start, end = _mark(node.start_mark), _mark(node.end_mark)
         if isinstance(node, ScalarNode):
             return YScalar(self.scalar(node, start), start, end)
@@ -233,15 +271,27 @@ class _Builder:
         return text
 
 
+_TOO_DEEP: Final = f"nested more than {MAX_DEPTH} levels deep"
+
+
 class _TooBig(Exception):
-    def __init__(self, mark: Mark) -> None:
+    def __init__(self, mark: Mark, message: str) -> None:
         self.mark = mark
+        self.message = message
 
 
-def parse_yaml(file: str, text: str) -> tuple[YDocument, list[RuleProblem]]:
-    """Parse one YAML document. Syntax errors become problems at their position."""
+def parse_yaml(
+    file: str, text: str, max_nodes: int = MAX_NODES
+) -> tuple[YDocument, list[RuleProblem]]:
+    """Parse one YAML document. Syntax errors become problems at their position; so does
+    going past a bound of :mod:`alerts.rules.bounds` (then the root is None). ``max_nodes``
+    is what is left of the rule set's :data:`MAX_NODES` for this file."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except _TooBig as exc:
+        return YDocument(file, text, None), [
+            RuleProblem(file, exc.mark.line, exc.mark.column, exc.message)
+        ]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _mark(mark) if mark is not None else Mark(1, 1, 0)
@@ -262,12 +312,11 @@ def parse_yaml(file: str, text: str) -> tuple[YDocument, list[RuleProblem]]:
         return YDocument(file, text, None), [problem]
     if node is None:
         return YDocument(file, text, None), []
-    builder = _Builder(file)
+    builder = _Builder(file, max_nodes)
     try:
         root = builder.build(node, 0)
     except _TooBig as exc:
-        message = f"more than {MAX_NODES} values or {MAX_DEPTH} levels (aliases expanding?)"
-        return YDocument(file, text, None), [
-            RuleProblem(file, exc.mark.line, exc.mark.column, message)
+        return YDocument(file, text, None, builder.count), [
+            RuleProblem(file, exc.mark.line, exc.mark.column, exc.message)
         ]
-    return YDocument(file, text, root), builder.problems
+    return YDocument(file, text, root, builder.count), builder.problems
