@@ -2,9 +2,10 @@
 
 The web server follows the ``rules`` topic like every worker does
 (:mod:`streams.worker.rulesource`); the topic is the change log. An upload is
-validated here exactly as a worker would (:func:`alerts.rules.change.make_change`)
-and published to the topic — rejected uploads too, so the log shows every
-attempt — and workers swap to an accepted set within seconds.
+validated exactly as a worker would (:func:`alerts.rules.change.make_change`), in a
+child process under a time and memory budget (:mod:`web.rule_check`) so that checking
+never holds the event loop, and published to the topic — rejected uploads too, so the
+log shows every attempt — and workers swap to an accepted set within seconds.
 
 * ``GET /api/rules`` — the set in force (version, rules, author, files);
 * ``GET /api/rules/changes[?limit=N]`` — changes, newest first, without file texts;
@@ -13,7 +14,8 @@ both without who made a change and where (author, comment, diff, problems) unles
 caller is an engineer (:mod:`web.rule_view`);
 * ``POST /api/rules`` (role ``engineer``) — ``{"files": {"name.yaml": "<YAML>"},
   "comment": "…"}`` replaces the whole rule set: 202 with the new version, or 422
-  with every problem as ``file:line:column: message``.
+  with every problem as ``file:line:column: message``, or 422 with ``"budget": "time"``
+  (or ``"memory"``) when the check went over its budget; 503 when too many checks wait.
 """
 
 from __future__ import annotations
@@ -28,18 +30,25 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from alerts.rules.change import RuleChange, RuleChangeError, make_change
+from alerts.rules.change import RuleChange, RuleChangeError, check_file_names
 from citybrain.config.settings import Settings
 from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
 from web.guard import ApiError, check, json_body
 from web.params import integer
+from web.rule_check import Busy, CheckBudget, CheckFailed, CheckRequest, OverBudget, RuleChecker
 from web.rule_view import change_view
 
 log = logging.getLogger(__name__)
 
 UPLOADS = Counter("citybrain_rule_uploads_total", "Rule sets uploaded through the API", ["status"])
 BAD_CHANGES = Counter("citybrain_web_bad_rule_changes_total", "Unusable rules-topic records")
+CHECKS_REFUSED = Counter(
+    "citybrain_rule_checks_refused_total",
+    "Rule uploads whose check did not finish: over its time or memory budget, too many "
+    "waiting (busy), or the check process failed",
+    ["reason"],
+)
 
 #: Changes kept in memory for the API (the topic holds them all).
 MAX_CHANGES = 1000
@@ -54,6 +63,8 @@ class RuleLog:
         self.changes: deque[RuleChange] = deque(maxlen=MAX_CHANGES)
         self.current: RuleChange | None = None  # newest accepted change
         self._producer: AIOKafkaProducer | None = None
+        budget = CheckBudget(settings.rules.check_time_s, settings.rules.check_memory_mib)
+        self.checker = RuleChecker(budget)
 
     def receive(self, value: bytes | None, offset: int, _live: bool = True) -> None:
         try:
@@ -109,16 +120,39 @@ class RuleLog:
         if not all(isinstance(v, str) for v in files.values()) or not isinstance(comment, str):
             raise ApiError(400, "file contents and the comment must be text")
         try:
-            change, _ = make_change(
-                files,
-                previous=self.current,
-                source="api",
-                author=who.name,
-                at_ms=int(time.time() * 1000),
-                comment=comment[:500],
-            )
+            check_file_names(files)
         except RuleChangeError as exc:
             raise ApiError(400, str(exc)) from None
+        upload = CheckRequest(
+            files=files,
+            previous=self.current,
+            source="api",
+            author=who.name,
+            at_ms=int(time.time() * 1000),
+            comment=comment[:500],
+        )
+        try:
+            change = await self.checker.check(upload)
+        except OverBudget as exc:
+            CHECKS_REFUSED.labels(exc.budget).inc()
+            change = _over_budget(upload, exc.message)
+            await self._publish(change)
+            UPLOADS.labels(change.status).inc()
+            log.warning("rule upload by %s: %s", who.name, exc.message)
+            refused: dict[str, Any] = {
+                "error": f"{exc.message}; the rule set in force is unchanged",
+                "budget": exc.budget,
+                "problems": list(change.problems),
+            }
+            return web.json_response(refused, status=422, dumps=_dumps)
+        except Busy as exc:
+            CHECKS_REFUSED.labels("busy").inc()
+            raise ApiError(503, str(exc), {"Retry-After": "60"}) from None
+        except CheckFailed as exc:
+            CHECKS_REFUSED.labels("failed").inc()
+            log.error("rule upload by %s not checked: %s", who.name, exc)
+            message = "the rule check failed (logged); the rule set in force is unchanged"
+            raise ApiError(500, message) from None
         await self._publish(change)
         UPLOADS.labels(change.status).inc()
         log.info("rule upload by %s: %s %s", who.name, change.status, change.version or "")
@@ -134,6 +168,22 @@ class RuleLog:
         if self._producer is None:
             raise ApiError(503, "not connected to Kafka yet")
         await self._producer.send_and_wait(self.topic, orjson.dumps(change.to_dict()))
+
+
+def _over_budget(request: CheckRequest, message: str) -> RuleChange:
+    """The rejected change logged for an upload whose check went over budget (no diff: that
+    is part of the work the budget cut short)."""
+    return RuleChange(
+        version="",
+        files=request.files,
+        source=request.source,
+        author=request.author,
+        at_ms=request.at_ms,
+        status="rejected",
+        previous=request.previous.version if request.previous else None,
+        problems=(message,),
+        comment=request.comment,
+    )
 
 
 def _summary(change: RuleChange) -> dict[str, Any]:

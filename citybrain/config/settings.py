@@ -370,6 +370,15 @@ class RulesSettings(BaseModel):
     poll_interval_s: float = Field(
         1.0, gt=0, le=5, description="how often workers look for changed rule files, s"
     )
+    check_time_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="wall-clock budget of checking one uploaded rule set (its own process), s",
+    )
+    check_memory_mib: int = Field(
+        256, ge=64, le=4096, description="memory budget of that process (address space), MiB"
+    )
 
 
 class EmbeddedSettings(BaseModel):
