@@ -30,7 +30,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from alerts.rules.change import RuleChange, RuleChangeError, check_file_names
+from alerts.rules.change import RuleChange, RuleChangeError, check_file_names, fit_record
 from citybrain.config.settings import Settings
 from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
@@ -132,11 +132,10 @@ class RuleLog:
             comment=comment[:500],
         )
         try:
-            change = await self.checker.check(upload)
+            checked = await self.checker.check(upload)
         except OverBudget as exc:
             CHECKS_REFUSED.labels(exc.budget).inc()
-            change = _over_budget(upload, exc.message)
-            await self._publish(change)
+            change = await self._publish(_over_budget(upload, exc.message))
             UPLOADS.labels(change.status).inc()
             log.warning("rule upload by %s: %s", who.name, exc.message)
             refused: dict[str, Any] = {
@@ -153,21 +152,27 @@ class RuleLog:
             log.error("rule upload by %s not checked: %s", who.name, exc)
             message = "the rule check failed (logged); the rule set in force is unchanged"
             raise ApiError(500, message) from None
-        await self._publish(change)
+        change = await self._publish(checked)
         UPLOADS.labels(change.status).inc()
         log.info("rule upload by %s: %s %s", who.name, change.status, change.version or "")
         if not change.accepted:
+            # The caller gets every problem, also those the log had no room for.
+            problems = checked.problems if not checked.accepted else change.problems
             data = {
-                "error": f"{len(change.problems)} problem(s); the rule set in force is unchanged",
-                "problems": list(change.problems),
+                "error": f"{len(problems)} problem(s); the rule set in force is unchanged",
+                "problems": list(problems),
             }
             return web.json_response(data, status=422, dumps=_dumps)
         return web.json_response(_summary(change), status=202, dumps=_dumps)
 
-    async def _publish(self, change: RuleChange) -> None:
+    async def _publish(self, change: RuleChange) -> RuleChange:
+        """Log ``change`` on the rules topic as it fits a record (:func:`fit_record`: an
+        accepted set too large to log becomes a rejected change); the change logged."""
         if self._producer is None:
             raise ApiError(503, "not connected to Kafka yet")
-        await self._producer.send_and_wait(self.topic, orjson.dumps(change.to_dict()))
+        logged = fit_record(change)
+        await self._producer.send_and_wait(self.topic, logged.to_record())
+        return logged
 
 
 def _over_budget(request: CheckRequest, message: str) -> RuleChange:

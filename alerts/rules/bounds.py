@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Final
 
-MAX_RULESET_BYTES: Final = 1_000_000
-"""Bytes of YAML text (UTF-8) in a rule set, all files together."""
+MAX_RULESET_BYTES: Final = 800_000
+"""Bytes of YAML text (UTF-8) in a rule set, all files together: an accepted set travels
+whole in one record of the rules topic, at most 1,000,000 bytes of JSON
+(:data:`alerts.rules.change.MAX_RECORD_BYTES`), which escaping makes longer than the text."""
 
 MAX_FILES: Final = 20
 """Files in a rule set."""

@@ -5,7 +5,8 @@ every worker can load it on its own, plus the change log's facts: author,
 time, source (rule files on disk, or an upload through the API), the unified
 diff against the set it replaces, and — for a rejected change — every problem
 found. Changes travel on the ``rules`` Kafka topic; that topic *is* the change
-log. Pure: no I/O.
+log, and a record on it is at most :data:`MAX_RECORD_BYTES` (:func:`fit_record`).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 import orjson
@@ -26,6 +27,9 @@ Status = Literal["accepted", "rejected"]
 
 #: File names inside a rule set: plain ``name.yaml``, no directories.
 FILE_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.yaml")
+#: Largest rules-topic record, bytes of JSON: Kafka's and aiokafka's default largest
+#: request is 1 MiB, and the record's own framing needs a little room.
+MAX_RECORD_BYTES: Final = 1_000_000
 
 
 class RuleChangeError(ValueError):
@@ -57,6 +61,10 @@ class RuleChange:
     @property
     def accepted(self) -> bool:
         return self.status == "accepted"
+
+    def to_record(self) -> bytes:
+        """The change as a rules-topic record (JSON)."""
+        return orjson.dumps(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -180,3 +188,34 @@ def make_change(
         rules=tuple(r.id for r in rules.rules) if rules else (),
     )
     return change, rules
+
+
+def fit_record(change: RuleChange, limit: int = MAX_RECORD_BYTES) -> RuleChange:
+    """``change`` as it can travel on the rules topic, in at most ``limit`` bytes.
+
+    Within the limit it is returned as it is. Otherwise its diff is left out (a line says
+    so; the files hold the whole story). A rejected change still too large also leaves
+    out its files (no worker loads them) and then as many problems as it must, saying how
+    many. An accepted change still too large cannot travel: it becomes a rejected change
+    without files whose one problem says so, and nothing changes.
+    """
+    if len(change.to_record()) <= limit:
+        return change
+    note = f"(diff of {len(change.diff)} characters left out: the record would be too large)\n"
+    change = replace(change, diff=note)
+    if len(change.to_record()) <= limit:
+        return change
+    if change.accepted:
+        size = len(change.to_record())
+        message = (
+            f"rule set too large to log: its change record would be {size} bytes, "
+            f"at most {limit}; the rule set in force is unchanged"
+        )
+        change = replace(change, status="rejected", version="", rules=(), problems=(message,))
+    change = replace(change, files={})
+    everything, keep = change.problems, len(change.problems)
+    while len(change.to_record()) > limit and keep > 0:
+        keep //= 2  # a handful of serialisations, however many problems there are
+        more = f"… and {len(everything) - keep} more problem(s), left out of the log"
+        change = replace(change, problems=(*everything[:keep], more))
+    return change

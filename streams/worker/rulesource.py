@@ -27,10 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import orjson
 from prometheus_client import Counter, Gauge
 
-from alerts.rules.change import RuleChange, RuleChangeError, make_change
+from alerts.rules.change import RuleChange, RuleChangeError, fit_record, make_change
 from alerts.rules.file import (
     DEFAULT_RULES,
     RuleFileError,
@@ -221,5 +220,5 @@ class RuleSource:
                 "\n".join(change.problems),
             )
         self.latest_from_files = change  # do not publish the same text twice
-        await self.publish(orjson.dumps(change.to_dict()))
+        await self.publish(fit_record(change).to_record())  # within the topic's record size
         return True

@@ -19,8 +19,10 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
+from alerts.rules.bounds import MAX_RULESET_BYTES
 from alerts.rules.file import DEFAULT_RULES
 from citybrain.stack import EmbeddedStack
+from tests.e2e.kit import http, wait_for
 from tests.e2e.test_web_server import bounded, web_server
 from web.rule_check import CheckBudget, CheckRequest, OverBudget, RuleChecker
 
@@ -70,7 +72,7 @@ def sample(name: str, **labels: str) -> float:
 
 
 async def upload_while_probing(
-    http: aiohttp.ClientSession, base: str, token: str, files: dict[str, str]
+    session: aiohttp.ClientSession, base: str, token: str, files: dict[str, str]
 ) -> tuple[int, dict, list[float]]:
     """POST ``files`` as a rule upload and, until it is answered, GET /healthz back to back:
     the upload's status and body, and every probe's latency in seconds."""
@@ -81,14 +83,14 @@ async def upload_while_probing(
     async def probe() -> None:
         while True:
             started = time.monotonic()
-            async with http.get(base + "/healthz") as r:
+            async with session.get(base + "/healthz") as r:
                 assert r.status == 200, await r.text()
             latencies.append(time.monotonic() - started)
             await asyncio.sleep(0.02)
 
     prober = asyncio.create_task(probe())
     try:
-        async with http.post(base + "/api/rules", json=payload, headers=headers) as r:
+        async with session.post(base + "/api/rules", json=payload, headers=headers) as r:
             status, body = r.status, await r.json()
     finally:
         prober.cancel()
@@ -103,9 +105,9 @@ async def test_healthz_answers_within_100_ms_while_a_worst_case_upload_is_checke
     assert stack.token_file is not None
     token = stack.token_file.read_text().strip()
     base = stack.url().rstrip("/")
-    async with bounded(60, "the worst-case upload"), aiohttp.ClientSession() as http:
+    async with bounded(60, "the worst-case upload"), aiohttp.ClientSession() as session:
         started = time.monotonic()
-        status, body, latencies = await upload_while_probing(http, base, token, worst_case())
+        status, body, latencies = await upload_while_probing(session, base, token, worst_case())
         took = time.monotonic() - started
     (artifacts / "rules-upload-healthz.txt").write_text(
         f"upload checked in {took:.3f} s; {len(latencies)} /healthz probes, "
@@ -132,9 +134,9 @@ async def test_a_check_over_its_time_budget_is_refused_with_422_naming_it(
     async with (
         bounded(60, "the over-budget upload (server start, upload, stop)"),
         web_server(settings) as base,
-        aiohttp.ClientSession() as http,
+        aiohttp.ClientSession() as session,
     ):
-        status, body, latencies = await upload_while_probing(http, base, ENGINEER, worst_case())
+        status, body, latencies = await upload_while_probing(session, base, ENGINEER, worst_case())
         assert status == 422, body
         message = "rule check over its time budget (0.5 s)"
         assert body["budget"] == "time" and body["error"].startswith(message), body
@@ -142,10 +144,16 @@ async def test_a_check_over_its_time_budget_is_refused_with_422_naming_it(
         assert body["problems"] == [body["error"].split("; the rule set")[0]]
         assert sample("citybrain_rule_checks_refused_total", reason="time") == refused + 1
         assert latencies and max(latencies) < HEALTHZ_BOUND_S
-        # The budget is the check's, not the server's: the default set checks within it.
-        default = {"default.yaml": (DEFAULT_RULES / "default.yaml").read_text(encoding="utf-8")}
-        status, body, _ = await upload_while_probing(http, base, ENGINEER, default)
-        assert status == 202, body
+
+        # The attempt is in the change log like any rejected upload.
+        auth = {"Authorization": f"Bearer {ENGINEER}"}
+        for _ in range(100):
+            async with session.get(base + "/api/rules/changes?limit=1", headers=auth) as r:
+                (newest,) = (await r.json())["changes"] or [{}]
+            if newest.get("problems") == body["problems"]:
+                break
+            await asyncio.sleep(0.1)
+        assert (newest["status"], newest["author"]) == ("rejected", "eng-budget"), newest
 
 
 @pytest.mark.asyncio
@@ -153,7 +161,7 @@ async def test_a_check_over_its_memory_budget_is_stopped_and_named() -> None:
     text = (DEFAULT_RULES / "default.yaml").read_text(encoding="utf-8")
     one = text[text.index("  - id: crowd.density") : text.index("  - id: crowd.rise")]
     big = "rules:\n" + "".join(one.replace("crowd.density", f"crowd.d{i}") for i in range(1200))
-    assert len(big.encode()) < 1_000_000  # the largest upload there is
+    big = big.encode()[:MAX_RULESET_BYTES].decode(errors="ignore")  # the largest there is
     checker = RuleChecker(CheckBudget(seconds=30, memory_mib=48))
     with pytest.raises(OverBudget) as over:
         await checker.check(CheckRequest({"big.yaml": big}, None, "api", "engineer", 0))
@@ -162,3 +170,23 @@ async def test_a_check_over_its_memory_budget_is_stopped_and_named() -> None:
     # The budget is what the large set went over: the default set checks within it.
     change = await checker.check(CheckRequest({"default.yaml": text}, None, "api", "eng", 0))
     assert change.status == "accepted", change.problems
+
+
+def test_the_largest_rejected_upload_is_answered_and_logged(stack: EmbeddedStack) -> None:
+    # Files and diff together are twice the topic's largest record: the log keeps the files.
+    assert stack.token_file is not None
+    token = stack.token_file.read_text().strip()
+    base = stack.url().rstrip("/") + "/api/"
+    text = (DEFAULT_RULES / "default.yaml").read_text(encoding="utf-8")
+    broken = text.replace("desks: [110", "desks: [polic, 110", 1)
+    broken += "# " + "x" * (MAX_RULESET_BYTES - len(broken.encode()) - 3) + "\n"
+    status, body = http("POST", base + "rules", token, {"files": {"big.yaml": broken}})
+    assert status == 422, body
+    assert [p for p in body["problems"] if "unknown desk 'polic'" in p], body
+
+    def logged() -> dict | None:
+        newest = http("GET", base + "rules/changes?limit=1", token)[1]["changes"][0]
+        return newest if newest["diff"].startswith("(diff of ") else None
+
+    change = wait_for(logged, 10, "the rejected upload in the change log")
+    assert change["status"] == "rejected" and change["problems"] == body["problems"]
