@@ -37,7 +37,13 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from alerts.rules.change import RuleChange, RuleChangeError, Source, make_change
+from alerts.rules.change import (
+    RuleChange,
+    RuleChangeError,
+    Source,
+    check_file_names,
+    make_change,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +122,11 @@ class RuleChecker:
     async def check(self, request: CheckRequest) -> RuleChange:
         """The change ``request`` makes (accepted or rejected with its problems).
 
-        Raises :class:`OverBudget`, :class:`Busy` or :class:`CheckFailed`.
+        Raises :class:`~alerts.rules.change.RuleChangeError` for bad file names or a set
+        over the byte bound (checked here, at once), :class:`OverBudget`, :class:`Busy`
+        or :class:`CheckFailed`.
         """
+        check_file_names(request.files)
         if self._waiting >= MAX_WAITING:
             raise Busy(f"{self._waiting} rule checks are waiting already; retry in a minute")
         self._waiting += 1

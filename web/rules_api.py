@@ -30,7 +30,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter
 
-from alerts.rules.change import RuleChange, RuleChangeError, check_file_names, fit_record
+from alerts.rules.change import RuleChange, RuleChangeError, fit_record
 from citybrain.config.settings import Settings
 from citybrain.config.topics import RULES
 from citybrain.topic_log import follow_log
@@ -119,10 +119,6 @@ class RuleLog:
         files, comment = body["files"], body.get("comment", "")
         if not all(isinstance(v, str) for v in files.values()) or not isinstance(comment, str):
             raise ApiError(400, "file contents and the comment must be text")
-        try:
-            check_file_names(files)
-        except RuleChangeError as exc:
-            raise ApiError(400, str(exc)) from None
         upload = CheckRequest(
             files=files,
             previous=self.current,
@@ -133,6 +129,8 @@ class RuleLog:
         )
         try:
             checked = await self.checker.check(upload)
+        except RuleChangeError as exc:  # file names, size
+            raise ApiError(400, str(exc)) from None
         except OverBudget as exc:
             CHECKS_REFUSED.labels(exc.budget).inc()
             change = await self._publish(_over_budget(upload, exc.message))

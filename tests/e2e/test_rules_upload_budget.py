@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from pathlib import Path
 
@@ -20,11 +21,20 @@ import pytest
 from prometheus_client import REGISTRY
 
 from alerts.rules.bounds import MAX_RULESET_BYTES
+from alerts.rules.change import RuleChangeError
 from alerts.rules.file import DEFAULT_RULES
 from citybrain.stack import EmbeddedStack
 from tests.e2e.kit import http, wait_for
 from tests.e2e.test_web_server import bounded, web_server
-from web.rule_check import CheckBudget, CheckRequest, OverBudget, RuleChecker
+from web.rule_check import (
+    MAX_RUNNING,
+    MAX_WAITING,
+    Busy,
+    CheckBudget,
+    CheckRequest,
+    OverBudget,
+    RuleChecker,
+)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -190,3 +200,38 @@ def test_the_largest_rejected_upload_is_answered_and_logged(stack: EmbeddedStack
 
     change = wait_for(logged, 10, "the rejected upload in the change log")
     assert change["status"] == "rejected" and change["problems"] == body["problems"]
+
+
+def checking_children() -> list[int]:
+    """Pids of this process's children that run a rule check."""
+    own = os.getpid()
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while being read
+        if ppid == own and b"web.rule_check" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.asyncio
+async def test_checks_wait_their_turn_a_bounded_queue_and_cancelled_ones_leave_no_process() -> None:
+    checker = RuleChecker(CheckBudget(seconds=30))
+    request = CheckRequest(worst_case(), None, "api", "engineer", 0)
+    tasks = [asyncio.create_task(checker.check(request)) for _ in range(1 + MAX_WAITING)]
+    await asyncio.sleep(0.2)  # one runs, the others wait
+    assert len(checking_children()) == MAX_RUNNING
+    with pytest.raises(Busy, match=f"{MAX_WAITING} rule checks are waiting already"):
+        await checker.check(request)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert checking_children() == []  # the running check's process was killed
+    with pytest.raises(RuleChangeError, match="at least one file"):  # refused before a process
+        await checker.check(CheckRequest({}, None, "api", "engineer", 0))
+    text = (DEFAULT_RULES / "default.yaml").read_text(encoding="utf-8")
+    change = await checker.check(CheckRequest({"d.yaml": text}, None, "api", "engineer", 0))
+    assert change.status == "accepted"  # the queue is free again
