@@ -1,8 +1,9 @@
 """Checking an uploaded rule set in a child process, under a time and a memory budget.
 
 The checker (:func:`alerts.rules.change.make_change`: YAML parsing, the rule checks, the
-diff) is pure Python and CPU-bound. Run on the web server's event loop, a 1 MiB upload
-held ``/healthz`` and every websocket for seconds. Here each check runs in a fresh
+diff) is pure Python and CPU-bound. Run on the web server's event loop, one 75 kB upload
+(alias bombs, rules sharing a large polygon) held ``/healthz`` and every websocket for
+6 s. Here each check runs in a fresh
 ``python -m web.rule_check`` process: the loop only writes the request to its stdin and
 awaits its answer on stdout. A fresh process (not a pool) because a check over budget is
 ended by killing its process, and nothing of one upload outlives it.
@@ -24,7 +25,6 @@ Child protocol: argv ``seconds memory_mib``; stdin one JSON object (``files``,
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import os
 import resource
@@ -44,8 +44,6 @@ from alerts.rules.change import (
     check_file_names,
     make_change,
 )
-
-log = logging.getLogger(__name__)
 
 #: Exit status of a child whose check ran out of memory.
 EXIT_MEMORY: Final = 75
