@@ -44,7 +44,13 @@ def raw(port: int, request: bytes) -> bytes:
 
 def get(target: bytes, *headers: bytes) -> bytes:
     extra = b"".join(h + b"\r\n" for h in headers)
-    return b"GET " + target + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + extra + b"\r\n"
+    return (
+        b"GET "
+        + target
+        + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        + extra
+        + b"\r\n"
+    )
 
 
 def new_log(path: Path, start: int, expect: str, within_s: float = 10.0) -> str:
