@@ -39,7 +39,7 @@ class KafkaSettings(BaseModel):
     session_timeout_s: float = Field(10.0, gt=0)
     heartbeat_interval_s: float = Field(1.0, gt=0)
     fetch_max_wait_ms: int = Field(
-        100,
+        50,
         gt=0,
         le=5000,
         description="longest a consumer's fetch waits for data (Faust's own 1500 ms makes "
@@ -306,7 +306,7 @@ class PipelineSettings(BaseModel):
     )
     device_burst: int = Field(30, ge=1, description="readings a device may send at once")
     measure_every_ms: int = Field(
-        250,
+        100,
         ge=0,
         description="a partition's camera cells are measured (and their rules run) in rounds "
         "this often, ms of wall time, and at every sweep (each second); sensors and tickets "

@@ -152,7 +152,13 @@ async def exchange(
 
 def get(target: bytes, *headers: bytes) -> bytes:
     extra = b"".join(h + b"\r\n" for h in headers)
-    return b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + extra + b"\r\n"
+    return (
+        b"GET "
+        + target
+        + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        + extra
+        + b"\r\n"
+    )
 
 
 def sample(name: str, **labels: str) -> float:
