@@ -64,7 +64,7 @@ case "${1:-}" in
     echo "==> pytest tests/unit (parallel)"
     .venv/bin/pytest -n auto tests/unit
     echo "==> pytest tests/agent tests/e2e tests/browser"
-    exec .venv/bin/pytest tests/agent tests/e2e tests/browser
+    exec .venv/bin/pytest --durations=25 tests/agent tests/e2e tests/browser
     ;;
   *)
     echo "usage: bash scripts/dev.sh demo|test" >&2
