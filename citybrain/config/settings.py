@@ -312,6 +312,14 @@ class PipelineSettings(BaseModel):
         "this often, ms of wall time, and at every sweep (each second); sensors and tickets "
         "at once; 0: a round after every record",
     )
+    round_max_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="rounds may take at most this share of a partition's wall time: after "
+        "a round that took c ms the next waits at least c / share ms (rounds space out "
+        "under overload instead of crowding out the fold)",
+    )
     max_future_skew_s: int = Field(
         300, ge=0, description="events further in the future are rejected"
     )

@@ -4,7 +4,8 @@ What the ``cells`` agent (streams/worker/app.py) does with a decoded ``cells.ing
 once it knows its partition: place its events and camera readings in event time
 (too-late ones come back, to be dead-lettered), step the partition's
 :class:`streams.pipeline.columnar.partition_path.PartitionPath` — with a camera round when one
-is due (``round_every_ms`` of wall time since the last, or a sweep) — and write what
+is due (``round_every_ms`` of wall time since the last, or a sweep; spaced further
+when rounds grow costly, see :class:`RoundPacing`) — and write what
 the step changed in the camera state to the partition's log
 (:mod:`streams.pipeline.camera_log`; a backtest keeps none). A partition seen for the
 first time since it was assigned is restored from that log first.
@@ -12,6 +13,7 @@ first time since it was assigned is restored from that log first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +40,23 @@ class Stepped:
     measured_round: bool
 
 
+@dataclass(frozen=True, slots=True)
+class RoundPacing:
+    """Rounds may take at most ``share`` of a partition's wall time: after a step with a
+    round that took ``c`` ms (by ``seconds``, a monotonic clock in seconds), the next
+    round waits at least ``c / share`` ms, however short ``round_every_ms`` is.
+
+    A round measures every cell that changed since the last, so its cost grows with the
+    cells a busy partition touches (~1.7 µs a cell): with short rounds and tens of
+    thousands of cells in play, rounds alone would take most of the worker. At district
+    rates rounds cost a few ms and ``round_every_ms`` rules; under overload rounds space
+    out and the fold keeps the input's pace. The backtest runs without pacing (its
+    rounds must not depend on the machine's speed)."""
+
+    share: float
+    seconds: Callable[[], float]
+
+
 class CellPartitions:
     """The partitions the worker's cells agent holds (see the module docstring)."""
 
@@ -48,11 +67,14 @@ class CellPartitions:
         clock: EventClock,
         lateness: Lateness,
         round_every_ms: int,
+        pacing: RoundPacing | None = None,
     ) -> None:
         self.stores, self.camera_log, self.clock = stores, camera_log, clock
         self.lateness, self.round_every_ms = lateness, round_every_ms
+        self.pacing = pacing
         self.paths: dict[int, PartitionPath] = {}
         self.last_round: dict[int, float] = {}
+        self.round_gap_ms: dict[int, float] = {}  # paced: least ms to the next round
 
     def path(self, partition: int, config: PipelineConfig) -> PartitionPath:
         """The partition's path, restored from its camera log on first use."""
@@ -68,6 +90,7 @@ class CellPartitions:
         for partition in partitions:
             self.paths.pop(partition, None)
             self.last_round.pop(partition, None)
+            self.round_gap_ms.pop(partition, None)
             if self.camera_log is not None:
                 self.camera_log.forget(partition)
 
@@ -95,7 +118,9 @@ class CellPartitions:
             late.extend(late_readings)
         path = self.path(partition, config)
         since = wall_ms - self.last_round.get(partition, -1e18)
-        due = sweep or since >= self.round_every_ms
+        due = sweep or since >= max(self.round_every_ms, self.round_gap_ms.get(partition, 0.0))
+        pacing = self.pacing
+        started = pacing.seconds() if pacing is not None and due else 0.0
         out = path.step(
             on_time,
             cameras,
@@ -108,6 +133,9 @@ class CellPartitions:
         )
         if due:
             self.last_round[partition] = wall_ms
+            if pacing is not None:
+                cost_ms = (pacing.seconds() - started) * 1000.0
+                self.round_gap_ms[partition] = cost_ms / pacing.share
         if self.camera_log is None:
             path.log.discard()  # nothing to make durable (a backtest)
         else:

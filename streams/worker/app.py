@@ -58,7 +58,7 @@ from geo.geocode import load_gazetteer
 from streams.io.background import keep_running
 from streams.io.broker_watch import BrokerWatch
 from streams.pipeline.camera_log import CameraLog
-from streams.pipeline.cell_partitions import CellPartitions
+from streams.pipeline.cell_partitions import CellPartitions, RoundPacing
 from streams.pipeline.cellfold import CellState
 from streams.pipeline.clock import EventClock
 from streams.pipeline.columnar.camera_body import decode_body, is_camera_body
@@ -299,7 +299,12 @@ def create_app(
     republished: set[int] = set()  # partitions whose alerts were republished since start
     camera_log = CameraLog(table("camera_log"))
     partitions = CellPartitions(
-        stores, camera_log, clock, allowed_lateness, round_every_ms=p.measure_every_ms
+        stores,
+        camera_log,
+        clock,
+        allowed_lateness,
+        round_every_ms=p.measure_every_ms,
+        pacing=RoundPacing(p.round_max_share, time.perf_counter),
     )
 
     @app.agent(cells_ingest, name="cells")
