@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import faust
 import orjson
 
 from alerts.crowd.cell_metrics import CellBaselines
-from alerts.incidents.action_record import ActionRecord, decode_action
+from alerts.incidents.action_record import decode_action
 from alerts.incidents.detect import Track
 from alerts.incidents.incident import Incident
 from alerts.rules.file import RuleSet
@@ -61,15 +62,13 @@ from streams.pipeline.camera_log import CameraLog
 from streams.pipeline.cell_partitions import CellPartitions, RoundPacing
 from streams.pipeline.cellfold import CellState
 from streams.pipeline.clock import EventClock
-from streams.pipeline.columnar.camera_body import decode_body, is_camera_body
 from streams.pipeline.config import decode_limits, lateness, pipeline_config, zone_index
-from streams.pipeline.decode import Rejection
 from streams.pipeline.device_rate import Ceiling
-from streams.pipeline.events import KINDS, Event, Kind, events_of_body, to_wire
-from streams.pipeline.halo import NEAR, Mark, Near
-from streams.pipeline.ingest import Ingest, InputPart, InputRecord, bodies, parts_of
+from streams.pipeline.driver import TICK, Driver, Handled, action_record, late_rejection
+from streams.pipeline.events import KINDS, Kind, to_wire
+from streams.pipeline.halo import Mark
+from streams.pipeline.ingest import Ingest, InputPart, InputRecord, parts_of
 from streams.pipeline.lateness import LateEvent
-from streams.pipeline.lifecycle_step import republish
 from streams.pipeline.step_data import Stores
 from streams.worker import metrics
 from streams.worker.bulk_ingest import BulkIngest, ConsumerSettings, run_forever
@@ -83,8 +82,6 @@ from streams.worker.rulesource import RuleSource, load_start_rules
 from streams.worker.workers_agent import add_workers_agent
 
 log = logging.getLogger(__name__)
-TICK = b'{"tick":true}'
-ACTIONS = b'{"actions":'  # a cells.ingest record of people's requests, not events
 
 
 def _wall_ms() -> float:
@@ -92,7 +89,11 @@ def _wall_ms() -> float:
 
 
 def create_app(
-    settings: Settings, *, memory_sinks: bool = False, rules: RuleSet | None = None
+    settings: Settings,
+    *,
+    memory_sinks: bool = False,
+    rules: RuleSet | None = None,
+    wall_ms: Callable[[], float] = _wall_ms,
 ) -> faust.App:
     """Build a fresh Faust app for ``settings`` (no module-level singletons).
 
@@ -100,6 +101,7 @@ def create_app(
     tests under ``agent.test_context()`` (no broker needed, no rule hot reload).
     ``rules`` is the rule set to start with; by default the rule files of the settings,
     which must be valid (:func:`streams.worker.rulesource.load_start_rules` raises otherwise).
+    ``wall_ms`` is the wall clock, epoch ms (tests pass one they set, to be deterministic).
     """
     k, p = settings.kafka, settings.pipeline
     limit_fetch_wait(k.fetch_max_wait_ms)
@@ -178,11 +180,25 @@ def create_app(
     ingest = Ingest(
         limits, Ceiling(per_s=p.device_max_per_s, burst=p.device_burst), gazetteer, placed
     )
+    camera_log = CameraLog(table("camera_log"))
+    # Rounds space out when costly (RoundPacing) in a running worker only: under Faust's
+    # test context the rounds follow the given wall clock alone, as the backtest's do.
+    pacing = None if memory_sinks else RoundPacing(p.round_max_share, time.perf_counter)
+    partitions = CellPartitions(
+        stores,
+        camera_log,
+        clock,
+        lateness(settings),
+        round_every_ms=p.measure_every_ms,
+        pacing=pacing,
+    )
+    driver = Driver(ingest, partitions, config)
 
     async def ingest_records(parts: list[InputPart]) -> None:
         """Decode a batch of input records, dead-letter what is bad, forward what is good."""
-        now = int(_wall_ms())
-        out = ingest.take_parts(parts, now)
+        now = int(wall_ms())
+        fetched = driver.fetch(parts, now)
+        out = fetched.ingested
         for kind, n in out.records.items():
             metrics.RECORDS_IN.labels(kind).inc(n)
         for record, rejections in out.rejected:
@@ -204,14 +220,10 @@ def create_app(
             metrics.GEOCODED.labels(precision).inc()
         for kind, n in out.events.items():
             metrics.EVENTS_IN.labels(kind).inc(n)
-        for key, group in out.groups.items():
-            for body in bodies(group):
-                await ingest_sink.send(key=key.encode(), value=body)
-        for key, body in out.camera_bodies:
-            await ingest_sink.send(key=key.encode(), value=body)
-        for key, tickets in out.halo.items():
-            metrics.NEAR_SENT.labels("tickets").inc(len(tickets))
-            await ingest_sink.send(key=key.encode(), value=Near(tickets=tickets).to_bytes())
+        if fetched.halo:
+            metrics.NEAR_SENT.labels("tickets").inc(fetched.halo)
+        for key, value in fetched.sends:
+            await ingest_sink.send(key=key, value=value)
 
     async def flush_producer() -> None:
         await app.producer.flush()
@@ -274,118 +286,74 @@ def create_app(
                 metrics.ACTIONS_BAD.inc()
                 log.warning("refused alerts.actions@%s: %s", event.message.offset, str(exc)[:300])
                 continue
-            key = placed.key(record.anchor)
-            body = b'{"actions":[' + record.to_bytes() + b"]}"
-            await ingest_sink.send(key=key.encode(), value=body)
+            key, body = action_record(record, placed.key(record.anchor))
+            await ingest_sink.send(key=key, value=body)
 
-    allowed_lateness = lateness(settings)
-
-    async def send_late(late: list[LateEvent], message: Any) -> None:
+    async def send_late(late: tuple[LateEvent, ...], message: Any) -> None:
         """Dead-letter (and count) the events of a ``cells.ingest`` record that came too
-        late for any open window; ``index`` is their place in that record."""
+        late for any open window."""
         for item in late:
-            rejection = Rejection(
-                "late", item.reason, item.index, orjson.dumps(to_wire(item.event))
-            )
             await send_rejections(
-                [rejection],
+                [late_rejection(item)],
                 kind=item.event.kind,
                 topic=k.topic(CELLS_INGEST),
                 message=message,
                 sink=deadletter,
-                now_ms=int(_wall_ms()),
+                now_ms=int(wall_ms()),
             )
 
-    republished: set[int] = set()  # partitions whose alerts were republished since start
-    camera_log = CameraLog(table("camera_log"))
-    partitions = CellPartitions(
-        stores,
-        camera_log,
-        clock,
-        allowed_lateness,
-        round_every_ms=p.measure_every_ms,
-        pacing=RoundPacing(p.round_max_share, time.perf_counter),
-    )
+    async def publish(handled: Handled, partition: int, key: bytes | None) -> None:
+        """Send what one ``cells.ingest`` record of ``partition`` (keyed ``key``) gave."""
+        for key_, value in handled.sends:
+            await ingest_sink.send(key=key_, value=value)
+        for what, n in handled.near_counts.items():
+            metrics.NEAR_SENT.labels(what).inc(n)
+        for unknown in handled.unknown:
+            metrics.ACTIONS_UNKNOWN.inc()
+            log.warning(
+                "action %s (%s by %s): alert %s is not held by partition %d",
+                unknown.id,
+                unknown.kind,
+                unknown.by,
+                unknown.alert,
+                partition,
+            )
+        if handled.state is not None:
+            metrics.CELL_UPDATES.inc(len(handled.views))
+            await cells_state.send(key=key, value=handled.state)
+        if handled.republished is not None:
+            log.info(
+                "partition %d: %d alerts republished after start", partition, handled.republished
+            )
+        if (handled.alerts or handled.audit) and not memory_sinks:
+            # The tables' changelog first: an alert (or audit entry) people have seen
+            # must be in the recovered state if this worker dies right after.
+            await app.producer.flush()
+        for alert in handled.alerts:
+            metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
+            log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
+            target = shadow_topic if alert.evidence.get("shadow") else alerts_topic
+            await target.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
+        for entry in handled.audit:
+            metrics.AUDIT_OUT.labels(entry.action).inc()
+            log.info("audit %s %s by %s", entry.id, entry.action, entry.by)
+            await audit_topic.send(key=entry.alert.encode(), value=orjson.dumps(entry.to_dict()))
 
     @app.agent(cells_ingest, name="cells")
     async def cells(stream: Any) -> None:
-        nonlocal config
+        """Step each ``cells.ingest`` record's partition (streams/pipeline/driver.py) and
+        publish what it gave."""
         async for event in stream.events():
             started = time.perf_counter()
             partition = event.message.partition
-            payload = event.value
-            wall = _wall_ms()
-            sweep = payload == TICK
-            arrived: list[Event] = []
-            columns = None
-            requests = None
-            near = None
-            if payload.startswith(ACTIONS):
-                # validated by the actions agent that wrote them
-                records = orjson.loads(payload)["actions"]
-                requests = [ActionRecord.model_validate(a).to_action() for a in records]
-            elif payload.startswith(NEAR):  # written by the ingest agent or this one (below)
-                near = Near.from_bytes(payload)
-            elif is_camera_body(payload):
-                columns = decode_body(payload)
-            elif not sweep:
-                arrived = events_of_body(payload)
-            elif not clock.knows(partition):
-                continue  # nothing seen on this partition since start: no clock to sweep with
-            if source.current is not config.rules:
-                config = replace(config, rules=source.current)  # hot reload; tables untouched
-            stepped = partitions.step(
-                partition,
-                events=arrived,
-                cameras=columns,
-                wall_ms=wall,
-                config=config,
-                sweep=sweep,
-                actions=requests,
-                near=near,
-            )
-            out = stepped.out
-            await send_late(stepped.late, event.message)
-            metrics.EVENTS_FOLDED.inc(stepped.folded)
-            if stepped.measured_round:
+            handled = driver.record(partition, event.value, wall_ms(), source.current)
+            if handled.skipped:
+                continue  # a tick of a partition nothing was seen on since start
+            await send_late(handled.late, event.message)
+            metrics.EVENTS_FOLDED.inc(handled.folded)
+            if handled.measured_round:
                 metrics.CAMERA_ROUNDS.inc()
-            for key, told in out.near.items():
-                for what in ("marks", "incidents", "gone", "signals"):
-                    metrics.NEAR_SENT.labels(what).inc(len(getattr(told, what)))
-                await ingest_sink.send(key=key.encode(), value=told.to_bytes())
-            for unknown in out.unknown_actions:
-                metrics.ACTIONS_UNKNOWN.inc()
-                log.warning(
-                    "action %s (%s by %s): alert %s is not held by partition %d",
-                    unknown.id,
-                    unknown.kind,
-                    unknown.by,
-                    unknown.alert,
-                    partition,
-                )
-            if out.cells or out.removed:
-                metrics.CELL_UPDATES.inc(len(out.cells))
-                body = {"cells": list(out.cells.values()), "removed": out.removed}
-                await cells_state.send(key=event.message.key, value=orjson.dumps(body))
-            if sweep and partition not in republished:
-                republished.add(partition)
-                n = republish(out, stores=stores, partition=partition)
-                log.info("partition %d: %d alerts republished after start", partition, n)
-            if (out.alerts or out.audit) and not memory_sinks:
-                # The tables' changelog first: an alert (or audit entry) people have seen
-                # must be in the recovered state if this worker dies right after.
-                await app.producer.flush()
-            for alert in out.alerts.values():
-                metrics.ALERTS_OUT.labels(alert.rule, alert.state).inc()
-                log.info("alert %s %s %s %s", alert.id, alert.rule, alert.state, alert.title)
-                target = shadow_topic if alert.evidence.get("shadow") else alerts_topic
-                await target.send(key=alert.id.encode(), value=orjson.dumps(alert.to_dict()))
-            for entry in out.audit:
-                metrics.AUDIT_OUT.labels(entry.action).inc()
-                log.info("audit %s %s by %s", entry.id, entry.action, entry.by)
-                await audit_topic.send(
-                    key=entry.alert.encode(), value=orjson.dumps(entry.to_dict())
-                )
+            await publish(handled, partition, event.message.key)
             metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # Faust types it too narrowly
@@ -393,9 +361,7 @@ def create_app(
         """Partitions another worker takes: their camera state is theirs now (if they
         come back, they are restored from the log afresh). Faust sends ``revoked``, the
         topic-partitions, as the first argument after the app."""
-        partitions.forget(
-            {tp.partition for tp in revoked if tp.topic == cells_ingest.get_topic_name()}
-        )
+        driver.forget({tp.partition for tp in revoked if tp.topic == cells_ingest.get_topic_name()})
 
     @app.timer(interval=1.0)
     async def tick() -> None:
