@@ -410,6 +410,8 @@ def create_app(
 
     app.citybrain_rules = source  # type: ignore[attr-defined]
     app.citybrain_ingest = bulk  # type: ignore[attr-defined]
+    # what the input consumer calls with each fetch (tests hand it fetches of their own)
+    app.citybrain_ingest_records = ingest_records  # type: ignore[attr-defined]
     app.citybrain_topics = {  # type: ignore[attr-defined]
         "cells_ingest": ingest_sink,
         "deadletter": deadletter,
