@@ -71,9 +71,6 @@ class CellState:
         default_factory=Series
     )  # fused density samples, persons/m², for the trend
     stale: tuple[str, ...] = ()  # cameras flagged stale at the last evaluation
-    # Folded into since it was last measured (streams/pipeline/step.py, ``defer``): the next
-    # call that measures, or the partition's next sweep, measures it.
-    pending: bool = False
 
     def is_empty(self) -> bool:
         """Nothing fresh left (the density series alone does not keep a cell alive)."""
@@ -91,7 +88,6 @@ class CellState:
             tickets=tuple(TicketObs(**t) for t in d["tickets"]),
             density=Series.from_list(d.get("density") or []),
             stale=tuple(d.get("stale") or ()),
-            pending=bool(d.get("pending", False)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +103,6 @@ class CellState:
             "tickets": self.tickets,
             "density": self.density.to_list(),
             "stale": self.stale,
-            "pending": self.pending,
         }
 
 

@@ -176,7 +176,7 @@ class _Step:
             now_ms=self.now,
             config=self.config.metrics,
         )
-        state = replace(state, density=m.trend_series, stale=_stale(state, self), pending=False)
+        state = replace(state, density=m.trend_series, stale=_stale(state, self))
         self.st.cells.put(cell, state, state.partition)
         self.fresh[cell], self.metrics[cell] = state, m
         self.out.cells[cell] = view(state, m)
@@ -193,7 +193,6 @@ class _Step:
         if state.is_empty():
             self.st.cells.delete(cell)
             return None
-        state = replace(state, pending=False)
         self.st.cells.put(cell, state, state.partition)
         return state
 
@@ -564,8 +563,6 @@ def process_batch(
     sweep: bool = False,
     actions: list[Action] | None = None,
     near: Near | None = None,
-    defer: bool = False,
-    pending: Iterable[str] = (),
     cameras: CameraCells | None = None,
     camera_round: bool = False,
 ) -> Output:
@@ -578,14 +575,6 @@ def process_batch(
     assign / resolve requests) are applied first, then ``near``: what other partitions
     tell this one about their side of the boundary (streams/pipeline/halo.py). ``Output.near``
     is what this batch tells them.
-
-    ``defer=True`` folds the events' readings into their cells and saves them marked
-    ``pending``, without measuring them or running their cell, sensor and zone rules
-    (hotline tickets are clustered as ever, measuring what that needs); they are listed
-    in ``Output.deferred``. ``pending`` names such cells of earlier calls to measure and
-    evaluate now; a sweep measures every pending cell of the partition. A worker under
-    load thus measures a busy cell once per round of many records instead of once per
-    record (streams/worker/app.py); with neither, a call is one whole step as before.
 
     ``cameras``: the partition's cells that hold camera readings are measured in rounds
     by the columnar path, not here (:class:`CameraCells`); ``camera_round=True`` runs a
@@ -608,20 +597,14 @@ def process_batch(
         state = s.state(cell) or initial(cell, partition)
         s.fresh[cell] = add_all(state, arrived)  # measured and saved below
         touched[cell] = None
-    folded = list(touched) if defer else []
-    if defer:
-        touched = {}
-    for cell in pending:
-        if s.state(cell) is not None:
-            touched[cell] = None
     new_tickets = [ev for ev in events if isinstance(ev, Ticket) and ev.cell is not None]
     if sweep:
         for cell in list(stores.cells.keys_in_partition(partition)):
             fresh = s.state(cell)
             if fresh is None:
                 continue
-            if fresh.pending or fresh != stores.cells.get(cell) or _stale(fresh, s) != fresh.stale:
-                touched[cell] = None  # folded unmeasured, something expired, or gone stale
+            if fresh != stores.cells.get(cell) or _stale(fresh, s) != fresh.stale:
+                touched[cell] = None  # something expired, or gone stale
     for cell in touched:
         s.measure(cell)
     evaluated = {cell: None for cell in touched if not s.held(cell)}
@@ -653,11 +636,6 @@ def process_batch(
             policies=escalations(s.rules),
             out=s.out,
         )
-    for cell in folded:
-        unmeasured = s.fresh.get(cell)
-        if unmeasured is not None and cell not in s.metrics:  # none measured it for a ticket
-            stores.cells.put(cell, replace(unmeasured, pending=True), unmeasured.partition)
-            s.out.deferred.append(cell)
     _tell_neighbours(s)
     return s.out
 

@@ -43,8 +43,6 @@ class Output:
     unknown_actions: list[Action] = field(default_factory=list)  # for alerts not held here
     near: dict[str, Near] = field(default_factory=dict)  # cells.ingest key -> what it is told
     forgotten: list[Incident] = field(default_factory=list)  # forgotten (bounded state)
-    # Cells folded into but not measured (``defer``): measure them with a later call.
-    deferred: list[str] = field(default_factory=list)
 
     def tell(self, key: str) -> Near:
         """The record for the partition of ``key`` (streams/pipeline/halo.py), made on first use."""
