@@ -1,10 +1,12 @@
 """The Faust app factory: topics, tables and agents.
 
-Agents only decode, call pure code and emit:
+Agents only decode, call pure code and emit; the pure code between the bytes they read
+and the records they send is one driver (:mod:`streams.pipeline.driver`), which the
+backtest runs too:
 
 * the input consumer (:mod:`streams.worker.bulk_ingest`, outside Faust's per-record path)
   reads ``events.camera|sensor|hotline`` a fetched batch at a time
-  (:mod:`streams.pipeline.ingest`), validates with
+  (:meth:`streams.pipeline.driver.Driver.fetch`), validates with
   :mod:`streams.pipeline.decode`, dead-letters bad input and forwards normalised events
   to ``cells.ingest`` keyed by their cell's placement (:mod:`streams.pipeline.placement`:
   coarse H3 parent, zones kept together), one record per key and input record;
@@ -15,10 +17,11 @@ Agents only decode, call pure code and emit:
   assign, resolve; validated by :mod:`alerts.incidents.action_record`) and forwards each
   to ``cells.ingest`` keyed like the incident's anchor cell, so it reaches the
   one partition (and stream) that owns the incident;
-* ``cells`` folds each ``cells.ingest`` record (events, actions, or a tick)
-  into the changelog-backed tables with :func:`streams.pipeline.step.process_batch`
-  and publishes changed cells to ``cells.state``, alerts to ``alerts`` and
-  lifecycle transitions to ``alerts.audit``; what the other partitions must know of
+* ``cells`` folds each ``cells.ingest`` record (events, camera readings, actions, what
+  another partition tells, or a tick) into the changelog-backed tables
+  (:meth:`streams.pipeline.driver.Driver.record`) and publishes changed cells to
+  ``cells.state``, alerts to ``alerts`` and lifecycle transitions to
+  ``alerts.audit``; what the other partitions must know of
   its side of a boundary (clusters opening or closing, incidents, signals for their
   incidents) goes to them as ``{"near": ...}`` records on ``cells.ingest``.
 """
