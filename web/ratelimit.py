@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 #: Tolerance for float rounding, in tokens, besides the clock's own (see :func:`take`).
 _EPSILON = 1e-9
@@ -91,6 +92,36 @@ def take(bucket: Bucket, budget: Budget, now_s: float) -> tuple[Bucket, Decision
     return current, Decision(False, wait)
 
 
+V = TypeVar("V")
+
+
+class RecentKeys(Generic[V]):
+    """A value per key for at most ``max_keys`` keys, the most recently stored last:
+    beyond ``max_keys`` the least recently stored key is forgotten, so memory stays
+    bounded whatever the number of callers."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        if max_keys < 1:
+            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
+        self.max_keys = max_keys
+        self._values: OrderedDict[str, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, key: str) -> V | None:
+        """``key``'s value, or None; does not count as a use."""
+        return self._values.get(key)
+
+    def store(self, key: str, value: V) -> None:
+        """Set ``key``'s value and make it the most recent, forgetting the least recent
+        key beyond ``max_keys``."""
+        self._values.pop(key, None)
+        self._values[key] = value
+        if len(self._values) > self.max_keys:
+            self._values.popitem(last=False)
+
+
 class BucketStore:
     """One bucket per caller key under one :class:`Budget`, for at most ``max_keys`` callers.
 
@@ -99,20 +130,19 @@ class BucketStore:
     """
 
     def __init__(self, budget: Budget, max_keys: int = 10_000) -> None:
-        if max_keys < 1:
-            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
         self.budget = budget
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+        self._buckets: RecentKeys[Bucket] = RecentKeys(max_keys)
+
+    @property
+    def max_keys(self) -> int:
+        return self._buckets.max_keys
 
     def __len__(self) -> int:
         return len(self._buckets)
 
     def take(self, key: str, now_s: float) -> Decision:
         """Take one token from ``key``'s bucket at ``now_s`` (monotonic seconds)."""
-        bucket = self._buckets.pop(key, None) or full(self.budget, now_s)
+        bucket = self._buckets.get(key) or full(self.budget, now_s)
         bucket, decision = take(bucket, self.budget, now_s)
-        self._buckets[key] = bucket  # most recently seen last
-        if len(self._buckets) > self.max_keys:
-            self._buckets.popitem(last=False)
+        self._buckets.store(key, bucket)  # most recently seen last
         return decision

@@ -17,8 +17,9 @@ Times are seconds on a monotonic clock, passed in by the caller.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from web.ratelimit import RecentKeys
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +70,12 @@ class FailureLog:
     bounded whatever the number of addresses)."""
 
     def __init__(self, policy: SigninPolicy, max_keys: int = 10_000) -> None:
-        if max_keys < 1:
-            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
         self.policy = policy
-        self.max_keys = max_keys
-        self._entries: OrderedDict[str, Failures] = OrderedDict()
+        self._entries: RecentKeys[Failures] = RecentKeys(max_keys)
+
+    @property
+    def max_keys(self) -> int:
+        return self._entries.max_keys
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -85,8 +87,6 @@ class FailureLog:
 
     def fail(self, key: str, now_s: float) -> bool:
         """Record a failed sign-in of ``key`` at ``now_s``; True when it is now locked out."""
-        entry = failed(self._entries.pop(key, Failures()), self.policy, now_s)
-        self._entries[key] = entry  # most recently failing last
-        if len(self._entries) > self.max_keys:
-            self._entries.popitem(last=False)
+        entry = failed(self._entries.get(key) or Failures(), self.policy, now_s)
+        self._entries.store(key, entry)  # most recently failing last
         return wait_s(entry, now_s) > 0
