@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 
 from citybrain.stack import EmbeddedStack
 from tests.e2e.test_web_server import bounded, running_server
+from tests.raw_http import get
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,17 +41,6 @@ def raw(port: int, request: bytes) -> bytes:
         chunks.append(chunk)
     conn.close()
     return b"".join(chunks)
-
-
-def get(target: bytes, *headers: bytes) -> bytes:
-    extra = b"".join(h + b"\r\n" for h in headers)
-    return (
-        b"GET "
-        + target
-        + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        + extra
-        + b"\r\n"
-    )
 
 
 def new_log(path: Path, start: int, expect: str, within_s: float = 10.0) -> str:

@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, InvalidHeader, LineTooLong
 from prometheus_client import REGISTRY
 
+from tests.raw_http import get
 from web import guard, protect, routes, serving
 from web.access_log import logged_target
 from web.auth import WS_PROTOCOL, TokenTable
@@ -148,17 +149,6 @@ async def exchange(
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
-
-
-def get(target: bytes, *headers: bytes) -> bytes:
-    extra = b"".join(h + b"\r\n" for h in headers)
-    return (
-        b"GET "
-        + target
-        + b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        + extra
-        + b"\r\n"
-    )
 
 
 def sample(name: str, **labels: str) -> float:
