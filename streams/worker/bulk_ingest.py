@@ -113,7 +113,8 @@ class BulkIngest:
                     continue
                 ends = await self._take(fetched)
                 # the batch before is acknowledged and committed before this one's settling
-                # starts: commits stay in order, and at most one batch is unacknowledged
+                # starts: commits stay in order, and at most two batches (the one settling
+                # and the one just handled) are in flight
                 if settling is not None:
                     await settling
                 settling = asyncio.create_task(self._settle(consumer, ends))
